@@ -1,0 +1,29 @@
+"""Errors a user can act on. Core code raises these; only ``cli.py`` prints them and exits."""
+
+from __future__ import annotations
+
+
+class NssrError(Exception):
+    """Base class: the message is shown to the user as ``Error: <message>``."""
+
+    exit_code: int = 1
+
+
+class UsageError(NssrError):
+    """Bad options or arguments: nothing was attempted (exit code 2)."""
+
+    exit_code = 2
+
+
+class InputError(NssrError):
+    """One input could not be read or decoded; a batch goes on with the others."""
+
+
+class OutputError(NssrError):
+    """An output could not be written (unwritable folder, disk full, refused overwrite)."""
+
+
+class KernelError(NssrError):
+    """A kernel or checkpoint file is missing, malformed or not a valid kernel."""
+
+    exit_code = 2

@@ -1,0 +1,93 @@
+"""Training objectives. Each one scores the L-CNN through its collapsed kernel ``h``.
+
+The L-CNN is linear, so ``LCNN(K) == K ⊛ h`` exactly when ``K`` is zero-padded enough not to
+be clipped; scoring ``h`` (its differentiable impulse response) gives the same loss and the
+same gradients as running the network on every kernel, at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from nssr_cli.gallery import random_kernel_gallery
+
+if TYPE_CHECKING:
+    from nssr_cli.training import TrainConfig
+
+Terms = dict[str, torch.Tensor]
+
+
+class Objective(ABC):
+    """A training objective: owns its data and turns a kernel ``h`` into a scalar loss."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def __init__(self, config: TrainConfig, *, generator: torch.Generator, device: torch.device):
+        ...
+
+    @abstractmethod
+    def batches(self, generator: torch.Generator) -> Iterator[torch.Tensor]:
+        """One epoch of training batches, in an order drawn from ``generator``."""
+
+    @abstractmethod
+    def loss(self, h: torch.Tensor, batch: torch.Tensor) -> tuple[torch.Tensor, Terms]:
+        """``h``: ``(R, R)`` convolution kernel (differentiable). Returns (loss, named terms)."""
+
+
+def convolve_full(kernels: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Full 2-D convolution ``K ⊛ h``: ``(N, k, k) × (R, R) → (N, k+R−1, k+R−1)``."""
+    r = h.shape[-1] // 2
+    x = F.pad(kernels[:, None], (2 * r, 2 * r, 2 * r, 2 * r))
+    return F.conv2d(x, h.flip(-1, -2)[None, None])[:, 0]
+
+
+def identity_error(kernels: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Per-kernel ``‖K ⊛ h − δ‖²`` (full convolution, δ at the centre): ``(N,)``."""
+    out = convolve_full(kernels, h)
+    c = out.shape[-1] // 2
+    out = out.clone()
+    out[:, c, c] -= 1.0
+    return out.pow(2).sum(dim=(1, 2))
+
+
+class DeepIdentityLearning(Objective):
+    """The paper's DIL loss on a Random Kernel Gallery (DESIGN §2):
+
+    ``‖K ⊛ h − δ‖² + λ₁·|1 − Σh| + λ₂·|1 − (K ⊛ h)[centre]|``, averaged over the batch.
+    """
+
+    name = "dil"
+
+    def __init__(self, config: TrainConfig, *, generator: torch.Generator, device: torch.device):
+        self.batch_size = config.batch_size
+        self.lambda_area = config.lambda_area
+        self.lambda_center = config.lambda_center
+        self.kernels = random_kernel_gallery(
+            config.kernels, config.kernel_size, config.sigma_min, config.sigma_max,
+            generator=generator,
+        ).to(device)
+
+    def batches(self, generator: torch.Generator) -> Iterator[torch.Tensor]:
+        order = torch.randperm(len(self.kernels), generator=generator).to(self.kernels.device)
+        for i in range(0, len(order), self.batch_size):
+            yield self.kernels[order[i : i + self.batch_size]]
+
+    def loss(self, h: torch.Tensor, batch: torch.Tensor) -> tuple[torch.Tensor, Terms]:
+        out = convolve_full(batch, h)
+        c = out.shape[-1] // 2
+        target = torch.zeros_like(out[0])
+        target[c, c] = 1.0
+        identity = (out - target).pow(2).sum(dim=(1, 2)).mean()
+        area = (1.0 - h.sum()).abs()
+        center = (1.0 - out[:, c, c]).abs().mean()
+        total = identity + self.lambda_area * area + self.lambda_center * center
+        return total, {"identity": identity, "area": area, "center": center}
+
+
+OBJECTIVES: dict[str, type[Objective]] = {DeepIdentityLearning.name: DeepIdentityLearning}
