@@ -15,7 +15,8 @@ with the reference path on small strips, so the whole output matches the referen
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,7 +201,9 @@ class Plan:
     @property
     def band(self) -> int:
         """HR pixels along each image border that the polyphase path leaves to the reference."""
-        return self.h.shape[-1] // 2 + 2 * int(self.scale) + 2
+        # The LR tiles are replicate-padded, which is exactly how bicubic clamps its taps, so
+        # only the reflect padding of the HR image (radius r) is left to fix.
+        return self.h.shape[-1] // 2 + 1
 
 
 def make_plan(kernel: np.ndarray, scale: float, device: torch.device | str = "cpu") -> Plan:
@@ -215,37 +218,50 @@ def make_plan(kernel: np.ndarray, scale: float, device: torch.device | str = "cp
     return Plan(h, scale, device, w, lo, hi)
 
 
-def _polyphase_tile(plan: Plan, x: torch.Tensor, ly0: int, ly1: int, lx0: int, lx1: int) -> torch.Tensor:
-    """Fast path for LR tile rows ``[ly0, ly1)`` × cols ``[lx0, lx1)`` of ``x`` ``(C, H, W)``:
-    returns HR ``(C, s·(ly1−ly0), s·(lx1−lx0))``, exact except in the border band."""
+def _padded_lr(x: torch.Tensor, lo: int, hi: int, device: torch.device) -> torch.Tensor:
+    """``x`` ``(C, H, W)`` (any dtype) as float32 ``(1, C, H+lo+hi, W+lo+hi)`` on ``device``,
+    replicate-padded (= bicubic's clamped taps), channels-last: one copy, made once per image."""
+    c, height, width = x.shape
+    xp = torch.empty(1, c, height + lo + hi, width + lo + hi, device=device,
+                     memory_format=torch.channels_last)
+    xp[0, :, lo : lo + height, lo : lo + width] = x.to(device)
+    xp[0, :, :lo, lo : lo + width] = xp[0, :, lo : lo + 1, lo : lo + width]
+    xp[0, :, lo + height :, lo : lo + width] = xp[0, :, lo + height - 1 : lo + height, lo : lo + width]
+    xp[0, :, :, :lo] = xp[0, :, :, lo : lo + 1]
+    xp[0, :, :, lo + width :] = xp[0, :, :, lo + width - 1 : lo + width]
+    return xp
+
+
+def _polyphase_tile(
+    plan: Plan, xp: torch.Tensor, ly0: int, ly1: int, lx0: int, lx1: int, bias: float
+) -> torch.Tensor:
+    """Fast path for LR tile rows ``[ly0, ly1)`` × cols ``[lx0, lx1)``, from the padded LR
+    ``xp`` of :func:`_padded_lr`. Returns ``(C, s, s, h, w)`` in *phase layout*
+    (``[c, p, q, i, j]`` is HR pixel ``(s·i + p, s·j + q)`` of the tile), plus ``bias``;
+    exact except in the border band. The convolution runs grouped, one group per channel, in
+    channels-last memory: measured here 1.5–2× faster than channels in the batch dimension.
+    """
     assert plan.weight is not None
-    s = int(plan.scale)
-    height, width = x.shape[-2:]
-    y_a, y_b = max(0, ly0 - plan.pad_lo), min(height, ly1 + plan.pad_hi)
-    x_a, x_b = max(0, lx0 - plan.pad_lo), min(width, lx1 + plan.pad_hi)
-    region = x[:, y_a:y_b, x_a:x_b].to(plan.device, torch.float32, non_blocking=True)[:, None]
-    pad = (
-        plan.pad_lo - (lx0 - x_a), plan.pad_hi - (x_b - lx1),
-        plan.pad_lo - (ly0 - y_a), plan.pad_hi - (y_b - ly1),
-    )
-    if any(pad):
-        region = F.pad(region, pad, mode="replicate")  # values there only reach the border band
-    return F.pixel_shuffle(F.conv2d(region, plan.weight), s)[:, 0]
+    s, c = int(plan.scale), xp.shape[1]
+    span = plan.pad_lo + plan.pad_hi
+    region = xp[:, :, ly0 : ly1 + span, lx0 : lx1 + span].contiguous(memory_format=torch.channels_last)
+    b = torch.full((c * s * s,), bias, device=xp.device) if bias else None
+    out = F.conv2d(region, plan.weight.repeat(c, 1, 1, 1), b, groups=c)  # (1, C·s², h, w)
+    return out.view(c, s, s, *out.shape[-2:])
 
 
-def _fix_border(plan: Plan, x: torch.Tensor, tile: torch.Tensor, y0: int, x0: int) -> None:
-    """Overwrite the part of ``tile`` (HR origin ``(y0, x0)``) inside the border band with the
-    reference path, in place."""
+def _border_strips(plan: Plan, x: torch.Tensor) -> list[tuple[int, int, int, int, torch.Tensor]]:
+    """The reference output on the four border bands, ``(y0, y1, x0, x1, pixels)`` each.
+
+    Computed once per image (thin strips: the band is ~15 HR pixels), so every tile copies the
+    very same numbers and tiled output equals un-tiled output exactly.
+    """
     s = int(plan.scale)
     out_h, out_w = s * x.shape[-2], s * x.shape[-1]
-    y1, x1 = y0 + tile.shape[-2], x0 + tile.shape[-1]
     b = plan.band
-    rects = [(y0, min(y1, b), x0, x1), (max(y0, out_h - b), y1, x0, x1),
-             (y0, y1, x0, min(x1, b)), (y0, y1, max(x0, out_w - b), x1)]
-    for ry0, ry1, rx0, rx1 in rects:
-        if ry0 < ry1 and rx0 < rx1:
-            ref = _reference_region(x, plan.h, s, ry0, ry1, rx0, rx1)
-            tile[:, ry0 - y0 : ry1 - y0, rx0 - x0 : rx1 - x0] = ref
+    rects = [(0, min(b, out_h), 0, out_w), (max(0, out_h - b), out_h, 0, out_w),
+             (0, out_h, 0, min(b, out_w)), (0, out_h, max(0, out_w - b), out_w)]
+    return [(*r, _reference_region(x, plan.h, s, *r)) for r in rects]
 
 
 def _fractional_rows(plan: Plan, x: torch.Tensor, y0: int, y1: int) -> torch.Tensor:
@@ -268,32 +284,79 @@ def default_tile(device: torch.device) -> int:
     return 4096 if device.type == "cuda" else 2048
 
 
-def iter_tiles(
-    plan: Plan, x: torch.Tensor, tile: int | None = None
-) -> Iterator[tuple[int, int, torch.Tensor]]:
-    """Upscale ``x`` ``(C, H, W)`` float in [0, 1] piece by piece: yields ``(y0, x0, out)`` with
-    ``out`` ``(C, h, w)`` the unclamped HR pixels at origin ``(y0, x0)``, on ``plan.device``.
+def _store(dst: np.ndarray, y0: int, x0: int, t: torch.Tensor, peak: float, offset: float) -> None:
+    """Write ``t`` (values in the output's units) into the ``(H', W', C)`` array ``dst`` at
+    ``(y0, x0)``, clamped to ``[0, peak]`` and, for integer outputs, rounded.
 
-    Integer scales use square tiles of about ``tile`` HR pixels; other scales use bands of
-    ``tile`` full-width rows. Seams are exact: every tile reads the LR context it needs.
+    Rounding is ``trunc(clamp(t + 0.5))``; the polyphase tiles come with the 0.5 already added
+    (as the convolution's bias, for free), other pieces pass ``offset=0.5``. ``t`` is
+    ``(C, h, w)`` or ``(C, s, s, h, w)`` in phase layout (channels-last memory).
+    """
+    if dst.dtype == np.float32:
+        t = t.clamp_(0, peak)
+    else:
+        t = (t.add_(offset) if offset else t).clamp_(0, peak + 0.499)
+        if dst.dtype == np.uint8:
+            t = t.to(torch.uint8)  # truncates; before the interleaving copy: 1/4 of the bytes
+    if t.ndim == 5:
+        c, s, _, h, w = t.shape
+        # memory is (h, w, c, p, q); numpy interleaves it into rows (h, p, w, q, c) ~2× faster
+        # than torch's strided copy
+        phases = t.reshape(1, c * s * s, h, w).permute(0, 2, 3, 1).cpu().numpy()
+        src = phases.reshape(h, w, c, s, s).transpose(0, 3, 1, 4, 2)
+        rows = dst[y0 : y0 + s * h, x0 : x0 + s * w].reshape(h, s, w, s, c)
+        _parallel_copy(rows, src)
+    else:
+        dst[y0 : y0 + t.shape[1], x0 : x0 + t.shape[2]] = t.permute(1, 2, 0).cpu().numpy()
+
+
+def _parallel_copy(dst: np.ndarray, src: np.ndarray) -> None:
+    """``dst[...] = src`` split by rows over the CPU cores (numpy releases the GIL)."""
+    n = min(len(dst), os.cpu_count() or 1, 8)
+    if n < 2 or dst.size < 1 << 20:
+        dst[...] = src
+        return
+    bounds = np.linspace(0, len(dst), n + 1).astype(int)
+
+    def part(i: int) -> None:
+        dst[bounds[i] : bounds[i + 1]] = src[bounds[i] : bounds[i + 1]]
+
+    with ThreadPoolExecutor(n) as pool:
+        list(pool.map(part, range(n)))
+
+
+def upscale_into(
+    dst: np.ndarray, x: torch.Tensor, plan: Plan, *, peak: float = 1.0, tile: int | None = None
+) -> None:
+    """Upscale ``x`` ``(C, H, W)`` (values in ``[0, peak]``, any dtype/device) into ``dst``, a
+    ``(round(s·H), round(s·W), C)`` array (uint8, uint16 or float32), tile by tile.
+
+    Integer scales use square tiles of about ``tile`` HR pixels: the polyphase path, then the
+    border bands from the reference path (computed once per image, so tiled output equals
+    un-tiled output exactly). Other scales use bands of ``tile`` full-width rows.
     """
     tile = tile or default_tile(plan.device)
     if tile < 1:
         raise UsageError("tile size must be positive")
     height, width = x.shape[-2:]
+    offset = 0.0 if dst.dtype == np.float32 else 0.5
     if plan.weight is None:
+        xf = x.to(plan.device, torch.float32)
         out_h = output_size(height, width, plan.scale)[0]
         for y0 in range(0, out_h, tile):
-            yield y0, 0, _fractional_rows(plan, x, y0, min(out_h, y0 + tile))
+            rows = _fractional_rows(plan, xf, y0, min(out_h, y0 + tile))
+            _store(dst, y0, 0, rows, peak, offset)
         return
-    s = int(plan.scale)
+    s, lo = int(plan.scale), plan.pad_lo
+    xp = _padded_lr(x, lo, plan.pad_hi, plan.device)
     step = max(1, tile // s)
     for ly0 in range(0, height, step):
         for lx0 in range(0, width, step):
             ly1, lx1 = min(height, ly0 + step), min(width, lx0 + step)
-            out = _polyphase_tile(plan, x, ly0, ly1, lx0, lx1)
-            _fix_border(plan, x, out, s * ly0, s * lx0)
-            yield s * ly0, s * lx0, out
+            t = _polyphase_tile(plan, xp, ly0, ly1, lx0, lx1, offset)
+            _store(dst, s * ly0, s * lx0, t, peak, 0.0)
+    for y0, _, x0, _, pixels in _border_strips(plan, xp[0, :, lo : lo + height, lo : lo + width]):
+        _store(dst, y0, x0, pixels, peak, offset)
 
 
 def upscale_tensor(
@@ -302,35 +365,27 @@ def upscale_tensor(
 ) -> torch.Tensor:
     """``(C, H, W)`` float32 in [0, 1] → ``(C, round(s·H), round(s·W))`` float32, clamped, on the CPU."""
     plan = plan or make_plan(kernel, scale, device)
-    out = torch.empty(x.shape[0], *output_size(*x.shape[-2:], plan.scale), dtype=torch.float32)
-    for y0, x0, t in iter_tiles(plan, x, tile):
-        out[:, y0 : y0 + t.shape[-2], x0 : x0 + t.shape[-1]] = t.clamp_(0, 1).cpu()
-    return out
+    out = np.empty((*output_size(*x.shape[-2:], plan.scale), x.shape[0]), np.float32)
+    upscale_into(out, x, plan, tile=tile)
+    return torch.from_numpy(out).permute(2, 0, 1)
 
 
-_MAX = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+_PEAK = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
 
 
-def upscale_planes(
-    image: np.ndarray, plan: Plan, *, tile: int | None = None
-) -> np.ndarray:
+def upscale_planes(image: np.ndarray, plan: Plan, *, tile: int | None = None) -> np.ndarray:
     """Upscale an ``H×W`` or ``H×W×C`` array (uint8, uint16, or float32 in [0, 1]) with a
-    prepared plan; returns the same dtype and layout, quantised with rounding."""
-    if image.dtype not in (np.uint8, np.uint16, np.float32):
+    prepared plan; returns the same dtype and layout, rounded back to the input's bit depth."""
+    if image.dtype not in _PEAK:
         raise UsageError(f"unsupported array dtype {image.dtype}; use uint8, uint16 or float32")
     if image.ndim not in (2, 3) or 0 in image.shape:
         raise UsageError(f"expected an H×W or H×W×C image, got shape {image.shape}")
     planes = image if image.ndim == 3 else image[:, :, None]
-    peak = _MAX.get(image.dtype, 1.0)
-    x = torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))
-    x = x.float().div_(peak) if peak != 1.0 else x.clone()
-    out_h, out_w = output_size(*planes.shape[:2], plan.scale)
-    out = np.empty((out_h, out_w, planes.shape[2]), dtype=image.dtype)
-    for y0, x0, t in iter_tiles(plan, x, tile):
-        t = t.clamp_(0, 1)
-        if peak != 1.0:
-            t = t.mul_(peak).round_().to(torch.int32)
-        out[y0 : y0 + t.shape[-2], x0 : x0 + t.shape[-1]] = t.permute(1, 2, 0).cpu().numpy()
+    # Work in the input's own units (0..255, 0..65535): the filter is linear, so this skips a
+    # divide on the way in and a multiply on the way out. (C, H, W) view of H×W×C memory.
+    x = torch.from_numpy(np.ascontiguousarray(planes)).permute(2, 0, 1)
+    out = np.empty((*output_size(*planes.shape[:2], plan.scale), planes.shape[2]), image.dtype)
+    upscale_into(out, x, plan, peak=_PEAK[image.dtype], tile=tile)
     return out if image.ndim == 3 else out[:, :, 0]
 
 

@@ -30,7 +30,8 @@ def frequency_response(h: np.ndarray, n: int = 128) -> np.ndarray:
 def kernel_figure(h: np.ndarray, title: str = "") -> Image.Image:
     """Two panels: the taps (diverging colours, 0 = white) and ``|H(f)|`` (log-scaled)."""
     cell = max(8, 330 // h.shape[0])
-    taps = _diverging(h / (np.abs(h).max() or 1.0))
+    scaled = h / (np.abs(h).max() or 1.0)
+    taps = _diverging(np.sign(scaled) * np.sqrt(np.abs(scaled)))  # sqrt: small taps stay visible
     left = Image.fromarray(taps).resize((cell * h.shape[1], cell * h.shape[0]), Image.NEAREST)
     mag = frequency_response(h)
     logm = np.log10(np.maximum(mag, 1e-4))
@@ -42,7 +43,7 @@ def kernel_figure(h: np.ndarray, title: str = "") -> Image.Image:
     fig.paste(right, (2 * pad + left.width, top))
     d = ImageDraw.Draw(fig)
     d.text((pad, 4), title, fill="black")
-    d.text((pad, top - 16), f"taps (red +, blue -), max |h| = {np.abs(h).max():.3f}", fill="black")
+    d.text((pad, top - 16), f"taps (red +, blue -, sqrt scale), max |h| = {np.abs(h).max():.3f}", fill="black")
     d.text((2 * pad + left.width, top - 16),
            f"|H(f)| log scale, {mag.min():.2f} .. {mag.max():.2f}", fill="black")
     return fig

@@ -32,10 +32,10 @@ class TrainConfig:
     epochs: int = 50
     lambda_area: float = 0.8
     lambda_center: float = 0.2
-    lr: float = 1e-3
+    lr: float = 2e-3
     batch_size: int = 32
-    lr_step: int = 20
-    lr_gamma: float = 0.3
+    lr_step: int = 15
+    lr_gamma: float = 0.2
     scale: float | None = None
     blur: str | None = None
 

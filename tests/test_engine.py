@@ -1,0 +1,127 @@
+"""The fast paths equal the reference path (DESIGN §3), tiles are seamless, sizes are right."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nssr_cli.engine import (
+    make_plan,
+    output_size,
+    reference_upscale,
+    upscale_planes,
+    upscale_tensor,
+)
+from nssr_cli.errors import UsageError
+
+
+def random_kernel(size: int = 11, seed: int = 0) -> np.ndarray:
+    """A random sharpening-like kernel: a strong centre, random taps, area 1."""
+    rng = np.random.default_rng(seed)
+    k = rng.normal(0, 0.05, (size, size))
+    k[size // 2, size // 2] += 1.5
+    return (k / k.sum()).astype(np.float32)
+
+
+def reference(x: torch.Tensor, h: np.ndarray, s: float) -> torch.Tensor:
+    """``(C, H, W)`` → DESIGN §3 output, clamped (float64 internally)."""
+    out = reference_upscale(x[None].double(), torch.from_numpy(h).double(), s)[0]
+    return out.clamp(0, 1).float()
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float((a.double() - b.double()).pow(2).mean())
+    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4, 2.5, 1.5])
+@pytest.mark.parametrize("shape", [(3, 37, 53), (1, 20, 17)])
+def test_fast_path_equals_reference(scale: float, shape: tuple[int, int, int], device: str) -> None:
+    x = torch.rand(*shape)
+    h = random_kernel(11, seed=int(scale * 10))
+    fast = upscale_tensor(x, h, scale, device=device)
+    ref = reference(x, h, scale)
+    assert fast.shape == ref.shape == (shape[0], *output_size(*shape[1:], scale))
+    assert psnr(fast, ref) >= 50
+    levels = (fast * 255).round() - (ref * 255).round()
+    assert (levels.abs() <= 1).float().mean() >= 0.999
+    assert float((fast - ref).abs().max()) < 1e-4  # in fact float32 rounding, borders included
+
+
+@pytest.mark.parametrize("scale", [2, 3, 2.5])
+def test_tiled_equals_untiled(scale: float) -> None:
+    x = torch.rand(3, 41, 29)
+    h = random_kernel(11, seed=3)
+    whole = upscale_tensor(x, h, scale, tile=10_000)
+    for tile in (7, 16, 33):
+        tiled = upscale_tensor(x, h, scale, tile=tile)
+        torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-6)
+    img = (x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    plan = make_plan(h, scale, "cpu")
+    whole8 = upscale_planes(img, plan, tile=10_000)
+    for tile in (8, 21):
+        np.testing.assert_array_equal(upscale_planes(img, plan, tile=tile), whole8)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4, 2.5])
+def test_impulse_kernel_gives_plain_bicubic(scale: float) -> None:
+    x = torch.rand(2, 15, 22)
+    out = upscale_tensor(x, np.ones((1, 1), np.float32), scale)
+    bicubic = torch.nn.functional.interpolate(
+        x[None], size=output_size(15, 22, scale), mode="bicubic", align_corners=False
+    )[0].clamp(0, 1)
+    torch.testing.assert_close(out, bicubic, rtol=0, atol=1e-5)
+
+
+def test_even_sized_and_larger_kernels_match_reference() -> None:
+    x = torch.rand(1, 24, 24)
+    for size in (3, 15):
+        h = random_kernel(size, seed=size)
+        torch.testing.assert_close(upscale_tensor(x, h, 2), reference(x, h, 2), rtol=0, atol=1e-5)
+
+
+def test_tiny_images_smaller_than_the_kernel() -> None:
+    for hw in ((1, 1), (1, 5), (2, 3)):
+        x = torch.rand(1, *hw)
+        h = random_kernel(11)
+        torch.testing.assert_close(upscale_tensor(x, h, 3), reference(x, h, 3), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_arrays_keep_dtype_layout_and_size(dtype: type) -> None:
+    rng = np.random.default_rng(0)
+    peak = {np.uint8: 255, np.uint16: 65535}.get(dtype, 1)
+    color = (rng.random((13, 9, 3)) * peak).astype(dtype)
+    gray = color[:, :, 0]
+    plan = make_plan(random_kernel(), 3, "cpu")
+    out_c, out_g = upscale_planes(color, plan), upscale_planes(gray, plan)
+    assert out_c.dtype == dtype and out_c.shape == (39, 27, 3)
+    assert out_g.dtype == dtype and out_g.shape == (39, 27)
+    np.testing.assert_array_equal(out_g, out_c[:, :, 0])  # channels are independent
+
+
+def test_sixteen_bit_is_not_crushed_to_eight() -> None:
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    out = upscale_planes(ramp, make_plan(np.ones((1, 1), np.float32), 2, "cpu"))
+    assert len(np.unique(out)) > 1000  # an 8-bit round trip would leave ≤ 256 values
+
+
+def test_upscale_array_api_with_kernel_forms(tmp_path) -> None:
+    from nssr_cli import upscale_array
+
+    img = (np.random.default_rng(1).random((10, 12, 3)) * 255).astype(np.uint8)
+    h = random_kernel()
+    np.save(tmp_path / "k.npy", h)
+    a = upscale_array(img, 2, kernel=h, device="cpu")
+    b = upscale_array(img, 2, kernel=str(tmp_path / "k.npy"), device="cpu")
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (20, 24, 3) and a.dtype == np.uint8
+    plain = upscale_array(img, 2, kernel="bicubic", device="cpu")
+    assert not np.array_equal(a, plain)
+
+
+@pytest.mark.parametrize("bad", [0, -2, float("nan"), float("inf"), 1000, 0.5])
+def test_absurd_scales_are_usage_errors(bad: float) -> None:
+    with pytest.raises(UsageError):
+        make_plan(np.ones((1, 1), np.float32), bad, "cpu")
