@@ -1,19 +1,24 @@
 """Choosing the kernel for an image: the shipped bank of kernels per (scale, blur level), and
 the blur-adaptive ``auto`` choice.
 
-INTERIM: until the image-free kernel bank lands (issue 5), every level maps to the paper's
-``dil`` kernel (``none`` to plain bicubic). The signature below is the contract the CLI and
-``upscale_array`` rely on.
+The bank holds ``weights/bank/x{s}-{level}.npy`` for s ∈ {2, 3, 4} and each level of
+:data:`nssr_cli.blur.LEVELS`: 11×11 convolution kernels solved on procedural scenes under the
+level's blur prior (``nssr train --objective scenes --solve``; README). ``none`` is fitted to
+sharp inputs (an antialiased bicubic downscale), so it is a mild kernel that still beats plain
+bicubic. Fractional scales use the kernel of the nearest integer scale in 2…4. ``auto`` asks
+:func:`nssr_cli.blur.estimate_sigma` how blurred the input already is (one small FFT).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 BLUR_LEVELS = ("auto", "none", "light", "medium", "heavy")
+BANK_SCALES = (2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -21,19 +26,40 @@ class Selection:
     """The kernel chosen for one image, and why."""
 
     kernel: np.ndarray  # (k, k) float32 convolution kernel
-    name: str  # what to show the user, e.g. "x2-medium" or "dil"
+    name: str  # what to show the user, e.g. "x2-medium"
     blur: str  # the blur level used (never "auto")
     info: dict[str, Any] = field(default_factory=dict)  # e.g. the blur estimate
 
 
+def bank_scale(scale: float) -> int:
+    """The bank's integer scale for ``scale``: the nearest of 2, 3, 4."""
+    return min(BANK_SCALES, key=lambda s: (abs(s - scale), s))
+
+
+@lru_cache(maxsize=32)
+def _bank_kernel(name: str) -> np.ndarray:
+    from nssr_cli.errors import KernelError
+    from nssr_cli.store import builtin_kernels, load_kernel
+
+    path = builtin_kernels().get(name)
+    if path is None or path.parent.name != "bank":
+        raise KernelError(f"the kernel bank entry {name} is missing from the installed weights")
+    return load_kernel(path)[0]
+
+
 def select_kernel(image: np.ndarray, scale: float, blur: str = "auto") -> Selection:
-    """The kernel for ``image`` (``H×W`` or ``H×W×C``, uint8/uint16/float32) at ``scale``."""
-    from nssr_cli.store import resolve_kernel
+    """The kernel for ``image`` (``H×W`` or ``H×W×C``, uint8/uint16/float32) at ``scale``.
+
+    ``blur``: one of :data:`BLUR_LEVELS`; ``auto`` estimates it from ``image`` (the LR input)."""
+    from nssr_cli.blur import estimate_sigma, level_for
 
     if blur not in BLUR_LEVELS:
         raise ValueError(f"blur must be one of {BLUR_LEVELS}")
-    if blur == "none":
-        k, _ = resolve_kernel("bicubic")
-        return Selection(k, "bicubic", "none")
-    k, name = resolve_kernel("dil")
-    return Selection(k, name, "medium" if blur == "auto" else blur)
+    s = bank_scale(scale)
+    info: dict[str, Any] = {"bank_scale": s}
+    if blur == "auto":
+        sigma = estimate_sigma(image)
+        blur = level_for(sigma, s)
+        info["sigma"] = round(sigma, 4)
+    name = f"x{s}-{blur}"
+    return Selection(_bank_kernel(name), name, blur, info)

@@ -194,9 +194,10 @@ class Plan:
     h: torch.Tensor  # (k, k) convolution kernel, float32, on the device
     scale: float
     device: torch.device
-    weight: torch.Tensor | None  # polyphase (s², 1, T, T) for integer scales, else None
+    weight: torch.Tensor | None  # polyphase (m·s², 1, T+m−1, T) for integer scales, else None
     pad_lo: int = 0
     pad_hi: int = 0
+    rows: int = 1  # m: LR rows per convolution step (vertical stride)
 
     @property
     def band(self) -> int:
@@ -214,19 +215,43 @@ def make_plan(kernel: np.ndarray, scale: float, device: torch.device | str = "cp
     if not _is_integer_scale(scale):
         return Plan(h, scale, device, None)
     weight, lo, hi = polyphase_weights(np.asarray(kernel, dtype=np.float64), int(scale))
-    w = torch.from_numpy(weight.astype(np.float32)).to(device)
-    return Plan(h, scale, device, w, lo, hi)
+    # oneDNN computes 8 output channels per vector: at ×2 (4 phases) half the lanes idle,
+    # so two LR rows are done per step (8 phases, stride 2) — about 1.6× faster here.
+    rows = 2 if int(scale) ** 2 < 8 else 1
+    w = torch.from_numpy(_stack_rows(weight, int(scale), rows).astype(np.float32)).to(device)
+    return Plan(h, scale, device, w, lo, hi, rows)
 
 
-def _padded_lr(x: torch.Tensor, lo: int, hi: int, device: torch.device) -> torch.Tensor:
-    """``x`` ``(C, H, W)`` (any dtype) as float32 ``(1, C, H+lo+hi, W+lo+hi)`` on ``device``,
-    replicate-padded (= bicubic's clamped taps), channels-last: one copy, made once per image."""
+def _stack_rows(weight: np.ndarray, s: int, m: int) -> np.ndarray:
+    """``(s², 1, T, T)`` polyphase weights → ``(m·s², 1, T+m−1, T)`` for a vertical stride of
+    ``m`` LR rows: output channel ``(e·s + p)·s + q`` is HR phase ``(p, q)`` of LR row ``m·i + e``."""
+    t = weight.shape[-1]
+    out = np.zeros((m, s, s, t + m - 1, t), dtype=weight.dtype)
+    for e in range(m):
+        out[e, :, :, e : e + t, :] = weight.reshape(s, s, t, t)
+    return out.reshape(m * s * s, 1, t + m - 1, t)
+
+
+def _padded_lr(
+    x: torch.Tensor, lo: int, hi: int, device: torch.device, extra: int = 0
+) -> torch.Tensor:
+    """``x`` ``(C, H, W)`` (any dtype) as float32 ``(1, C, H+lo+hi+extra, W+lo+hi)`` on
+    ``device``, replicate-padded (= bicubic's clamped taps), channels-last: one copy, made once
+    per image. ``extra`` rows at the bottom let a strided convolution finish an odd height."""
     c, height, width = x.shape
-    xp = torch.empty(1, c, height + lo + hi, width + lo + hi, device=device,
-                     memory_format=torch.channels_last)
+    xp = torch.empty(
+        1,
+        c,
+        height + lo + hi + extra,
+        width + lo + hi,
+        device=device,
+        memory_format=torch.channels_last,
+    )
     xp[0, :, lo : lo + height, lo : lo + width] = x.to(device)
     xp[0, :, :lo, lo : lo + width] = xp[0, :, lo : lo + 1, lo : lo + width]
-    xp[0, :, lo + height :, lo : lo + width] = xp[0, :, lo + height - 1 : lo + height, lo : lo + width]
+    xp[0, :, lo + height :, lo : lo + width] = xp[
+        0, :, lo + height - 1 : lo + height, lo : lo + width
+    ]
     xp[0, :, :, :lo] = xp[0, :, :, lo : lo + 1]
     xp[0, :, :, lo + width :] = xp[0, :, :, lo + width - 1 : lo + width]
     return xp
@@ -242,12 +267,14 @@ def _polyphase_tile(
     channels-last memory: measured here 1.5–2× faster than channels in the batch dimension.
     """
     assert plan.weight is not None
-    s, c = int(plan.scale), xp.shape[1]
+    s, c, m = int(plan.scale), xp.shape[1], plan.rows
     span = plan.pad_lo + plan.pad_hi
-    region = xp[:, :, ly0 : ly1 + span, lx0 : lx1 + span].contiguous(memory_format=torch.channels_last)
-    b = torch.full((c * s * s,), bias, device=xp.device) if bias else None
-    out = F.conv2d(region, plan.weight.repeat(c, 1, 1, 1), b, groups=c)  # (1, C·s², h, w)
-    return out.view(c, s, s, *out.shape[-2:])
+    ly1 = ly0 + m * -(-(ly1 - ly0) // m)  # whole steps of m rows; the caller crops the excess
+    region = xp[:, :, ly0 : ly1 + span + m - 1, lx0 : lx1 + span]
+    region = region.contiguous(memory_format=torch.channels_last)
+    b = torch.full((c * m * s * s,), bias, device=xp.device) if bias else None
+    out = F.conv2d(region, plan.weight.repeat(c, 1, 1, 1), b, stride=(m, 1), groups=c)
+    return out.view(c, m * s, s, *out.shape[-2:])  # (1, C·m·s², h/m, w) → phase layout
 
 
 def _border_strips(plan: Plan, x: torch.Tensor) -> list[tuple[int, int, int, int, torch.Tensor]]:
@@ -259,8 +286,12 @@ def _border_strips(plan: Plan, x: torch.Tensor) -> list[tuple[int, int, int, int
     s = int(plan.scale)
     out_h, out_w = s * x.shape[-2], s * x.shape[-1]
     b = plan.band
-    rects = [(0, min(b, out_h), 0, out_w), (max(0, out_h - b), out_h, 0, out_w),
-             (0, out_h, 0, min(b, out_w)), (0, out_h, max(0, out_w - b), out_w)]
+    rects = [
+        (0, min(b, out_h), 0, out_w),
+        (max(0, out_h - b), out_h, 0, out_w),
+        (0, out_h, 0, min(b, out_w)),
+        (0, out_h, max(0, out_w - b), out_w),
+    ]
     return [(*r, _reference_region(x, plan.h, s, *r)) for r in rects]
 
 
@@ -284,13 +315,22 @@ def default_tile(device: torch.device) -> int:
     return 4096 if device.type == "cuda" else 2048
 
 
-def _store(dst: np.ndarray, y0: int, x0: int, t: torch.Tensor, peak: float, offset: float) -> None:
+def _store(
+    dst: np.ndarray,
+    y0: int,
+    x0: int,
+    t: torch.Tensor,
+    peak: float,
+    offset: float,
+    rows: int | None = None,
+) -> None:
     """Write ``t`` (values in the output's units) into the ``(H', W', C)`` array ``dst`` at
     ``(y0, x0)``, clamped to ``[0, peak]`` and, for integer outputs, rounded.
 
     Rounding is ``trunc(clamp(t + 0.5))``; the polyphase tiles come with the 0.5 already added
     (as the convolution's bias, for free), other pieces pass ``offset=0.5``. ``t`` is
-    ``(C, h, w)`` or ``(C, s, s, h, w)`` in phase layout (channels-last memory).
+    ``(C, h, w)`` or ``(C, sy, sx, h, w)`` in phase layout (channels-last memory), of which
+    only the first ``rows`` HR rows are written (default: all).
     """
     if dst.dtype == np.float32:
         t = t.clamp_(0, peak)
@@ -299,13 +339,18 @@ def _store(dst: np.ndarray, y0: int, x0: int, t: torch.Tensor, peak: float, offs
         if dst.dtype == np.uint8:
             t = t.to(torch.uint8)  # truncates; before the interleaving copy: 1/4 of the bytes
     if t.ndim == 5:
-        c, s, _, h, w = t.shape
+        c, sy, sx, h, w = t.shape
         # memory is (h, w, c, p, q); numpy interleaves it into rows (h, p, w, q, c) ~2× faster
         # than torch's strided copy
-        phases = t.reshape(1, c * s * s, h, w).permute(0, 2, 3, 1).cpu().numpy()
-        src = phases.reshape(h, w, c, s, s).transpose(0, 3, 1, 4, 2)
-        rows = dst[y0 : y0 + s * h, x0 : x0 + s * w].reshape(h, s, w, s, c)
-        _parallel_copy(rows, src)
+        phases = t.reshape(1, c * sy * sx, h, w).permute(0, 2, 3, 1).cpu().numpy()
+        src = phases.reshape(h, w, c, sy, sx).transpose(0, 3, 1, 4, 2)  # (h, p, w, q, c)
+        rows = sy * h if rows is None else rows
+        whole = rows // sy
+        block = dst[y0 : y0 + sy * whole, x0 : x0 + sx * w].reshape(whole, sy, w, sx, c)
+        _parallel_copy(block, src[:whole])
+        if rows > sy * whole:  # a partial last step (odd LR height with 2 rows per step)
+            part = dst[y0 + sy * whole : y0 + rows, x0 : x0 + sx * w]
+            part[...] = src[whole, : rows - sy * whole].reshape(rows - sy * whole, sx * w, c)
     else:
         dst[y0 : y0 + t.shape[1], x0 : x0 + t.shape[2]] = t.permute(1, 2, 0).cpu().numpy()
 
@@ -347,21 +392,26 @@ def upscale_into(
             rows = _fractional_rows(plan, xf, y0, min(out_h, y0 + tile))
             _store(dst, y0, 0, rows, peak, offset)
         return
-    s, lo = int(plan.scale), plan.pad_lo
-    xp = _padded_lr(x, lo, plan.pad_hi, plan.device)
-    step = max(1, tile // s)
+    s, lo, m = int(plan.scale), plan.pad_lo, plan.rows
+    xp = _padded_lr(x, lo, plan.pad_hi, plan.device, extra=m)
+    step = max(m, tile // s // m * m)
     for ly0 in range(0, height, step):
         for lx0 in range(0, width, step):
             ly1, lx1 = min(height, ly0 + step), min(width, lx0 + step)
             t = _polyphase_tile(plan, xp, ly0, ly1, lx0, lx1, offset)
-            _store(dst, s * ly0, s * lx0, t, peak, 0.0)
+            _store(dst, s * ly0, s * lx0, t, peak, 0.0, rows=s * (ly1 - ly0))
     for y0, _, x0, _, pixels in _border_strips(plan, xp[0, :, lo : lo + height, lo : lo + width]):
         _store(dst, y0, x0, pixels, peak, offset)
 
 
 def upscale_tensor(
-    x: torch.Tensor, kernel: np.ndarray, scale: float, *, device: str | torch.device = "auto",
-    tile: int | None = None, plan: Plan | None = None,
+    x: torch.Tensor,
+    kernel: np.ndarray,
+    scale: float,
+    *,
+    device: str | torch.device = "auto",
+    tile: int | None = None,
+    plan: Plan | None = None,
 ) -> torch.Tensor:
     """``(C, H, W)`` float32 in [0, 1] → ``(C, round(s·H), round(s·W))`` float32, clamped, on the CPU."""
     plan = plan or make_plan(kernel, scale, device)
@@ -390,8 +440,12 @@ def upscale_planes(image: np.ndarray, plan: Plan, *, tile: int | None = None) ->
 
 
 def upscale_array(
-    image: np.ndarray, scale: float, kernel: str | np.ndarray | None = None,
-    device: str = "auto", *, tile: int | None = None,
+    image: np.ndarray,
+    scale: float,
+    kernel: str | np.ndarray | None = None,
+    device: str = "auto",
+    *,
+    tile: int | None = None,
 ) -> np.ndarray:
     """Upscale an image array by ``scale`` with bicubic + one inverse-blur convolution.
 

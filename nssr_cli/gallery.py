@@ -39,6 +39,8 @@ def random_kernel_gallery(
         raise ValueError("need n ≥ 1 and an odd size")
     if not 0 < sigma_min <= sigma_max:
         raise ValueError("need 0 < sigma_min <= sigma_max")
-    sig = sigma_min + (sigma_max - sigma_min) * torch.rand(n, 2, generator=generator, dtype=torch.float64)
+    sig = sigma_min + (sigma_max - sigma_min) * torch.rand(
+        n, 2, generator=generator, dtype=torch.float64
+    )
     theta = math.pi * torch.rand(n, generator=generator, dtype=torch.float64)
     return gaussian_kernels(sig[:, 0], sig[:, 1], theta, size).to(dtype)

@@ -29,8 +29,13 @@ class ExportedKernel:
     def summary(self) -> dict[str, Any]:
         k = self.kernel.astype(np.float64)
         c = k.shape[0] // 2
-        return {"size": int(k.shape[0]), "area": float(k.sum()), "centre_tap": float(k[c, c]),
-                "min": float(k.min()), "max": float(k.max())}
+        return {
+            "size": int(k.shape[0]),
+            "area": float(k.sum()),
+            "centre_tap": float(k[c, c]),
+            "min": float(k.min()),
+            "max": float(k.max()),
+        }
 
 
 def model_from_checkpoint(ck: dict[str, Any]) -> Any:

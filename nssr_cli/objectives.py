@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from nssr_cli.gallery import random_kernel_gallery
+from nssr_cli.scenes_data import scene_pairs
 
 if TYPE_CHECKING:
     from nssr_cli.training import TrainConfig
@@ -90,4 +91,37 @@ class DeepIdentityLearning(Objective):
         return total, {"identity": identity, "area": area, "center": center}
 
 
-OBJECTIVES: dict[str, type[Objective]] = {DeepIdentityLearning.name: DeepIdentityLearning}
+class SceneRestoration(Objective):
+    """Image-free restoration: ``‖bicubic(y) ⊛ h − X‖²`` (mean per pixel) on procedural scenes
+    ``X`` degraded to ``y`` under the blur prior of bank level ``config.blur`` at
+    ``config.scale`` (``config.kernels`` scene/kernel pairs). Quadratic in ``h``, so
+    :func:`nssr_cli.solve.solve_kernel` finds its optimum directly."""
+
+    name = "scenes"
+
+    def __init__(self, config: TrainConfig, *, generator: torch.Generator, device: torch.device):
+        self.batch_size = config.batch_size
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        self.u, self.x = scene_pairs(
+            int(config.scale or 2), config.blur or "medium", config.kernels, seed=seed
+        )
+        self.u, self.x = self.u.to(device), self.x.to(device)
+
+    def batches(self, generator: torch.Generator) -> Iterator[torch.Tensor]:
+        order = torch.randperm(len(self.u), generator=generator).to(self.u.device)
+        for i in range(0, len(order), self.batch_size):
+            yield order[i : i + self.batch_size]
+
+    def loss(self, h: torch.Tensor, batch: torch.Tensor) -> tuple[torch.Tensor, Terms]:
+        u, x = self.u[batch], self.x[batch]
+        r = (u.shape[-1] - x.shape[-1]) // 2 - h.shape[-1] // 2  # extra context beyond h
+        if r > 0:
+            u = u[..., r:-r, r:-r]
+        mse = (F.conv2d(u, h.flip(-1, -2)[None, None]) - x).pow(2).mean()
+        return mse, {"mse": mse, "area": h.sum()}
+
+
+OBJECTIVES: dict[str, type[Objective]] = {
+    DeepIdentityLearning.name: DeepIdentityLearning,
+    SceneRestoration.name: SceneRestoration,
+}

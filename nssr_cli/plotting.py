@@ -43,7 +43,14 @@ def kernel_figure(h: np.ndarray, title: str = "") -> Image.Image:
     fig.paste(right, (2 * pad + left.width, top))
     d = ImageDraw.Draw(fig)
     d.text((pad, 4), title, fill="black")
-    d.text((pad, top - 16), f"taps (red +, blue -, sqrt scale), max |h| = {np.abs(h).max():.3f}", fill="black")
-    d.text((2 * pad + left.width, top - 16),
-           f"|H(f)| log scale, {mag.min():.2f} .. {mag.max():.2f}", fill="black")
+    d.text(
+        (pad, top - 16),
+        f"taps (red +, blue -, sqrt scale), max |h| = {np.abs(h).max():.3f}",
+        fill="black",
+    )
+    d.text(
+        (2 * pad + left.width, top - 16),
+        f"|H(f)| log scale, {mag.min():.2f} .. {mag.max():.2f}",
+        fill="black",
+    )
     return fig

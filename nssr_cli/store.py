@@ -146,7 +146,9 @@ def save_kernel(kernel: np.ndarray, path: Path, meta: dict[str, Any]) -> list[Pa
     if path.suffix == ".txt":
         header = "\n".join(f"{key}: {value}" for key, value in meta.items())
         lines = [" ".join(f"{v: .9f}" for v in row) for row in k.astype(np.float64)]
-        atomic_write_bytes(path, ("\n".join(["# " + h for h in header.splitlines()] + lines) + "\n").encode())
+        atomic_write_bytes(
+            path, ("\n".join(["# " + h for h in header.splitlines()] + lines) + "\n").encode()
+        )
         return [path]
     raise KernelError(f"{path}: kernel output must end in .npy, .txt or .json")
 
@@ -206,7 +208,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise KernelError(f"{path}: no such checkpoint") from None
     except Exception as exc:  # torch raises many types for a bad file
-        raise KernelError(f"{path}: not a readable nssr checkpoint ({type(exc).__name__})") from None
+        raise KernelError(
+            f"{path}: not a readable nssr checkpoint ({type(exc).__name__})"
+        ) from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise KernelError(f"{path}: not an nssr L-CNN checkpoint (made by `nssr train`)")
     return ck

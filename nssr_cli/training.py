@@ -83,7 +83,9 @@ def train(
 ) -> TrainResult:
     """Train an L-CNN from a seed. Same seed and device → same weights."""
     if config.objective not in OBJECTIVES:
-        raise UsageError(f"unknown objective {config.objective!r}; choose from {sorted(OBJECTIVES)}")
+        raise UsageError(
+            f"unknown objective {config.objective!r}; choose from {sorted(OBJECTIVES)}"
+        )
     if config.epochs < 1 or config.batch_size < 1 or config.kernels < 1 or not config.lr > 0:
         raise UsageError("epochs, batch size, kernel count and learning rate must be positive")
     device = torch.device(device)
@@ -123,7 +125,9 @@ def checkpoint_payload(result: TrainResult, version: str) -> dict[str, Any]:
         "nssr_version": version,
         "config": result.config.to_dict(),
         "seed": result.seed,
-        "state_dict": {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()},
+        "state_dict": {
+            k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()
+        },
         "metrics": dict(result.final),
         "history": result.history,
         "seconds": result.seconds,

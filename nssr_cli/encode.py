@@ -1,0 +1,183 @@
+"""A :class:`~nssr_cli.imaging.Picture` → image file bytes, and writing them safely.
+
+Output format names are Pillow's (``PNG``, ``JPEG``, ``WEBP``, ``TIFF``, ``GIF``, ``BMP``…).
+16-bit pictures stay 16-bit in PNG and TIFF; other formats get 8 bits, rounded. Files are
+written through a temp file in the destination folder, fsync'd and ``os.replace``'d
+(RELIABILITY.md), so a failed or interrupted write never damages an existing file.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from nssr_cli.deep import encode_png16, encode_tiff16
+from nssr_cli.errors import OutputError, UsageError
+from nssr_cli.imaging import Frame, Picture
+
+DEFAULT_QUALITY = 95
+_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
+_DEEP = ("PNG", "TIFF")
+
+
+class DiskFullError(OutputError):
+    """The disk (or quota) is full: the batch stops, because every later write would fail too."""
+
+
+def format_name(name: str) -> str:
+    """``png``/``jpg``/``tif``… → Pillow's writable format name, or :class:`UsageError`."""
+    Image.init()
+    fmt = _ALIASES.get(name.upper().lstrip("."), name.upper().lstrip("."))
+    if fmt not in Image.SAVE:
+        raise UsageError(f"cannot write {name!r} images; choose png, jpeg, webp, tiff, gif or bmp")
+    return fmt
+
+
+def format_for_path(path: Path) -> str | None:
+    """The format a file name's extension asks for, or ``None`` for an unknown extension."""
+    Image.init()
+    return Image.registered_extensions().get(path.suffix.lower())
+
+
+def extension_for(fmt: str) -> str:
+    """The usual extension of a format: ``JPEG`` → ``.jpg``."""
+    preferred = {"JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "PNG": ".png"}
+    if fmt in preferred:
+        return preferred[fmt]
+    exts = [e for e, f in Image.registered_extensions().items() if f == fmt]
+    return exts[0] if exts else "." + fmt.lower()
+
+
+def check_storable(pic: Picture, fmt: str) -> None:
+    """Refuse, before any work, what the format cannot hold."""
+    if fmt in ("JPEG", "MPO") and pic.has_alpha:
+        raise OutputError(
+            "the image has transparency (alpha), which JPEG cannot store; "
+            "write PNG, WebP or TIFF instead (e.g. -f png or -o NAME.png)"
+        )
+    if len(pic.frames) > 1 and fmt not in ("GIF", "WEBP", "TIFF", "PNG"):
+        raise OutputError(
+            f"the image has {len(pic.frames)} frames, which {fmt} cannot store; "
+            "write GIF, WebP, PNG (APNG) or TIFF instead"
+        )
+
+
+def encode(pic: Picture, fmt: str, *, quality: int = DEFAULT_QUALITY) -> bytes:
+    """Encode every frame of ``pic`` as ``fmt`` with its ICC profile and EXIF where possible."""
+    check_storable(pic, fmt)
+    deep = pic.frames[0].color.dtype == np.uint16
+    if deep and fmt in _DEEP and pic.mode != "I;16":
+        if len(pic.frames) > 1:
+            raise OutputError(
+                "multi-frame 16-bit colour output is not supported; use -f png on a single image"
+            )
+        arr = _stack(pic.frames[0])
+        return (
+            encode_png16(arr, icc=pic.icc, exif=pic.exif)
+            if fmt == "PNG"
+            else encode_tiff16(arr, icc=pic.icc)
+        )
+    images = [_to_pil(f, keep16=deep and fmt in _DEEP) for f in pic.frames]
+    buf = io.BytesIO()
+    params = _params(pic, fmt, quality)
+    try:
+        images[0].save(buf, fmt, save_all=len(images) > 1, append_images=images[1:], **params)
+    except MemoryError:
+        raise OutputError(f"not enough memory to encode the {fmt} output") from None
+    except Exception as exc:  # Pillow's encoders raise many types (mode, size limits)
+        w, h = images[0].size
+        raise OutputError(
+            f"cannot write this {w}×{h} {images[0].mode} image as {fmt} "
+            f"({type(exc).__name__}: {exc}); choose another format, e.g. -f png"
+        ) from None
+    return buf.getvalue()
+
+
+def _stack(frame: Frame) -> np.ndarray:
+    color = frame.color if frame.color.ndim == 3 else frame.color[:, :, None]
+    if frame.alpha is None:
+        return color
+    return np.concatenate([color, frame.alpha[:, :, None]], axis=2)
+
+
+def _to_pil(frame: Frame, *, keep16: bool) -> Image.Image:
+    arr = _stack(frame)
+    if arr.dtype == np.uint16 and keep16 and arr.shape[2] == 1:
+        return Image.fromarray(np.ascontiguousarray(arr[:, :, 0]))  # mode I;16
+    if arr.dtype == np.uint16:
+        arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
+    return Image.fromarray(np.ascontiguousarray(arr.squeeze(2) if mode == "L" else arr), mode)
+
+
+def _params(pic: Picture, fmt: str, quality: int) -> dict[str, Any]:
+    p: dict[str, Any] = {}
+    if fmt in ("JPEG", "WEBP", "PNG", "TIFF"):
+        if pic.icc:
+            p["icc_profile"] = pic.icc
+        if pic.exif:
+            p["exif"] = pic.exif
+    if fmt == "JPEG":
+        p.update(quality=quality, subsampling=0 if quality >= 90 else 2)
+    elif fmt == "WEBP":
+        p.update(quality=quality, method=4)
+    elif fmt == "TIFF":
+        p["compression"] = "tiff_adobe_deflate"
+    if "dpi" in pic.info and fmt in ("JPEG", "PNG", "TIFF"):
+        p["dpi"] = pic.info["dpi"]
+    if len(pic.frames) > 1:
+        durations = [f.duration for f in pic.frames]
+        if all(d is not None for d in durations):
+            p["duration"] = durations
+        p["loop"] = pic.info.get("loop", 0)
+        if fmt == "GIF":
+            p["disposal"] = 2  # frames are whole canvases: clear before drawing the next
+    return p
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in its folder, fsync and ``os.replace``.
+
+    A symlink at ``path`` is replaced, not followed. Raises :class:`OutputError`
+    (:class:`DiskFullError` when the disk or quota is full).
+    """
+    from nssr_cli.store import atomic_write_bytes
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(
+                f"{path}: the disk is full ({reason}); nothing was written "
+                "there and the batch stops. Free some space and rerun "
+                "with --skip-existing"
+            ) from None
+        raise OutputError(f"{path}: cannot write ({reason})") from None
+
+
+def probe_writable(folder: Path) -> str | None:
+    """``None`` if a file can be made in ``folder`` (or its nearest existing parent), else why."""
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            return "no such folder"
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a folder"
+    try:
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".nssr-probe-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None

@@ -1,0 +1,51 @@
+"""Image quality metrics of the benchmark protocol (DESIGN §4): PSNR and SSIM on the Y channel.
+
+Inputs are ``(H, W, 3)`` RGB or ``(H, W)`` grey arrays on the 8-bit scale (``uint8``, or float in
+``[0, 255]``). Y is ITU-R BT.601 studio range: ``16 + (65.481 R + 128.553 G + 24.966 B)/255``,
+kept in float64 (not rounded). ``border`` pixels are cropped from every side before scoring
+(the scale factor, by convention). SSIM is Wang et al. 2004: Gaussian window σ = 1.5,
+population covariances, K₁ = 0.01, K₂ = 0.03, peak 255 — scikit-image's implementation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PEAK = 255.0
+
+
+def rgb_to_y(img: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` or ``(H, W)`` on the 8-bit scale → ``(H, W)`` float64 Y in [16, 235]."""
+    x = np.asarray(img, dtype=np.float64)
+    if x.ndim == 2:
+        x = np.repeat(x[:, :, None], 3, axis=2)
+    x = x[:, :, :3]
+    return 16.0 + (65.481 * x[:, :, 0] + 128.553 * x[:, :, 1] + 24.966 * x[:, :, 2]) / 255.0
+
+
+def _crop(y: np.ndarray, border: int) -> np.ndarray:
+    return y[border : y.shape[0] - border, border : y.shape[1] - border] if border else y
+
+
+def psnr_y(out: np.ndarray, ref: np.ndarray, border: int = 0) -> float:
+    """PSNR (dB, peak 255) between the Y channels of ``out`` and ``ref`` (same shape)."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    if out.shape != ref.shape:
+        raise ValueError(f"shape mismatch {out.shape} vs {ref.shape}")
+    a, b = _crop(rgb_to_y(out), border), _crop(rgb_to_y(ref), border)
+    return float(peak_signal_noise_ratio(b, a, data_range=PEAK))
+
+
+def ssim_y(out: np.ndarray, ref: np.ndarray, border: int = 0) -> float:
+    """SSIM (Wang 2004, Gaussian σ = 1.5) between the Y channels of ``out`` and ``ref``."""
+    from skimage.metrics import structural_similarity
+
+    if out.shape != ref.shape:
+        raise ValueError(f"shape mismatch {out.shape} vs {ref.shape}")
+    a, b = _crop(rgb_to_y(out), border), _crop(rgb_to_y(ref), border)
+    return float(
+        structural_similarity(
+            a, b, data_range=PEAK, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+        )
+    )

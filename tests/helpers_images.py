@@ -1,0 +1,78 @@
+"""Tiny images made in memory for the imaging, batch and CLI tests (nothing downloaded)."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms
+
+
+def gradient(h: int = 24, w: int = 32, channels: int = 3, dtype: type = np.uint8) -> np.ndarray:
+    """A smooth, asymmetric test pattern ``(h, w, channels)`` (or ``(h, w)`` for 1 channel)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    planes = [(x / w + c * 0.3 + y / (3 * h)) % 1.0 for c in range(channels)]
+    arr = np.stack(planes, axis=-1) * np.iinfo(dtype).max
+    arr = arr.round().astype(dtype)
+    return arr[:, :, 0] if channels == 1 else arr
+
+
+def encoded(im: Image.Image, fmt: str = "PNG", **params: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def save(path: Path, im: Image.Image, fmt: str | None = None, **params: object) -> Path:
+    im.save(path, fmt, **params)
+    return path
+
+
+def png16_reference(arr: np.ndarray) -> bytes:
+    """A 16-bit PNG written with filter 0 only (an encoder independent of nssr's)."""
+    a = arr if arr.ndim == 3 else arr[:, :, None]
+    h, w, c = a.shape
+    raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A valid PNG header that claims an enormous image, followed by almost no data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def srgb_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def sharpen_kernel(path: Path) -> Path:
+    """A small valid convolution kernel file (sums to 1, sharpens)."""
+    k = np.full((3, 3), -0.05, np.float32)
+    k[1, 1] = 1.4
+    np.save(path, k)
+    return path

@@ -1,0 +1,117 @@
+"""`nssr train`, `nssr export-kernel` and the CLI's promises (instant --help, exit codes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from nssr_cli import __version__
+from nssr_cli.cli import app
+
+runner = CliRunner()
+
+
+def nssr(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nssr_cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **kw.pop("env", {})},
+        timeout=300,
+        **kw,
+    )
+
+
+def test_version() -> None:
+    result = nssr("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"nssr {__version__}"
+
+
+def test_help_does_not_import_torch() -> None:
+    for args in (
+        ["--help"],
+        ["train", "--help"],
+        ["export-kernel", "--help"],
+        ["upscale", "--help"],
+    ):
+        code = (
+            "import sys; from nssr_cli.cli import main; sys.argv=['nssr', *%r]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'" % (args,)
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, (args, result.stderr)
+
+
+def test_train_then_export_kernel_round_trip(tmp_path: Path) -> None:
+    ck, k = tmp_path / "ck.pt", tmp_path / "k.npy"
+    res = runner.invoke(
+        app, ["train", "--kernels", "64", "--epochs", "1", "-q", "--json", "-o", str(ck)]
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["parameters"] == 28_224 and summary["checkpoint"] == str(ck)
+    res = runner.invoke(
+        app,
+        [
+            "export-kernel",
+            "--checkpoint",
+            str(ck),
+            "-o",
+            str(k),
+            "--plot",
+            str(tmp_path / "k.png"),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    kernel = np.load(k)
+    assert kernel.shape == (11, 11) and kernel.dtype == np.float32
+    meta = json.loads(k.with_suffix(".json").read_text())
+    assert meta["orientation"] == "convolution" and meta["objective"] == "dil"
+    cache = Path(json.loads(res.stdout.strip().splitlines()[-1])["cache"])
+    assert cache.is_file() and Path(os.environ["NSSR_CACHE_DIR"]) in cache.parents
+    np.testing.assert_array_equal(np.load(cache), kernel)
+    from PIL import Image
+
+    assert Image.open(tmp_path / "k.png").size[0] > 200
+
+
+def test_export_kernel_text_and_json_formats_read_back(tmp_path: Path) -> None:
+    from nssr_cli.store import load_kernel
+
+    ref = None
+    for ext in ("npy", "txt", "json"):
+        res = runner.invoke(app, ["export-kernel", "-o", str(tmp_path / f"k.{ext}")])
+        assert res.exit_code == 0, res.output
+        kernel, _ = load_kernel(tmp_path / f"k.{ext}")
+        ref = kernel if ref is None else ref
+        np.testing.assert_allclose(kernel, ref, atol=1e-8)
+
+
+def test_second_export_is_read_from_the_cache() -> None:
+    first = runner.invoke(app, ["export-kernel"])
+    second = runner.invoke(app, ["export-kernel"])
+    assert "read from cache" not in first.output and "read from cache" in second.output
+
+
+def test_bad_checkpoint_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    result = nssr("export-kernel", "--checkpoint", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr
+    assert str(bad) in result.stderr
+
+
+def test_bad_training_options_are_usage_errors() -> None:
+    result = nssr("train", "--epochs", "0", "-q")
+    assert result.returncode == 2 and "Error:" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,181 @@
+"""``nssr upscale`` end to end: in-process (CliRunner, and ``main()`` for exit codes) and as a
+real subprocess with pipes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from helpers_images import gradient, png16_reference, sharpen_kernel
+from PIL import Image
+from typer.testing import CliRunner
+
+from nssr_cli.cli import app, main
+
+
+def make(path: Path, im: Image.Image | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (im or Image.fromarray(gradient(12, 16))).save(path)
+    return path
+
+
+def nssr(args: list[str], capsys, monkeypatch, stdin: bytes = b"") -> tuple[int, str, str]:
+    """Run ``nssr`` through ``main()`` (so errors map to exit codes), capturing text output."""
+    monkeypatch.setattr(sys, "argv", ["nssr", *args])
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def run_subprocess(args: list[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw}
+    return subprocess.run([sys.executable, "-m", "nssr_cli", *args], timeout=120, **streams)  # type: ignore[call-overload]
+
+
+def test_single_file_gets_the_default_name(tmp_path: Path) -> None:
+    src = make(tmp_path / "photo.png")
+    result = CliRunner().invoke(app, ["upscale", str(src), "-s", "2", "--kernel", "bicubic"])
+    assert result.exit_code == 0, result.output
+    out = Image.open(tmp_path / "photo_x2.png")
+    assert out.size == (32, 24) and out.mode == "RGB"
+
+
+def test_output_file_kernel_file_and_fractional_scale(tmp_path: Path) -> None:
+    src = make(tmp_path / "photo.png")
+    k = sharpen_kernel(tmp_path / "k.npy")
+    dst = tmp_path / "big.jpg"
+    result = CliRunner().invoke(
+        app, ["upscale", str(src), "-s", "2.5", "-o", str(dst), "--kernel", str(k)]
+    )
+    assert result.exit_code == 0, result.output
+    assert Image.open(dst).format == "JPEG" and Image.open(dst).size == (40, 30)
+
+
+def test_json_reports_each_file_and_the_bank_choice(tmp_path, capsys, monkeypatch) -> None:
+    from nssr_cli import bank
+
+    def fake_select(image: np.ndarray, scale: float, blur: str = "auto") -> bank.Selection:
+        assert image.shape[:2] == (12, 16) and scale == 2.0 and blur == "light"
+        return bank.Selection(
+            np.ones((1, 1), np.float32), "x2-light", "light", {"sigma": np.float32(0.5)}
+        )
+
+    monkeypatch.setattr(bank, "select_kernel", fake_select)
+    make(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / "b.png").write_bytes(b"junk")
+    code, out, err = nssr(
+        ["upscale", str(tmp_path / "in"), "--blur", "light", "--json", "-q"], capsys, monkeypatch
+    )
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and [r["status"] for r in rows] == ["done", "failed"]
+    assert rows[0]["kernel"] == "x2-light" and rows[0]["blur_info"] == {"sigma": 0.5}
+    assert rows[0]["input_size"] == [16, 12] and rows[0]["output_size"] == [32, 24]
+    assert "b.png" in rows[1]["error"] and err.count("Error:") == 2
+
+
+def test_verbose_explains_kernel_over_blur_and_ignored_files(tmp_path, capsys, monkeypatch) -> None:
+    make(tmp_path / "a.png")
+    (tmp_path / "readme.txt").write_text("x")
+    code, _, err = nssr(
+        ["upscale", str(tmp_path), "--kernel", "bicubic", "--blur", "heavy", "-v"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    assert "--blur heavy is not used" in err and "readme.txt" in err and "a_x2.png" in err
+
+
+def test_quiet_success_prints_nothing(tmp_path, capsys, monkeypatch) -> None:
+    make(tmp_path / "a.png")
+    make(tmp_path / "b.png")
+    code, out, err = nssr(
+        ["upscale", str(tmp_path), "--kernel", "bicubic", "-q"], capsys, monkeypatch
+    )
+    assert (code, out, err) == (0, "", "")
+
+
+def test_summary_counts(tmp_path, capsys, monkeypatch) -> None:
+    make(tmp_path / "a.png")
+    make(tmp_path / "b.png")
+    make(tmp_path / "b_x2.png")
+    code, _, err = nssr(
+        [
+            "upscale",
+            str(tmp_path / "a.png"),
+            str(tmp_path / "b.png"),
+            "--kernel",
+            "bicubic",
+            "--skip-existing",
+        ],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0 and "2 files: 1 done, 1 skipped" in err
+
+
+def test_16bit_and_grayscale_stay_as_they_are(tmp_path, capsys, monkeypatch) -> None:
+    rgb16 = tmp_path / "deep.png"
+    rgb16.write_bytes(png16_reference(gradient(8, 8, 3, np.uint16)))
+    make(tmp_path / "gray.png", Image.fromarray(gradient(8, 8, 1)))
+    code, _, err = nssr(["upscale", str(tmp_path), "--kernel", "bicubic"], capsys, monkeypatch)
+    assert code == 0, err
+    from nssr_cli.imaging import decode
+
+    deep = decode((tmp_path / "deep_x2.png").read_bytes(), "deep")
+    assert deep.mode == "RGB;16" and deep.size == (16, 16)
+    assert len(np.unique(deep.frames[0].color)) > 256  # really 16-bit values
+    assert Image.open(tmp_path / "gray_x2.png").mode == "L"
+
+
+def test_stdin_to_stdout_pipeline(tmp_path: Path) -> None:
+    png = make(tmp_path / "p.png").read_bytes()
+    proc = run_subprocess(["upscale", "-", "-s", "2", "-o", "-", "--kernel", "bicubic"], input=png)
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = Image.open(io.BytesIO(proc.stdout))
+    assert out.format == "PNG" and out.size == (32, 24)
+
+
+def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    src = make(tmp_path / "p.png", Image.fromarray(noise))  # ~190 kB out: more than a pipe holds
+    cmd = (
+        f"{sys.executable} -m nssr_cli upscale {src} -s 4 -o - --kernel bicubic | head -c 10"
+        " > /dev/null; echo ${PIPESTATUS[0]}"
+    )
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=120)
+    assert proc.stdout.strip() == b"0"
+    assert b"Traceback" not in proc.stderr and b"Error" not in proc.stderr
+
+
+def test_refuses_to_write_image_bytes_to_a_terminal(tmp_path: Path) -> None:
+    src = make(tmp_path / "p.png")
+    leader, follower = os.openpty()
+    try:
+        proc = run_subprocess(
+            ["upscale", str(src), "-o", "-"], stdout=follower, stderr=subprocess.PIPE
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 2 and b"terminal" in proc.stderr
+
+
+def test_help_does_not_import_torch() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "nssr_cli", "upscale", "--help"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert b"--scale" in proc.stdout
+    assert b" torch" not in proc.stderr

@@ -1,0 +1,198 @@
+"""Decoding and encoding: modes, alpha, 16-bit, EXIF orientation, ICC, frames, hostile bytes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from helpers_images import bomb_png, encoded, gradient, png16_reference, srgb_profile
+from PIL import Image, ImageOps
+
+from nssr_cli.deep import encode_png16, encode_tiff16
+from nssr_cli.encode import encode, format_name
+from nssr_cli.errors import InputError, OutputError, UsageError
+from nssr_cli.imaging import decode
+
+RGB = Image.fromarray(gradient())
+
+
+def reopen(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+@pytest.mark.parametrize(
+    ("source", "mode", "expected"),
+    [
+        (RGB.convert("1"), "L", lambda im: np.asarray(im.convert("L"))),
+        (RGB.convert("L"), "L", np.asarray),
+        (RGB.convert("LA"), "LA", lambda im: np.asarray(im)[..., 0]),
+        (RGB.convert("P"), "RGB", lambda im: np.asarray(im.convert("RGB"))),
+        (RGB, "RGB", np.asarray),
+        (RGB.convert("RGBA"), "RGBA", lambda im: np.asarray(im)[..., :3]),
+        (Image.fromarray(gradient(channels=1, dtype=np.uint16)), "I;16", np.asarray),
+    ],
+)
+def test_modes_decode_to_the_right_planes(source, mode, expected) -> None:
+    pic = decode(encoded(source), "x.png")
+    assert pic.mode == mode
+    assert np.array_equal(pic.frames[0].color, expected(source))
+
+
+def test_palette_transparency_becomes_alpha() -> None:
+    p = RGB.convert("P")
+    pic = decode(encoded(p, transparency=int(np.asarray(p)[0, 0])), "p.png")
+    assert pic.mode == "RGBA"
+    alpha = pic.frames[0].alpha
+    assert alpha is not None and alpha[0, 0] == 0 and alpha.max() == 255
+
+
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_16bit_png_decodes_exactly(channels: int) -> None:
+    arr = np.random.default_rng(channels).integers(0, 65536, (9, 11, channels), dtype=np.uint16)
+    pic = decode(png16_reference(arr), "deep.png")
+    f = pic.frames[0]
+    assert f.color.dtype == np.uint16
+    got = np.dstack([f.color] + ([] if f.alpha is None else [f.alpha]))
+    assert np.array_equal(got, arr)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("writer", [encode_png16, encode_tiff16])
+def test_16bit_writers_round_trip_and_agree_with_pillow(writer, channels: int) -> None:
+    arr = np.random.default_rng(1).integers(0, 65536, (7, 5, channels), dtype=np.uint16)
+    data = writer(arr, icc=b"profile")
+    pic = decode(data, "deep")
+    f = pic.frames[0]
+    got = np.dstack([f.color] + ([] if f.alpha is None else [f.alpha]))
+    assert np.array_equal(got.reshape(arr.shape), arr)
+    assert pic.icc == b"profile"
+    eight = np.asarray(reopen(data))  # Pillow's own decoder keeps the high bytes of colour
+    if channels > 1:
+        assert np.array_equal(eight, (arr >> 8).astype(np.uint8))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_and_reset(orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "TestCam"
+    data = encoded(RGB, "PNG", exif=exif.tobytes())
+    pic = decode(data, "o.png")
+    upright = np.asarray(ImageOps.exif_transpose(reopen(data)))
+    assert np.array_equal(pic.frames[0].color, upright)
+    out = reopen(encode(pic, "JPEG"))
+    assert out.getexif().get(0x0112) == 1
+    assert out.getexif().get(0x010F) == "TestCam"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "TIFF"])
+def test_icc_profile_is_carried(fmt: str) -> None:
+    icc = srgb_profile()
+    pic = decode(encoded(RGB, "PNG", icc_profile=icc), "icc.png")
+    assert reopen(encode(pic, fmt)).info.get("icc_profile") == icc
+
+
+def test_icc_profile_is_carried_at_16_bits() -> None:
+    icc = srgb_profile()
+    pic = decode(encode_png16(gradient(dtype=np.uint16), icc=icc), "deep.png")
+    assert reopen(encode(pic, "PNG")).info.get("icc_profile") == icc
+
+
+def test_cmyk_becomes_rgb() -> None:
+    cmyk = RGB.convert("CMYK")
+    pic = decode(encoded(cmyk, "JPEG", quality=100), "c.jpg")
+    assert pic.mode == "RGB"
+    ref = np.asarray(reopen(encoded(cmyk, "JPEG", quality=100)).convert("RGB"))
+    assert np.array_equal(pic.frames[0].color, ref)
+
+
+def test_cmyk_with_a_broken_profile_falls_back_and_drops_it() -> None:
+    pic = decode(encoded(RGB.convert("CMYK"), "JPEG", icc_profile=b"not a profile"), "c.jpg")
+    assert pic.mode == "RGB" and pic.icc is None
+
+
+def _animation(fmt: str) -> bytes:
+    frames = [Image.fromarray(np.roll(gradient(16, 16), 4 * i, axis=1)) for i in range(3)]
+    return encoded(
+        frames[0], fmt, save_all=True, append_images=frames[1:], duration=[40, 60, 80], loop=0
+    )
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_animations_keep_every_frame_and_duration(fmt: str) -> None:
+    pic = decode(_animation(fmt), "anim")
+    assert [f.duration for f in pic.frames] == [40, 60, 80]
+    out = Image.open(io.BytesIO(encode(pic, fmt)))
+    durations = []
+    for i in range(out.n_frames):
+        out.seek(i)
+        out.load()
+        durations.append(out.info["duration"])
+    assert durations == [40, 60, 80]
+
+
+def test_multipage_tiff_keeps_every_page() -> None:
+    pages = [Image.fromarray(gradient(8 + i, 10)) for i in range(3)]
+    pic = decode(encoded(pages[0], "TIFF", save_all=True, append_images=pages[1:]), "m.tif")
+    assert [f.color.shape[0] for f in pic.frames] == [8, 9, 10]
+    assert Image.open(io.BytesIO(encode(pic, "TIFF"))).n_frames == 3
+
+
+def test_animation_into_a_single_frame_format_is_refused() -> None:
+    with pytest.raises(OutputError, match="frames"):
+        encode(decode(_animation("GIF"), "a.gif"), "JPEG")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not an image at all",
+        encoded(RGB, "PNG")[:60],
+        encoded(RGB, "JPEG")[:300],
+        encoded(RGB, "PNG")[:150],
+        bomb_png(),
+    ],
+    ids=["empty", "garbage", "png-header-only", "truncated-jpeg", "truncated-png", "bomb"],
+)
+def test_bad_bytes_raise_input_error_naming_the_file(data: bytes) -> None:
+    with pytest.raises(InputError, match="bad.png"):
+        decode(data, "bad.png")
+
+
+def test_max_pixels_refuses_before_decoding() -> None:
+    with pytest.raises(InputError, match="max-pixels"):
+        decode(encoded(RGB), "big.png", max_pixels=100)
+
+
+def test_alpha_into_jpeg_is_refused_with_advice() -> None:
+    pic = decode(encoded(RGB.convert("RGBA")), "a.png")
+    with pytest.raises(OutputError, match="PNG"):
+        encode(pic, "JPEG")
+
+
+def test_16bit_into_an_8bit_format_rounds() -> None:
+    arr = np.array([[0, 128, 129, 65535]], np.uint16)
+    pic = decode(png16_reference(np.dstack([arr] * 3)), "d.png")
+    out = np.asarray(reopen(encode(pic, "BMP")))
+    assert out[0, :, 0].tolist() == [0, 0, 1, 255]
+
+
+def test_grayscale_stays_grayscale_in_every_format() -> None:
+    pic = decode(encoded(RGB.convert("L")), "g.png")
+    for fmt in ("PNG", "JPEG", "TIFF", "BMP"):
+        assert reopen(encode(pic, fmt)).mode == "L", fmt
+
+
+def test_quality_is_used() -> None:
+    pic = decode(encoded(RGB), "q.png")
+    assert len(encode(pic, "JPEG", quality=95)) > len(encode(pic, "JPEG", quality=30))
+
+
+def test_format_names() -> None:
+    assert format_name("jpg") == "JPEG" and format_name("tif") == "TIFF"
+    with pytest.raises(UsageError):
+        format_name("nonsense")
