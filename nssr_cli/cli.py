@@ -63,7 +63,9 @@ def emit_json(obj: Any) -> None:
 
 @app.command()
 def train(
-    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write.")] = Path("lcnn.pt"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write.")] = Path(
+        "lcnn.pt"
+    ),
     objective: Annotated[str, typer.Option(help="Training objective (dil = the paper's).")] = "dil",
     kernels: Annotated[int, typer.Option(help="Kernels in the Random Kernel Gallery.")] = 3200,
     kernel_size: Annotated[int, typer.Option(help="Side of each gallery kernel (odd).")] = 21,
@@ -74,21 +76,29 @@ def train(
     epochs: Annotated[int, typer.Option(help="Passes over the gallery.")] = 50,
     lambda_area: Annotated[float, typer.Option(help="Weight of |1 − Σh| (λ₁).")] = 0.8,
     lambda_center: Annotated[float, typer.Option(help="Weight of |1 − (K⊛h)[centre]| (λ₂).")] = 0.2,
-    lr: Annotated[float, typer.Option(help="Adam learning rate (the paper's 0.1 diverges).")] = 2e-3,
+    lr: Annotated[
+        float, typer.Option(help="Adam learning rate (the paper's 0.1 diverges).")
+    ] = 2e-3,
     batch_size: Annotated[int, typer.Option(help="Kernels per optimiser step.")] = 32,
     seed: Annotated[int, typer.Option(help="Seed for the gallery and the initial weights.")] = 0,
     scale: Annotated[
-        Optional[int], typer.Option(help="Upscale factor the objective targets (scenes: 2–4).")
+        int | None, typer.Option(help="Upscale factor the objective targets (scenes: 2–4).")
     ] = None,
     blur: Annotated[
-        Optional[str], typer.Option(help="Blur prior (scenes: none, light, medium, heavy...).")
+        str | None, typer.Option(help="Blur prior (scenes: none, light, medium, heavy...).")
     ] = None,
     solve: Annotated[
-        bool, typer.Option("--solve", help="Solve the collapsed kernel by least squares (scenes "
-                           "objective) and write it as a kernel file: -o takes a .npy path.")
+        bool,
+        typer.Option(
+            "--solve",
+            help="Solve the collapsed kernel by least squares (scenes "
+            "objective) and write it as a kernel file: -o takes a .npy path.",
+        ),
     ] = False,
     device: Annotated[Device, typer.Option(help="Where to train.")] = Device.auto,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON summary on stdout.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train the L-CNN with Deep Identity Learning on a fresh Random Kernel Gallery.
@@ -97,24 +107,34 @@ def train(
     """
     from nssr_cli.engine import resolve_device
     from nssr_cli.model import LCNN, LCNNConfig
-    from nssr_cli.training import TrainConfig
     from nssr_cli.store import save_checkpoint
-    from nssr_cli.training import checkpoint_payload
+    from nssr_cli.training import TrainConfig, checkpoint_payload
     from nssr_cli.training import train as run_training
 
     config = TrainConfig(
-        objective=objective, kernels=kernels, kernel_size=kernel_size, sigma_min=sigma_min,
-        sigma_max=sigma_max, model=_model_config(LCNNConfig, depth, width), epochs=epochs,
-        lambda_area=lambda_area, lambda_center=lambda_center, lr=lr, batch_size=batch_size,
-        scale=scale, blur=blur,
+        objective=objective,
+        kernels=kernels,
+        kernel_size=kernel_size,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        model=_model_config(LCNNConfig, depth, width),
+        epochs=epochs,
+        lambda_area=lambda_area,
+        lambda_center=lambda_center,
+        lr=lr,
+        batch_size=batch_size,
+        scale=scale,
+        blur=blur,
     )
     if solve:
         _solve_kernel(config, output, seed, as_json)
         return
     dev = resolve_device(device.value)
     n_params = LCNN(config.model).num_parameters()
-    err.print(f"L-CNN: {config.model.depth} layers, width {config.model.width}, "
-              f"{n_params:,} parameters, no bias, no activation; training on {dev}")
+    err.print(
+        f"L-CNN: {config.model.depth} layers, width {config.model.width}, "
+        f"{n_params:,} parameters, no bias, no activation; training on {dev}"
+    )
     with _train_progress(config.epochs, enabled=not quiet) as on_step:
         result = run_training(config, device=dev, seed=seed, on_step=on_step)
     payload = checkpoint_payload(result, __version__)
@@ -122,8 +142,16 @@ def train(
     terms = "  ".join(f"{k} {v:.5f}" for k, v in result.final.items() if k != "epoch")
     err.print(f"done in {result.seconds:.1f} s: {terms} → {output}")
     if as_json:
-        emit_json({"checkpoint": str(output), "seconds": result.seconds, "seed": seed,
-                   "parameters": n_params, "config": config.to_dict(), "final": result.final})
+        emit_json(
+            {
+                "checkpoint": str(output),
+                "seconds": result.seconds,
+                "seed": seed,
+                "parameters": n_params,
+                "config": config.to_dict(),
+                "final": result.final,
+            }
+        )
 
 
 def _solve_kernel(config: Any, output: Path, seed: int, as_json: bool) -> None:
@@ -140,13 +168,24 @@ def _solve_kernel(config: Any, output: Path, seed: int, as_json: bool) -> None:
     kernel, metrics = solve_scenes(config, seed)
     seconds = time.perf_counter() - start
     argv = " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("nssr") else None
-    meta = {"orientation": "convolution", "objective": "scenes", "solver": "least squares",
-            "scale": config.scale, "blur": config.blur, "pairs": config.kernels, "seed": seed,
-            "command": f"nssr {argv}" if argv else None, "nssr_version": __version__,
-            "metrics": metrics, "seconds": round(seconds, 1)}
+    meta = {
+        "orientation": "convolution",
+        "objective": "scenes",
+        "solver": "least squares",
+        "scale": config.scale,
+        "blur": config.blur,
+        "pairs": config.kernels,
+        "seed": seed,
+        "command": f"nssr {argv}" if argv else None,
+        "nssr_version": __version__,
+        "metrics": metrics,
+        "seconds": round(seconds, 1),
+    }
     save_kernel(kernel, output, meta)
-    err.print(f"solved in {seconds:.1f} s: mse {metrics['mse']:.6f}, "
-              f"area {metrics['area']:.4f} → {output}")
+    err.print(
+        f"solved in {seconds:.1f} s: mse {metrics['mse']:.6f}, "
+        f"area {metrics['area']:.4f} → {output}"
+    )
     if as_json:
         emit_json({"kernel": str(output), "seconds": seconds, "seed": seed, **meta})
 
@@ -154,13 +193,24 @@ def _solve_kernel(config: Any, output: Path, seed: int, as_json: bool) -> None:
 @contextmanager
 def _train_progress(epochs: int, *, enabled: bool) -> Iterator[Any]:
     """A rich progress bar on stderr fed by ``train``'s ``on_step`` callback."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     if not enabled:
         yield None
         return
-    columns = (TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"), BarColumn(),
-               TextColumn("{task.fields[terms]}"), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+        BarColumn(),
+        TextColumn("{task.fields[terms]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("train", total=None, epoch=0, epochs=epochs, terms="")
 
@@ -185,15 +235,18 @@ def _model_config(cls: Any, depth: int, width: int) -> Any:
 @app.command("export-kernel")
 def export_kernel(
     checkpoint: Annotated[
-        Optional[Path], typer.Option(help="L-CNN checkpoint (default: the shipped one).")
+        Path | None, typer.Option(help="L-CNN checkpoint (default: the shipped one).")
     ] = None,
     output: Annotated[
-        Optional[Path], typer.Option("-o", "--output", help="Write the kernel: .npy, .txt or .json.")
+        Path | None,
+        typer.Option("-o", "--output", help="Write the kernel: .npy, .txt or .json."),
     ] = None,
     plot: Annotated[
-        Optional[Path], typer.Option(help="Draw the kernel and its frequency response to a PNG.")
+        Path | None, typer.Option(help="Draw the kernel and its frequency response to a PNG.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON summary on stdout.")
+    ] = False,
 ) -> None:
     """Collapse an L-CNN into its single 11×11 convolution kernel, cache it, and export it.
 
@@ -209,13 +262,19 @@ def export_kernel(
         from nssr_cli.store import atomic_write_bytes
 
         buf = io.BytesIO()
-        kernel_figure(exported.kernel, title=f"nssr kernel from {exported.meta['checkpoint']}").save(buf, "PNG")
+        kernel_figure(
+            exported.kernel, title=f"nssr kernel from {exported.meta['checkpoint']}"
+        ).save(buf, "PNG")
         atomic_write_bytes(plot, buf.getvalue())
         written.append(plot)
     s = exported.summary
-    err.print(f"kernel {s['size']}×{s['size']}: area {s['area']:.4f}, centre tap "
-              f"{s['centre_tap']:.4f}, range [{s['min']:.4f}, {s['max']:.4f}]")
-    err.print(f"cached: {exported.cache_path}" + (" (read from cache)" if exported.from_cache else ""))
+    err.print(
+        f"kernel {s['size']}×{s['size']}: area {s['area']:.4f}, centre tap "
+        f"{s['centre_tap']:.4f}, range [{s['min']:.4f}, {s['max']:.4f}]"
+    )
+    err.print(
+        f"cached: {exported.cache_path}" + (" (read from cache)" if exported.from_cache else "")
+    )
     for p in written:
         err.print(f"wrote {p}")
     if as_json:
@@ -235,31 +294,48 @@ _Str = Optional[str]  # noqa: UP045 (typer needs a runtime type here on Python 3
 
 @app.command()
 def upscale(
-    inputs: Annotated[list[str], typer.Argument(
-        help="Image files, folders or globs; '-' reads stdin.", metavar="PATH")],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Image files, folders or globs; '-' reads stdin.", metavar="PATH"),
+    ],
     scale: Annotated[float, typer.Option("-s", "--scale", help="Scale factor, 1–16.")] = 2.0,
-    output: Annotated[_Str, typer.Option(
-        "-o", "--output", help="Output file, folder (mirrors input folders), or '-' (stdout).")
+    output: Annotated[
+        _Str,
+        typer.Option(
+            "-o", "--output", help="Output file, folder (mirrors input folders), or '-' (stdout)."
+        ),
     ] = None,
-    fmt: Annotated[_Str, typer.Option(
-        "-f", "--format", help="Output format (png, jpeg, webp, tiff…) if -o has no extension.")
+    fmt: Annotated[
+        _Str,
+        typer.Option(
+            "-f", "--format", help="Output format (png, jpeg, webp, tiff…) if -o has no extension."
+        ),
     ] = None,
-    kernel: Annotated[_Str, typer.Option(
-        help="Built-in kernel name or .npy path [default: chosen per image].")] = None,
+    kernel: Annotated[
+        _Str, typer.Option(help="Built-in kernel name or .npy path [default: chosen per image].")
+    ] = None,
     blur: Annotated[Blur, typer.Option(help="Blur of the inputs, without --kernel.")] = Blur.auto,
     device: Annotated[Device, typer.Option(help="Where to compute.")] = Device.auto,
-    tile: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        min=16, help="Output tile side in pixels (bounds memory).")] = None,
+    tile: Annotated[
+        int | None,
+        typer.Option(  # noqa: UP045
+            min=16, help="Output tile side in pixels (bounds memory)."
+        ),
+    ] = None,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")] = 95,
     suffix: Annotated[_Str, typer.Option(help="Output name suffix \\[default: _x<S>].")] = None,
     recursive: Annotated[bool, typer.Option("-r", "--recursive", help="Take subfolders.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace outputs.")] = False,
-    skip_existing: Annotated[bool, typer.Option(
-        "--skip-existing", help="Skip inputs whose output exists (resume a batch).")] = False,
-    jobs: Annotated[int, typer.Option(
-        "-j", "--jobs", min=1, max=32, help="Decode/encode threads.")] = 2,
-    max_pixels: Annotated[int, typer.Option(
-        min=1, help="Refuse larger inputs (decompression bombs).")] = 90_000_000,
+    skip_existing: Annotated[
+        bool,
+        typer.Option("--skip-existing", help="Skip inputs whose output exists (resume a batch)."),
+    ] = False,
+    jobs: Annotated[
+        int, typer.Option("-j", "--jobs", min=1, max=32, help="Decode/encode threads.")
+    ] = 2,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Refuse larger inputs (decompression bombs).")
+    ] = 90_000_000,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON object per file.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress or summary.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Report every file.")] = False,
@@ -284,8 +360,9 @@ def _upscale(a: Any) -> None:
 
     check_scale(a.scale)
     found = batch.expand_inputs(a.inputs, recursive=a.recursive, exclude=_output_folder(a.output))
-    opts = batch.Options(a.scale, a.output, a.suffix, a.fmt, a.recursive, a.overwrite,
-                         a.skip_existing)
+    opts = batch.Options(
+        a.scale, a.output, a.suffix, a.fmt, a.recursive, a.overwrite, a.skip_existing
+    )
     plan = batch.plan(found.sources, opts)
     _check_streams(plan, a.as_json)
     if a.verbose:
@@ -293,14 +370,16 @@ def _upscale(a: Any) -> None:
             err.print(f"ignored {why}", markup=False)
         if a.kernel and a.blur != Blur.auto:
             err.print(f"--kernel {a.kernel} given: --blur {a.blur.value} is not used", markup=False)
-    upscaler = runner.Upscaler(a.scale, a.kernel, a.blur.value, resolve_device(a.device.value),
-                               a.tile)
+    upscaler = runner.Upscaler(
+        a.scale, a.kernel, a.blur.value, resolve_device(a.device.value), a.tile
+    )
     configure_limits(a.max_pixels)
     settings = runner.Settings(a.quality, a.max_pixels, a.jobs)
     bar = not a.quiet and err.is_terminal
     with _UpscaleReport(len(plan), as_json=a.as_json, verbose=a.verbose, bar=bar) as report:
-        results = runner.run(plan, upscaler, report, settings,
-                             stdin=sys.stdin.buffer, stdout=sys.stdout.buffer)
+        results = runner.run(
+            plan, upscaler, report, settings, stdin=sys.stdin.buffer, stdout=sys.stdout.buffer
+        )
     _summary(results, quiet=a.quiet)
 
 
@@ -315,8 +394,10 @@ def _stop_cleanly() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        raise _Interrupted("interrupted: finished outputs were kept, the one in progress "
-                           "was removed; rerun with --skip-existing to resume") from None
+        raise _Interrupted(
+            "interrupted: finished outputs were kept, the one in progress "
+            "was removed; rerun with --skip-existing to resume"
+        ) from None
     except BrokenPipeError:
         _quiet_broken_pipe()
 
@@ -332,8 +413,10 @@ def _check_streams(plan: list[Any], as_json: bool) -> None:
     if to_stdout and as_json:
         raise UsageError("--json and -o - both need stdout; write the image to a file instead")
     if to_stdout and sys.stdout.isatty():
-        raise UsageError("refusing to write image bytes to a terminal; redirect (> out.png) "
-                         "or pipe stdout, or give -o FILE")
+        raise UsageError(
+            "refusing to write image bytes to a terminal; redirect (> out.png) "
+            "or pipe stdout, or give -o FILE"
+        )
 
 
 class _UpscaleReport:
@@ -353,9 +436,14 @@ class _UpscaleReport:
             from rich import progress as rp
 
             self.progress = rp.Progress(
-                rp.TextColumn("upscaling"), rp.BarColumn(), rp.MofNCompleteColumn(),
-                rp.TextColumn("{task.fields[rate]}"), rp.TimeRemainingColumn(),
-                console=err, transient=True)
+                rp.TextColumn("upscaling"),
+                rp.BarColumn(),
+                rp.MofNCompleteColumn(),
+                rp.TextColumn("{task.fields[rate]}"),
+                rp.TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            )
             self.progress.start()
             self.task = self.progress.add_task("upscale", total=self.total, rate="")
         return self
@@ -408,16 +496,20 @@ class Protocol(str, Enum):
 def evaluate(
     paths: Annotated[list[Path], typer.Argument(help="HR images or folders of them.")],
     kernel: Annotated[
-        Optional[list[str]],
-        typer.Option("--kernel", "-k", help="Method to compare with bicubic, repeatable: a "
-                     "blur level (auto, none, light, medium, heavy), a kernel name or a .npy."),
+        list[str] | None,
+        typer.Option(
+            "--kernel",
+            "-k",
+            help="Method to compare with bicubic, repeatable: a "
+            "blur level (auto, none, light, medium, heavy), a kernel name or a .npy.",
+        ),
     ] = None,
     scale: Annotated[
-        Optional[list[int]], typer.Option("--scale", "-s", help="Scale (repeatable; 2 3 4).")
+        list[int] | None, typer.Option("--scale", "-s", help="Scale (repeatable; 2 3 4).")
     ] = None,
     protocol: Annotated[Protocol, typer.Option(help="Degradation: DESIGN §4.")] = Protocol.both,
     compare: Annotated[
-        Optional[Path], typer.Option(help="Write side-by-side PNG crops into this folder.")
+        Path | None, typer.Option(help="Write side-by-side PNG crops into this folder.")
     ] = None,
     device: Annotated[Device, typer.Option(help="Where to upscale.")] = Device.cpu,
     as_json: Annotated[bool, typer.Option("--json", help="All scores as JSON on stdout.")] = False,
@@ -438,8 +530,14 @@ def evaluate(
         raise UsageError("the benchmark protocols are defined for scales 2, 3 and 4")
     protocols = PROTOCOLS if protocol is Protocol.both else (protocol.value,)
     methods = ["bicubic", *(kernel or ["auto"])]
-    report = run_eval(paths, scales=scales, protocols=protocols, methods=methods,
-                      device=device.value, compare_dir=compare)
+    report = run_eval(
+        paths,
+        scales=scales,
+        protocols=protocols,
+        methods=methods,
+        device=device.value,
+        compare_dir=compare,
+    )
     table = Table(title="Y-channel PSNR (dB) / SSIM, border cropped")
     extra = ["image", "kernel"] if verbose else []
     for col in ("protocol", "scale", "method", *extra, "PSNR", "SSIM"):
@@ -449,8 +547,14 @@ def evaluate(
         rows += [{**vars(r)} for r in report.scores]
     for r in rows:
         cells = [r[c] for c in extra]
-        table.add_row(r["protocol"], f"×{r['scale']}", r["method"], *cells,
-                      f"{r['psnr']:.2f}", f"{r['ssim']:.4f}")
+        table.add_row(
+            r["protocol"],
+            f"×{r['scale']}",
+            r["method"],
+            *cells,
+            f"{r['psnr']:.2f}",
+            f"{r['ssim']:.4f}",
+        )
     err.print(table)
     if as_json:
         emit_json(report.to_dict())
@@ -459,7 +563,11 @@ def evaluate(
 def main() -> None:
     """Console entry point: maps errors to messages and exit codes (RELIABILITY.md)."""
     try:
-        app(standalone_mode=False)
+        # Typer returns (not raises) an exit code: Ctrl-C comes back as 130.
+        rc = app(standalone_mode=False)
+        if rc == 130:
+            err.print("Interrupted.")
+        sys.exit(rc if isinstance(rc, int) else 0)
     except NssrError as exc:
         if _state["debug"]:
             raise
@@ -478,8 +586,11 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if _state["debug"]:
             raise
-        err.print(f"Error: internal error: {type(exc).__name__}: {exc} (run with --debug "
-                  "for the traceback, and please report it)", markup=False)
+        err.print(
+            f"Error: internal error: {type(exc).__name__}: {exc} (run with --debug "
+            "for the traceback, and please report it)",
+            markup=False,
+        )
         sys.exit(1)
 
 

@@ -9,13 +9,15 @@ samples. Writing: small, standard PNG and baseline TIFF encoders for ``uint16`` 
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
 
-_SWAP = {";16B": ";16L", ";16L": ";16B"}
+# The unpacker taking each sample's other byte. ";16N" (native order) comes from libtiff.
+_SWAP = {";16B": ";16L", ";16L": ";16B", ";16N": ";16B" if sys.byteorder == "little" else ";16L"}
 
 
 def deep_rawmode(im: Image.Image) -> str | None:

@@ -46,7 +46,7 @@ class LCNN(nn.Module):
         self.layers = nn.Sequential(
             *(
                 nn.Conv2d(cin, cout, c.kernel_size, padding=c.kernel_size // 2, bias=False)
-                for cin, cout in zip(channels[:-1], channels[1:])
+                for cin, cout in zip(channels[:-1], channels[1:], strict=True)
             )
         )
 

@@ -1,4 +1,4 @@
-"""Files on disk: kernel files (+ JSON sidecars), L-CNN checkpoints, the cache folder, shipped weights.
+"""Files on disk: kernels (+ JSON sidecars), L-CNN checkpoints, the cache folder, shipped weights.
 
 Kernel files are ``.npy``, float32, 2-D, odd square size, centred, holding a *true convolution*
 kernel (DESIGN §3). Metadata sits beside them in ``<name>.json``.

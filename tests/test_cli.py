@@ -41,9 +41,9 @@ def test_help_does_not_import_torch() -> None:
         ["upscale", "--help"],
     ):
         code = (
-            "import sys; from nssr_cli.cli import main; sys.argv=['nssr', *%r]\n"
+            f"import sys; from nssr_cli.cli import main; sys.argv=['nssr', *{args!r}]\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules, 'torch imported'" % (args,)
+            "assert 'torch' not in sys.modules, 'torch imported'"
         )
         result = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
@@ -115,3 +115,21 @@ def test_bad_checkpoint_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None
 def test_bad_training_options_are_usage_errors() -> None:
     result = nssr("train", "--epochs", "0", "-q")
     assert result.returncode == 2 and "Error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_during_training_exits_130_and_writes_no_checkpoint(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    ck = tmp_path / "ck.pt"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nssr_cli", "train", "-q", "-o", str(ck)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)  # past the imports, into the epochs (the full default run takes minutes)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and not ck.exists()
+    assert not list(tmp_path.iterdir())  # no temp file left either

@@ -179,3 +179,20 @@ def test_help_does_not_import_torch() -> None:
     assert proc.returncode == 0
     assert b"--scale" in proc.stdout
     assert b" torch" not in proc.stderr
+
+
+def test_json_and_stdout_image_cannot_share_stdout(tmp_path, capsys, monkeypatch) -> None:
+    code, out, err = nssr(
+        ["upscale", str(make(tmp_path / "a.png")), "-o", "-", "--json"], capsys, monkeypatch
+    )
+    assert code == 2 and out == "" and "--json" in err
+
+
+def test_a_folder_named_with_a_slash_receives_the_output(tmp_path, capsys, monkeypatch) -> None:
+    src = make(tmp_path / "a.png")
+    dest = str(tmp_path / "new" / "deeper") + "/"
+    code, _, err = nssr(
+        ["upscale", str(src), "-o", dest, "--kernel", "bicubic"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    assert Image.open(tmp_path / "new" / "deeper" / "a_x2.png").size == (32, 24)

@@ -196,3 +196,30 @@ def test_format_names() -> None:
     assert format_name("jpg") == "JPEG" and format_name("tif") == "TIFF"
     with pytest.raises(UsageError):
         format_name("nonsense")
+
+
+def _deflate_tiff16(arr: np.ndarray) -> bytes:
+    """``encode_tiff16``'s file with its one strip deflate-compressed (decoded by libtiff)."""
+    import struct
+    import zlib
+
+    data = bytearray(encode_tiff16(arr))
+    pixels = np.ascontiguousarray(arr, dtype="<u2").tobytes()
+    packed = zlib.compress(pixels)
+    data = data[: data.index(pixels)] + packed
+    for i in range(struct.unpack_from("<H", data, 8)[0]):
+        at = 10 + 12 * i
+        tag = struct.unpack_from("<H", data, at)[0]
+        if tag == 259:
+            struct.pack_into("<H", data, at + 8, 8)  # compression: deflate
+        elif tag == 279:
+            struct.pack_into("<I", data, at + 8, len(packed))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_compressed_16bit_tiff_decodes_exactly(channels: int) -> None:
+    arr = np.random.default_rng(2).integers(0, 65536, (9, 7, channels), dtype=np.uint16)
+    f = decode(_deflate_tiff16(arr), "deflate.tif").frames[0]
+    got = np.dstack([f.color] + ([] if f.alpha is None else [f.alpha]))
+    assert f.color.dtype == np.uint16 and np.array_equal(got, arr)

@@ -58,6 +58,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about damaged metadata
 def test_decode_raises_only_input_errors(corpus: Path) -> None:
     for path in sorted(corpus.iterdir()):
         try:

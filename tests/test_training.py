@@ -15,8 +15,8 @@ TINY = TrainConfig(kernels=64, epochs=3, batch_size=16, model=LCNNConfig(depth=3
 
 def test_same_seed_same_weights_other_seed_other_weights() -> None:
     a, b, c = train(TINY, seed=1), train(TINY, seed=1), train(TINY, seed=2)
-    for (name, pa), pb, pc in zip(
-        a.model.state_dict().items(), b.model.state_dict().values(), c.model.state_dict().values()
+    for (name, pa), pb in zip(
+        a.model.state_dict().items(), b.model.state_dict().values(), strict=True
     ):
         assert torch.equal(pa, pb), name
     assert (collapse(a.model) != collapse(c.model)).any()
