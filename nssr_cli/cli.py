@@ -6,6 +6,7 @@ progress and warnings go to stderr. Heavy imports happen inside commands, so ``-
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sys
@@ -566,18 +567,19 @@ def main() -> None:
         # Typer returns (not raises) an exit code: Ctrl-C comes back as 130.
         rc = app(standalone_mode=False)
         if rc == 130:
-            err.print("Interrupted.")
+            _exit_interrupted("Interrupted.")
         sys.exit(rc if isinstance(rc, int) else 0)
     except NssrError as exc:
         if _state["debug"]:
             raise
+        if exc.exit_code == 130:
+            _exit_interrupted(f"Error: {exc}")
         err.print(f"Error: {exc}", markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        err.print("Interrupted.")
-        sys.exit(130)
+        _exit_interrupted("Interrupted.")
     except BrokenPipeError:
         _quiet_broken_pipe()
     except Exception as exc:
@@ -592,6 +594,19 @@ def main() -> None:
             markup=False,
         )
         sys.exit(1)
+
+
+def _exit_interrupted(message: str) -> None:
+    """Exit 130 right away. A Ctrl-C that lands inside an import (torch's takes seconds) can
+    leave a KeyboardInterrupt for interpreter shutdown, which then dies by SIGINT (-2) instead;
+    everything worth keeping is already written and fsynced, so skip the shutdown."""
+    import os
+
+    err.print(message, markup=False)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(130)
 
 
 def _quiet_broken_pipe() -> None:
