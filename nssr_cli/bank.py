@@ -6,7 +6,10 @@ The bank holds ``weights/bank/x{s}-{level}.npy`` for s ∈ {2, 3, 4} and each le
 level's blur prior (``nssr train --objective scenes --solve``; README). ``none`` is fitted to
 sharp inputs (an antialiased bicubic downscale), so it is a mild kernel that still beats plain
 bicubic. Fractional scales use the kernel of the nearest integer scale in 2…4. ``auto`` asks
-:func:`nssr_cli.blur.estimate_sigma` how blurred the input already is (one small FFT).
+:func:`nssr_cli.blur.blur_score` how blurred the input already is (a few small FFTs and, at ×4,
+an edge-width estimate) and picks the level with the best expected gain (thresholds calibrated
+on synthetic scenes); between two levels it may pick their average kernel (``"light+medium"``:
+still one 11×11 kernel).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ class Selection:
 
     kernel: np.ndarray  # (k, k) float32 convolution kernel
     name: str  # what to show the user, e.g. "x2-medium"
-    blur: str  # the blur level used (never "auto")
+    blur: str  # the blur level used (never "auto"), or "a+b": the mean of two levels' kernels
     info: dict[str, Any] = field(default_factory=dict)  # e.g. the blur estimate
 
 
@@ -51,15 +54,20 @@ def select_kernel(image: np.ndarray, scale: float, blur: str = "auto") -> Select
     """The kernel for ``image`` (``H×W`` or ``H×W×C``, uint8/uint16/float32) at ``scale``.
 
     ``blur``: one of :data:`BLUR_LEVELS`; ``auto`` estimates it from ``image`` (the LR input)."""
-    from nssr_cli.blur import estimate_sigma, level_for
+    from nssr_cli.blur import blur_score, level_for
 
     if blur not in BLUR_LEVELS:
         raise ValueError(f"blur must be one of {BLUR_LEVELS}")
     s = bank_scale(scale)
     info: dict[str, Any] = {"bank_scale": s}
     if blur == "auto":
-        sigma = estimate_sigma(image)
+        sigma, parts = blur_score(image, s)
         blur = level_for(sigma, s)
         info["sigma"] = round(sigma, 4)
+        info.update({k: round(v, 4) for k, v in parts.items()})
     name = f"x{s}-{blur}"
+    if "+" in blur:
+        a, b = blur.split("+")
+        kernel = (_bank_kernel(f"x{s}-{a}") + _bank_kernel(f"x{s}-{b}")) / np.float32(2)
+        return Selection(kernel.astype(np.float32), name, blur, info)
     return Selection(_bank_kernel(name), name, blur, info)

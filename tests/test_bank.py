@@ -46,3 +46,14 @@ def test_explicit_levels_fractional_scales_and_errors() -> None:
     assert [bank_scale(s) for s in (1.2, 2.4, 3.5, 3.6, 9.0)] == [2, 2, 3, 4, 4]
     with pytest.raises(ValueError):
         select_kernel(img, 2, "blurry")
+
+
+def test_a_blend_step_averages_two_neighbouring_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nssr_cli.blur as blur
+
+    monkeypatch.setitem(blur.THRESHOLDS, 4, (0.0, 9.0, 9.0, 9.0, 9.0, 9.0))
+    sel = select_kernel(np.zeros((32, 32, 3), np.uint8), 4)
+    assert sel.blur == "none+light" and sel.name == "x4-none+light"
+    a, b = (load_kernel(builtin_kernels()[f"x4-{lv}"])[0] for lv in ("none", "light"))
+    np.testing.assert_allclose(sel.kernel, (a + b) / 2, rtol=1e-6)
+    assert sel.kernel.dtype == np.float32 and abs(float(sel.kernel.sum()) - 1) < 1e-4
