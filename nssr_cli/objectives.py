@@ -29,8 +29,9 @@ class Objective(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def __init__(self, config: TrainConfig, *, generator: torch.Generator, device: torch.device):
-        ...
+    def __init__(
+        self, config: TrainConfig, *, generator: torch.Generator, device: torch.device
+    ): ...
 
     @abstractmethod
     def batches(self, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -70,7 +71,10 @@ class DeepIdentityLearning(Objective):
         self.lambda_area = config.lambda_area
         self.lambda_center = config.lambda_center
         self.kernels = random_kernel_gallery(
-            config.kernels, config.kernel_size, config.sigma_min, config.sigma_max,
+            config.kernels,
+            config.kernel_size,
+            config.sigma_min,
+            config.sigma_max,
             generator=generator,
         ).to(device)
 
