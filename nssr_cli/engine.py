@@ -6,10 +6,12 @@ travel in the batch dimension of ``conv2d``); kernels ``h`` are odd, square, *co
 kernels. Output size is ``(round(s·H), round(s·W))`` with Python's ``round``.
 
 The fast path for an integer scale ``s`` folds bicubic and ``h`` into ``s²`` small kernels on
-the low-resolution grid (a polyphase filter), applied by one ``conv2d`` and ``pixel_shuffle``:
-no full-resolution intermediate. Its output equals the reference everywhere except a thin band
-along the image border (bicubic's clamped taps, the reflect padding); that band is recomputed
-with the reference path on small strips, so the whole output matches the reference.
+the low-resolution grid (a polyphase filter), applied by one grouped channels-last ``conv2d``
+whose phases are interleaved straight into the output: no full-resolution intermediate. The LR
+input is replicate-padded, exactly like bicubic's clamped taps, so the result equals the
+reference everywhere but a band of ``r + 1`` pixels along the border (the reference's reflect
+padding); that band is recomputed from just the rows (columns) it needs. Other scales run a
+separable bicubic of the rows each band of the output needs, then the convolution.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -434,11 +437,26 @@ def upscale_array(
 
     ``image``: ``H×W`` or ``H×W×C``, uint8, uint16 or float32 in [0, 1]; every channel is
     sharpened (split off an alpha channel first if it should stay soft). ``kernel``: ``None``
-    (the default kernel), a built-in name (``"dil"``: the paper's), a path to an exported
-    ``.npy``, or a 2-D odd square convolution kernel. Returns the same dtype and layout at
-    ``round(s·H) × round(s·W)``.
+    (chosen for this image by its estimated blur, like ``nssr upscale --blur auto``), a
+    built-in name (``"dil"``: the paper's), a path to an exported ``.npy``, or a 2-D odd square
+    convolution kernel. Returns the same dtype and layout at ``round(s·H) × round(s·W)``.
     """
-    from nssr_cli.store import resolve_kernel
+    image = np.asarray(image)
+    if kernel is None:
+        from nssr_cli.bank import select_kernel
 
-    h, _ = resolve_kernel(kernel)
-    return upscale_planes(np.asarray(image), make_plan(h, scale, device), tile=tile)
+        h = select_kernel(image, check_scale(scale), "auto").kernel
+    else:
+        from nssr_cli.store import resolve_kernel
+
+        h = resolve_kernel(kernel)[0]
+    return upscale_planes(
+        image, _cached_plan(h.tobytes(), h.shape[0], scale, str(device)), tile=tile
+    )
+
+
+@lru_cache(maxsize=16)
+def _cached_plan(kernel: bytes, size: int, scale: float, device: str) -> Plan:
+    """Plans for repeated library calls with the same (kernel, scale, device)."""
+    h = np.frombuffer(kernel, dtype=np.float32).reshape(size, size).copy()
+    return make_plan(h, scale, device)

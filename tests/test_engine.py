@@ -125,3 +125,14 @@ def test_upscale_array_api_with_kernel_forms(tmp_path) -> None:
 def test_absurd_scales_are_usage_errors(bad: float) -> None:
     with pytest.raises(UsageError):
         make_plan(np.ones((1, 1), np.float32), bad, "cpu")
+
+
+def test_upscale_array_default_is_the_per_image_auto_choice() -> None:
+    from nssr_cli import upscale_array
+    from nssr_cli.bank import select_kernel
+
+    img = (np.random.default_rng(2).random((24, 20, 3)) * 255).astype(np.uint8)
+    chosen = select_kernel(img, 2, "auto").kernel
+    np.testing.assert_array_equal(
+        upscale_array(img, 2, device="cpu"), upscale_array(img, 2, kernel=chosen, device="cpu")
+    )
