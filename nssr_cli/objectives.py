@@ -129,3 +129,15 @@ OBJECTIVES: dict[str, type[Objective]] = {
     DeepIdentityLearning.name: DeepIdentityLearning,
     SceneRestoration.name: SceneRestoration,
 }
+
+
+def best_linear_kernel(kernels: torch.Tensor, size: int = 11) -> torch.Tensor:
+    """The ``size × size`` convolution kernel with the least mean ``‖K ⊛ h − δ‖²`` over
+    ``kernels`` ``(N, k, k)`` (ordinary least squares; a yardstick, not a training objective)."""
+    r, k = size // 2, kernels.shape[-1]
+    pad = F.pad(kernels[:, None], (2 * r, 2 * r, 2 * r, 2 * r))
+    cols = F.unfold(pad, size)  # (N, size², out²): correlation patches
+    gram = torch.einsum("njy,nky->jk", cols, cols)
+    centre = (k + 2 * r) ** 2 // 2
+    g = torch.linalg.solve(gram, cols[:, :, centre].sum(0))
+    return g.reshape(size, size).flip(0, 1)  # correlation weights → convolution kernel

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from nssr_cli.collapse import collapse
 from nssr_cli.gallery import random_kernel_gallery
 from nssr_cli.kernels import model_from_checkpoint
-from nssr_cli.objectives import identity_error
+from nssr_cli.objectives import best_linear_kernel, identity_error
 from nssr_cli.store import builtin_kernels, load_checkpoint, load_kernel, shipped_checkpoint
 from nssr_cli.training import TrainConfig
-
-
-def best_linear_kernel(kernels: torch.Tensor, size: int = 11) -> torch.Tensor:
-    """The least-squares 11×11 kernel for ``mean ‖K ⊛ h − δ‖²`` on these kernels (a yardstick)."""
-    r, k = size // 2, kernels.shape[-1]
-    pad = F.pad(kernels[:, None], (2 * r, 2 * r, 2 * r, 2 * r))
-    cols = F.unfold(pad, size)  # (N, size², out²): correlation patches
-    gram = torch.einsum("njy,nky->jk", cols, cols)
-    centre = (k + 2 * r) ** 2 // 2
-    g = torch.linalg.solve(gram, cols[:, :, centre].sum(0))
-    return g.reshape(size, size).flip(0, 1)  # correlation weights → convolution kernel
 
 
 def test_shipped_kernel_is_the_collapsed_shipped_checkpoint() -> None:
