@@ -153,11 +153,14 @@ def _resample_axis(
     idx, w = _bicubic_taps(n_in, n_out, dst)
     shape = [1] * x.ndim
     shape[dim] = len(dst)
-    out = torch.zeros(0)
-    for k in range(4):
-        wk = torch.from_numpy(w[:, k]).to(x.device).reshape(shape)
-        term = x.index_select(dim, torch.from_numpy(idx[:, k] - offset).to(x.device)) * wk
-        out = term if k == 0 else out + term
+
+    def tap(k: int) -> torch.Tensor:
+        rows = x.index_select(dim, torch.from_numpy(idx[:, k] - offset).to(x.device))
+        return rows.mul_(torch.from_numpy(w[:, k]).to(x.device).reshape(shape))
+
+    out = tap(0)
+    for k in range(1, 4):
+        out += tap(k)  # in place: one output-sized buffer at a time beside the sum
     return out
 
 
@@ -280,19 +283,39 @@ def _border_strips(plan: Plan, x: torch.Tensor) -> list[tuple[int, int, torch.Te
     ]
 
 
-def _fractional_rows(plan: Plan, x: torch.Tensor, y0: int, y1: int) -> torch.Tensor:
+def _fractional_rows(
+    plan: Plan, x: torch.Tensor, y0: int, y1: int, *, phased: bool = False
+) -> torch.Tensor:
     """Any scale: HR rows ``[y0, y1)`` at full width, as the reference computes them
-    (separable bicubic on just the rows needed, reflect-padded, then the convolution)."""
+    (separable bicubic on just the rows needed, reflect-padded, then the convolution).
+
+    Returns ``(C, y1−y0, W')``; with ``phased``, ``(C, m, 1, ⌈(y1−y0)/m⌉, W')`` in phase layout
+    (row ``m·i + e`` at ``[:, e, 0, i]``, padding rows past ``y1`` to drop), computed by a
+    grouped channels-last convolution with a stride of ``m`` = 8 rows: ~4× faster here.
+    """
     height, width = x.shape[-2:]
     out_h, out_w = output_size(height, width, plan.scale)
     r = plan.h.shape[-1] // 2
     rows = _reflect_indices(y0 - r, y1 + r, out_h)
     need = _bicubic_taps(height, out_h, rows)[0]
     la, lb = int(need.min()), int(need.max()) + 1
-    xs = x[:, la:lb].to(plan.device, torch.float32)
-    up = _resample_axis(xs, 1, height, out_h, rows, offset=la)
-    up = _resample_axis(up, 2, width, out_w, _reflect_indices(-r, out_w + r, out_w))
-    return F.conv2d(up[:, None], plan.h.flip(-1, -2)[None, None])[:, 0]
+    # Columns first, on the few LR rows needed, gathering along a leading axis (index_select
+    # along the last axis is ~10× slower); then the rows.
+    xs = x[:, la:lb].to(plan.device, torch.float32).transpose(1, 2).contiguous()
+    cols = _reflect_indices(-r, out_w + r, out_w)
+    up = _resample_axis(xs, 1, width, out_w, cols).transpose(1, 2).contiguous()
+    up = _resample_axis(up, 1, height, out_h, rows, offset=la)
+    h = plan.h.flip(-1, -2)
+    if not phased:
+        return F.conv2d(up[:, None], h[None, None])[:, 0]
+    c, m, k = up.shape[0], 8, h.shape[-1]
+    up = F.pad(up, (0, 0, 0, -(y1 - y0) % m))  # whole steps of m rows
+    w = torch.zeros(m, 1, k + m - 1, k, device=h.device)
+    for e in range(m):
+        w[e, 0, e : e + k] = h
+    region = up[None].contiguous(memory_format=torch.channels_last)
+    out = F.conv2d(region, w.repeat(c, 1, 1, 1), stride=(m, 1), groups=c)
+    return out.view(c, m, 1, *out.shape[-2:])
 
 
 def default_tile(device: torch.device) -> int:
@@ -363,7 +386,7 @@ def upscale_into(
 
     Integer scales use square tiles of about ``tile`` HR pixels: the polyphase path, then the
     border bands from the reference path (computed once per image, so tiled output equals
-    un-tiled output exactly). Other scales use bands of ``tile`` full-width rows.
+    un-tiled output exactly). Other scales use full-width bands of about ``tile²`` pixels.
     """
     tile = tile or default_tile(plan.device)
     if tile < 1:
@@ -372,10 +395,12 @@ def upscale_into(
     offset = 0.0 if dst.dtype == np.float32 else 0.5
     if plan.weight is None:
         xf = x.to(plan.device, torch.float32)
-        out_h = output_size(height, width, plan.scale)[0]
-        for y0 in range(0, out_h, tile):
-            rows = _fractional_rows(plan, xf, y0, min(out_h, y0 + tile))
-            _store(dst, y0, 0, rows, peak, offset)
+        out_h, out_w = output_size(height, width, plan.scale)
+        band = max(1, tile * tile // out_w)  # full-width bands of about tile² pixels
+        for y0 in range(0, out_h, band):
+            y1 = min(out_h, y0 + band)
+            rows = _fractional_rows(plan, xf, y0, y1, phased=True)
+            _store(dst, y0, 0, rows, peak, offset, rows=y1 - y0)
         return
     s, lo, m = int(plan.scale), plan.pad_lo, plan.rows
     xp = _padded_lr(x, lo, plan.pad_hi, plan.device, extra=m)
