@@ -85,20 +85,9 @@ def _reflect_pad(x: torch.Tensor, r: int) -> torch.Tensor:
     if r < x.shape[-1] and r < x.shape[-2]:
         return F.pad(x, (r, r, r, r), mode="reflect")
     for dim in (-2, -1):
-        n = x.shape[dim]
-        idx = torch.arange(-r, n + r, device=x.device)
-        if n == 1:
-            idx = torch.zeros_like(idx)
-        else:
-            period = 2 * (n - 1)
-            idx = idx.remainder(period)
-            idx = torch.where(idx >= n, period - idx, idx)
-        x = x.index_select(dim, idx)
+        idx = _reflect_indices(-r, x.shape[dim] + r, x.shape[dim])
+        x = x.index_select(dim, torch.from_numpy(idx).to(x.device))
     return x
-
-
-def _is_integer_scale(scale: float) -> bool:
-    return float(scale).is_integer()
 
 
 def polyphase_weights(h: np.ndarray, s: int) -> tuple[np.ndarray, int, int]:
@@ -198,7 +187,7 @@ def make_plan(kernel: np.ndarray, scale: float, device: torch.device | str = "cp
     device = resolve_device(device)
     scale = check_scale(scale)
     h = torch.from_numpy(np.ascontiguousarray(kernel, dtype=np.float32)).to(device)
-    if not _is_integer_scale(scale):
+    if not float(scale).is_integer():
         return Plan(h, scale, device, None)
     weight, lo, hi = polyphase_weights(np.asarray(kernel, dtype=np.float64), int(scale))
     # oneDNN computes 8 output channels per vector: at ×2 (4 phases) half the lanes idle,

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -151,10 +150,6 @@ def save_kernel(kernel: np.ndarray, path: Path, meta: dict[str, Any]) -> list[Pa
         )
         return [path]
     raise KernelError(f"{path}: kernel output must end in .npy, .txt or .json")
-
-
-def iter_cached_kernels() -> Iterator[Path]:
-    yield from sorted((cache_dir() / "kernels").glob("*.npy"))
 
 
 def cached_kernel_path(digest: str) -> Path:
