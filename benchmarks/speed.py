@@ -208,12 +208,45 @@ def end_to_end(args: argparse.Namespace) -> dict:
         t_pil = best_of(lambda: run(pil), args.repeat)
         t_nssr = best_of(lambda: run(nssr), args.repeat)
         t_pil = min(t_pil, best_of(lambda: run(pil), args.repeat))
+        sizes = {name: (Path(tmp) / f"{name}.png").stat().st_size for name in ("nssr", "pil")}
+        upscaled = np.asarray(Image.open(Path(tmp) / "nssr.png"))
     print(
-        f"end to end, 12 MP PNG out: PIL script {t_pil:.2f} s   nssr upscale {t_nssr:.2f} s "
-        f"({t_nssr / t_pil:.2f}× PIL)",
+        f"end to end, 12 MP PNG out: PIL script {t_pil:.2f} s ({sizes['pil'] / 1e6:.1f} MB)   "
+        f"nssr upscale {t_nssr:.2f} s ({sizes['nssr'] / 1e6:.1f} MB)   ({t_nssr / t_pil:.2f}× PIL)",
         flush=True,
     )
-    return {"pil_script_s": t_pil, "nssr_s": t_nssr, "ratio": t_nssr / t_pil}
+    encoders = png_encoders(upscaled, args.repeat)
+    return {
+        "pil_script_s": t_pil,
+        "nssr_s": t_nssr,
+        "ratio": t_nssr / t_pil,
+        "pil_png_bytes": sizes["pil"],
+        "nssr_png_bytes": sizes["nssr"],
+        "png_encoders": encoders,
+    }
+
+
+def png_encoders(pixels: np.ndarray, repeat: int) -> dict:
+    """nssr's PNG writer against Pillow's on the same pixels: time and file size."""
+    import io
+
+    from nssr_cli.png import _deflate, encode_png
+
+    def pillow() -> int:
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, "PNG")
+        return len(buf.getvalue())
+
+    n_pil, n_ours = pillow(), len(encode_png(pixels))
+    t_pil = best_of(pillow, max(1, repeat - 1))
+    t_ours = best_of(lambda: encode_png(pixels), max(1, repeat - 1))
+    print(
+        f"PNG writer on nssr's output: Pillow {t_pil:.2f} s, {n_pil / 1e6:.2f} MB   "
+        f"nssr ({_deflate.__name__}, all cores) {t_ours:.2f} s, {n_ours / 1e6:.2f} MB "
+        f"({t_ours / t_pil:.2f}× the time, {n_ours / n_pil - 1:+.1%} size)",
+        flush=True,
+    )
+    return {"pillow_s": t_pil, "pillow_bytes": n_pil, "nssr_s": t_ours, "nssr_bytes": n_ours}
 
 
 def main() -> None:

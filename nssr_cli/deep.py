@@ -3,14 +3,13 @@
 Reading: Pillow's decoders unfilter and decompress correctly (they know the bytes per pixel);
 only the final unpacking keeps the high byte of each sample. Decoding a second time with the
 opposite byte order's unpacker yields the low bytes, and the two halves give the exact 16-bit
-samples. Writing: small, standard PNG and baseline TIFF encoders for ``uint16`` arrays.
+samples. Writing: a small baseline TIFF encoder for ``uint16`` arrays (PNG: :mod:`nssr_cli.png`).
 """
 
 from __future__ import annotations
 
 import struct
 import sys
-import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -55,33 +54,6 @@ def read_deep(opener: Callable[[], Image.Image], rawmode: str) -> np.ndarray:
     hi = _load_with(opener(), rawmode)  # the stock unpacker keeps each sample's high byte
     lo = _load_with(opener(), rawmode[:-4] + _SWAP[rawmode[-4:]])  # the swapped one, the low
     return (hi << 8 | lo).astype(np.uint16)
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    body = kind + data
-    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
-
-def encode_png16(arr: np.ndarray, *, icc: bytes | None = None, exif: bytes | None = None) -> bytes:
-    """``(H, W)`` or ``(H, W, C)`` uint16 (C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) → PNG bytes."""
-    a = arr if arr.ndim == 3 else arr[:, :, None]
-    h, w, c = a.shape
-    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
-    rows = np.ascontiguousarray(a, dtype=">u2").view(np.uint8).reshape(h, w * c * 2)
-    up = rows.copy()
-    up[1:] -= rows[:-1]  # PNG filter 2 ("Up"), modulo 256: compresses photos far better than none
-    raw = np.concatenate([np.full((h, 1), 2, np.uint8), up], axis=1)
-    raw[0, 0] = 0  # the first row has nothing above it: filter 0 (its bytes are unchanged)
-    parts = [
-        b"\x89PNG\r\n\x1a\n",
-        _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)),
-    ]
-    if icc:
-        parts.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
-    if exif:
-        parts.append(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
-    parts += [_chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)), _chunk(b"IEND", b"")]
-    return b"".join(parts)
 
 
 def encode_tiff16(arr: np.ndarray, *, icc: bytes | None = None) -> bytes:

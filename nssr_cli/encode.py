@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from nssr_cli.deep import encode_png16, encode_tiff16
+from nssr_cli.deep import encode_tiff16
 from nssr_cli.errors import OutputError, UsageError
 from nssr_cli.imaging import Frame, Picture
+from nssr_cli.png import encode_png
 
 DEFAULT_QUALITY = 95
 _ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
@@ -72,17 +73,19 @@ def encode(pic: Picture, fmt: str, *, quality: int = DEFAULT_QUALITY) -> bytes:
     """Encode every frame of ``pic`` as ``fmt`` with its ICC profile and EXIF where possible."""
     check_storable(pic, fmt)
     deep = pic.frames[0].color.dtype == np.uint16
-    if deep and fmt in _DEEP and pic.mode != "I;16":
-        if len(pic.frames) > 1:
-            raise OutputError(
-                "multi-frame 16-bit colour output is not supported; use -f png on a single image"
-            )
-        arr = _stack(pic.frames[0])
-        return (
-            encode_png16(arr, icc=pic.icc, exif=pic.exif)
-            if fmt == "PNG"
-            else encode_tiff16(arr, icc=pic.icc)
+    if deep and fmt in _DEEP and pic.mode != "I;16" and len(pic.frames) > 1:
+        raise OutputError(
+            "multi-frame 16-bit colour output is not supported; use -f png on a single image"
         )
+    if fmt == "PNG" and len(pic.frames) == 1:  # our writer: Pillow's settings on every core
+        try:
+            return encode_png(
+                _stack(pic.frames[0]), icc=pic.icc, exif=pic.exif, dpi=pic.info.get("dpi")
+            )
+        except MemoryError:
+            raise OutputError("not enough memory to encode the PNG output") from None
+    if deep and fmt == "TIFF" and pic.mode != "I;16":
+        return encode_tiff16(_stack(pic.frames[0]), icc=pic.icc)
     images = [_to_pil(f, keep16=deep and fmt in _DEEP) for f in pic.frames]
     buf = io.BytesIO()
     params = _params(pic, fmt, quality)

@@ -9,10 +9,11 @@ import pytest
 from helpers_images import bomb_png, encoded, gradient, png16_reference, srgb_profile
 from PIL import Image, ImageOps
 
-from nssr_cli.deep import encode_png16, encode_tiff16
+from nssr_cli.deep import encode_tiff16
 from nssr_cli.encode import encode, format_name
 from nssr_cli.errors import InputError, OutputError, UsageError
 from nssr_cli.imaging import decode
+from nssr_cli.png import encode_png
 
 RGB = Image.fromarray(gradient())
 
@@ -60,7 +61,7 @@ def test_16bit_png_decodes_exactly(channels: int) -> None:
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
-@pytest.mark.parametrize("writer", [encode_png16, encode_tiff16])
+@pytest.mark.parametrize("writer", [encode_png, encode_tiff16])
 def test_16bit_writers_round_trip_and_agree_with_pillow(writer, channels: int) -> None:
     arr = np.random.default_rng(1).integers(0, 65536, (7, 5, channels), dtype=np.uint16)
     data = writer(arr, icc=b"profile")
@@ -97,7 +98,7 @@ def test_icc_profile_is_carried(fmt: str) -> None:
 
 def test_icc_profile_is_carried_at_16_bits() -> None:
     icc = srgb_profile()
-    pic = decode(encode_png16(gradient(dtype=np.uint16), icc=icc), "deep.png")
+    pic = decode(encode_png(gradient(dtype=np.uint16), icc=icc), "deep.png")
     assert reopen(encode(pic, "PNG")).info.get("icc_profile") == icc
 
 
