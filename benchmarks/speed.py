@@ -154,9 +154,10 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: int) -> dict:
         "output_mb": mem["output_mb"],
         "gpu_peak_mb": mem["gpu_peak_mb"],
     }
+    ref = f"{t_ref:.3f} s ({t_ref / t_pil:.1f}× PIL)" if args.reference else "skipped"
     print(
-        f"×{s}  {row['output_mp']:.1f} MP   PIL bicubic {t_pil:.3f} s   reference {t_ref:.3f} s "
-        f"({t_ref / t_pil:.1f}× PIL)   fast {t_fast:.3f} s ({t_fast / t_pil:.2f}× PIL)   "
+        f"×{s}  {row['output_mp']:.1f} MP   PIL bicubic {t_pil:.3f} s   reference {ref}   "
+        f"fast {t_fast:.3f} s ({t_fast / t_pil:.2f}× PIL)   "
         f"peak RSS +{row['fast_peak_rss_above_baseline_mb']:.0f} MB "
         f"(of which the output {mem['output_mb']:.0f} MB)",
         flush=True,
