@@ -145,6 +145,23 @@ def test_stdin_to_stdout_pipeline(tmp_path: Path) -> None:
     assert out.format == "PNG" and out.size == (32, 24)
 
 
+def test_the_program_exits_fast_with_exact_codes_and_complete_output(tmp_path: Path) -> None:
+    """``nssr`` skips PyTorch's teardown: exit codes, stdout and stderr must come out whole."""
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        make(tmp_path / "in" / f"{i}.png")
+    proc = run_subprocess(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--json"])
+    assert proc.returncode == 0, proc.stderr.decode()
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["status"] for r in rows] == ["done"] * 3
+    (tmp_path / "in" / "3.png").write_bytes(b"not a png")
+    proc = run_subprocess(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "again")])
+    assert proc.returncode == 1
+    assert b"3.png" in proc.stderr and b"1 failed" in proc.stderr
+    written = sorted(p.name for p in (tmp_path / "again").iterdir())
+    assert written == [f"{i}_x2.png" for i in range(3)]
+
+
 def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     src = make(tmp_path / "p.png", Image.fromarray(noise))  # ~190 kB out: more than a pipe holds
