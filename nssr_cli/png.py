@@ -18,6 +18,7 @@ import os
 import struct
 import zlib
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -28,6 +29,7 @@ except ImportError:  # pragma: no cover - exercised only where zlib-ng is not in
     _deflate = zlib
 
 LEVEL = 6  # Pillow's default compress_level
+_ZLIB_HEADER = b"\x78\x9c"  # deflate, 32 KiB window, "default level" (level 6)
 BAND_BYTES = 1 << 20  # raw bytes per band: cores share the work, filtering stays in small arrays
 MAX_THREADS = 8  # deflate gains little beyond this, and each running band holds ~20 MB
 _WINDOW = 32768  # deflate's window: how much of the previous band primes the next
@@ -42,7 +44,6 @@ def encode_png(
     icc: bytes | None = None,
     exif: bytes | None = None,
     dpi: tuple[float, float] | None = None,
-    level: int = LEVEL,
     threads: int | None = None,
 ) -> bytes:
     """``(H, W)`` or ``(H, W, C)`` uint8 or uint16 pixels (C = 1, 2, 3 or 4) → PNG file bytes."""
@@ -62,61 +63,57 @@ def encode_png(
         _chunk(parts, b"pHYs", struct.pack(">IIB", *ppm, 1))
     if exif:
         _chunk(parts, b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
-    stream = memoryview(deflate_scanlines(rows, c * a.dtype.itemsize, level=level, threads=threads))
+    stream = memoryview(deflate_scanlines(rows, c * a.dtype.itemsize, threads=threads))
     for i in range(0, len(stream), _IDAT_BYTES):
         _chunk(parts, b"IDAT", stream[i : i + _IDAT_BYTES])
     _chunk(parts, b"IEND", b"")
     return b"".join(parts)  # the file is built once: its memory is the stream and the result
 
 
-def deflate_scanlines(
-    rows: np.ndarray, bpp: int, *, level: int = LEVEL, threads: int | None = None
-) -> bytes:
+def deflate_scanlines(rows: np.ndarray, bpp: int, *, threads: int | None = None) -> bytes:
     """The zlib stream of a PNG's filtered scanlines (``rows``: ``(H, row bytes)`` uint8)."""
-    h, width = rows.shape
-    band = max(1, BAND_BYTES // width)
-    starts = list(range(0, h, band))
-    workers = min(len(starts), threads or min(_cpus(), MAX_THREADS))
-    pieces = [_zlib_header(level)]
+    pieces = [_ZLIB_HEADER]
     adler = 1
-    if workers <= 1:
-        for y0 in starts:
-            body, z = _deflate_band(rows, y0, min(h, y0 + band), bpp, level)
-            adler = zlib.adler32(body, adler)
-            pieces.append(z)
-    else:
-        with ThreadPoolExecutor(workers, thread_name_prefix="nssr-png") as pool:
-            running: deque[Future[tuple[bytes, bytes]]] = deque()
-            todo = iter(starts)
-            for y0 in todo:  # keep 2 bands per thread in flight: bounded memory, busy cores
-                running.append(pool.submit(_deflate_band, rows, y0, min(h, y0 + band), bpp, level))
-                if len(running) >= 2 * workers:
-                    body, z = running.popleft().result()
-                    adler = zlib.adler32(body, adler)
-                    pieces.append(z)
-            while running:
-                body, z = running.popleft().result()
-                adler = zlib.adler32(body, adler)
-                pieces.append(z)
+    for body, z in _deflated_bands(rows, bpp, threads):
+        adler = zlib.adler32(body, adler)
+        pieces.append(z)
     pieces.append(struct.pack(">I", adler & 0xFFFFFFFF))
     return b"".join(pieces)
 
 
-def _deflate_band(rows: np.ndarray, y0: int, y1: int, bpp: int, level: int) -> tuple[bytes, bytes]:
+def _deflated_bands(
+    rows: np.ndarray, bpp: int, threads: int | None
+) -> Iterator[tuple[bytes, bytes]]:
+    """``(filtered bytes, raw deflate)`` of each band of rows, in order, from a thread pool
+    holding 2 bands per thread in flight (bounded memory, busy cores)."""
+    h, width = rows.shape
+    band = max(1, BAND_BYTES // width)
+    spans = [(y0, min(h, y0 + band)) for y0 in range(0, h, band)]
+    workers = min(len(spans), threads or min(os.cpu_count() or 1, MAX_THREADS))
+    if workers <= 1:
+        yield from (_deflate_band(rows, y0, y1, bpp) for y0, y1 in spans)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="nssr-png") as pool:
+        running: deque[Future[tuple[bytes, bytes]]] = deque()
+        for y0, y1 in spans:
+            running.append(pool.submit(_deflate_band, rows, y0, y1, bpp))
+            if len(running) >= 2 * workers:
+                yield running.popleft().result()
+        while running:
+            yield running.popleft().result()
+
+
+def _deflate_band(rows: np.ndarray, y0: int, y1: int, bpp: int) -> tuple[bytes, bytes]:
     """Filter rows ``y0:y1`` and deflate them (raw, byte-aligned); return both."""
     width = rows.shape[1]
     context = min(y0, -(-_WINDOW // (width + 1)))  # rows whose filtered tail primes deflate
     filtered = filter_scanlines(rows, y0 - context, y1, bpp)
     body = filtered[context:].tobytes()
     window = filtered[:context].tobytes()[-_WINDOW:]
-    co = (
-        _deflate.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_FILTERED, zdict=window)
-        if window
-        else _deflate.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_FILTERED)
-    )
+    primed = {"zdict": window} if window else {}
+    co = _deflate.compressobj(LEVEL, zlib.DEFLATED, -15, 9, zlib.Z_FILTERED, **primed)
     last = y1 == rows.shape[0]
-    z = co.compress(body) + co.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
-    return body, z
+    return body, co.compress(body) + co.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 
 def filter_scanlines(rows: np.ndarray, y0: int, y1: int, bpp: int) -> np.ndarray:
@@ -172,20 +169,7 @@ def _pixels_per_metre(dpi: tuple[float, float] | None) -> tuple[int, int] | None
     return ppm  # type: ignore[return-value]
 
 
-def _zlib_header(level: int) -> bytes:
-    flevel = 0 if level < 2 else 1 if level < 6 else 2 if level == 6 else 3
-    cmf, flg = 0x78, flevel << 6
-    return bytes((cmf, flg + 31 - (cmf * 256 + flg) % 31))
-
-
 def _chunk(parts: list, kind: bytes, data: bytes | memoryview) -> None:
     """Append a chunk's pieces (length and type, data, CRC) to ``parts`` without copying data."""
     parts += [struct.pack(">I", len(data)) + kind, data]
     parts.append(struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))))
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return os.cpu_count() or 1
