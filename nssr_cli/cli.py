@@ -601,11 +601,9 @@ def entry() -> None:
 
     Once PyTorch is loaded, the interpreter's teardown takes ~0.5 s of every run, and none of
     it is ours: by the time :func:`main` returns, every output is written, fsynced and renamed
-    and every worker thread has finished. So flush what we printed and leave with the same
-    exit code, without the teardown. (Tests call :func:`main`, which exits normally.)
+    and every worker thread has finished. So leave with the same exit code, without the
+    teardown. (Tests call :func:`main`, which exits normally.)
     """
-    import os
-
     try:
         main()
         code: Any = 0
@@ -618,6 +616,21 @@ def entry() -> None:
     elif not isinstance(code, int):  # sys.exit("message"): print it, fail
         err.print(str(code), markup=False)
         code = 1
+    _exit_now(code)
+
+
+def _exit_interrupted(message: str) -> None:
+    """Exit 130 right away. A Ctrl-C that lands inside an import (torch's takes seconds) can
+    leave a KeyboardInterrupt for interpreter shutdown, which then dies by SIGINT (-2) instead;
+    everything worth keeping is already written and fsynced, so skip the shutdown."""
+    err.print(message, markup=False)
+    _exit_now(130)
+
+
+def _exit_now(code: int) -> None:
+    """Flush what we printed and end the process with ``code``, skipping interpreter shutdown."""
+    import os
+
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader went away after the last write: not an error
@@ -625,22 +638,11 @@ def entry() -> None:
     except OSError as exc:
         err.print(f"Error: cannot write to standard output ({exc.strerror or exc})", markup=False)
         code = code or 1
+    except Exception:  # a closed stream
+        pass
     with contextlib.suppress(Exception):
         sys.stderr.flush()
     os._exit(code)
-
-
-def _exit_interrupted(message: str) -> None:
-    """Exit 130 right away. A Ctrl-C that lands inside an import (torch's takes seconds) can
-    leave a KeyboardInterrupt for interpreter shutdown, which then dies by SIGINT (-2) instead;
-    everything worth keeping is already written and fsynced, so skip the shutdown."""
-    import os
-
-    err.print(message, markup=False)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(130)
 
 
 def _quiet_broken_pipe() -> None:
