@@ -239,18 +239,24 @@ def _polyphase_tile(
     """Fast path for LR tile rows ``[ly0, ly1)`` × cols ``[lx0, lx1)``, from the padded LR
     ``xp`` of :func:`_padded_lr`. Returns ``(C, s, s, h, w)`` in *phase layout*
     (``[c, p, q, i, j]`` is HR pixel ``(s·i + p, s·j + q)`` of the tile), plus ``bias``;
-    exact except in the border band. The convolution runs grouped, one group per channel, in
-    channels-last memory: measured here 1.5–2× faster than channels in the batch dimension.
+    exact except in the border band.
     """
     assert plan.weight is not None
     s, c, m = int(plan.scale), xp.shape[1], plan.rows
     span = plan.pad_lo + plan.pad_hi
     ly1 = ly0 + m * -(-(ly1 - ly0) // m)  # whole steps of m rows; the caller crops the excess
-    region = xp[:, :, ly0 : ly1 + span + m - 1, lx0 : lx1 + span]
-    region = region.contiguous(memory_format=torch.channels_last)
-    b = torch.full((c * m * s * s,), bias, device=xp.device) if bias else None
-    out = F.conv2d(region, plan.weight.repeat(c, 1, 1, 1), b, stride=(m, 1), groups=c)
+    out = _rows_conv(xp[:, :, ly0 : ly1 + span + m - 1, lx0 : lx1 + span], plan.weight, m, bias)
     return out.view(c, m * s, s, *out.shape[-2:])  # (1, C·m·s², h/m, w) → phase layout
+
+
+def _rows_conv(x: torch.Tensor, weight: torch.Tensor, m: int, bias: float = 0.0) -> torch.Tensor:
+    """``x`` ``(1, C, H, W)`` convolved with ``weight`` (:func:`_stack_rows` layout), ``m`` rows
+    per step: ``(1, C·len(weight), h, w)``. Grouped, one group per channel, in channels-last
+    memory: measured here 1.5–2× faster than channels in the batch dimension."""
+    c = x.shape[1]
+    region = x.contiguous(memory_format=torch.channels_last)
+    b = torch.full((c * weight.shape[0],), bias, device=x.device) if bias else None
+    return F.conv2d(region, weight.repeat(c, 1, 1, 1), b, stride=(m, 1), groups=c)
 
 
 def _border_strips(plan: Plan, x: torch.Tensor) -> list[tuple[int, int, torch.Tensor]]:
@@ -297,13 +303,10 @@ def _fractional_rows(
     h = plan.h.flip(-1, -2)
     if not phased:
         return F.conv2d(up[:, None], h[None, None])[:, 0]
-    c, m, k = up.shape[0], 8, h.shape[-1]
+    c, m = up.shape[0], 8
     up = F.pad(up, (0, 0, 0, -(y1 - y0) % m))  # whole steps of m rows
-    w = torch.zeros(m, 1, k + m - 1, k, device=h.device)
-    for e in range(m):
-        w[e, 0, e : e + k] = h
-    region = up[None].contiguous(memory_format=torch.channels_last)
-    out = F.conv2d(region, w.repeat(c, 1, 1, 1), stride=(m, 1), groups=c)
+    w = torch.from_numpy(_stack_rows(h.cpu().numpy()[None, None], 1, m)).to(h.device)
+    out = _rows_conv(up[None], w, m)
     return out.view(c, m, 1, *out.shape[-2:])
 
 
@@ -464,13 +467,16 @@ def upscale_array(
         from nssr_cli.store import resolve_kernel
 
         h = resolve_kernel(kernel)[0]
-    return upscale_planes(
-        image, _cached_plan(h.tobytes(), h.shape[0], scale, str(device)), tile=tile
-    )
+    return upscale_planes(image, cached_plan(h, scale, device), tile=tile)
 
 
-@lru_cache(maxsize=16)
+def cached_plan(kernel: np.ndarray, scale: float, device: str | torch.device = "auto") -> Plan:
+    """:func:`make_plan`, remembered for repeated calls with the same (kernel, scale, device)."""
+    h = np.ascontiguousarray(kernel, dtype=np.float32)
+    return _cached_plan(h.tobytes(), h.shape[0], float(scale), str(device))
+
+
+@lru_cache(maxsize=32)
 def _cached_plan(kernel: bytes, size: int, scale: float, device: str) -> Plan:
-    """Plans for repeated library calls with the same (kernel, scale, device)."""
     h = np.frombuffer(kernel, dtype=np.float32).reshape(size, size).copy()
     return make_plan(h, scale, device)

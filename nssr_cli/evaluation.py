@@ -19,7 +19,7 @@ from PIL import Image
 
 from nssr_cli.bank import BLUR_LEVELS, select_kernel
 from nssr_cli.degrade import classic_lr, div2krk_lr, image_seed, modcrop, recipe_kernel
-from nssr_cli.engine import make_plan, upscale_planes
+from nssr_cli.engine import cached_plan, upscale_planes
 from nssr_cli.errors import UsageError
 from nssr_cli.metrics import psnr_y, ssim_y
 
@@ -94,25 +94,16 @@ def make_lr(hr: np.ndarray, scale: int, protocol: str, name: str) -> np.ndarray:
     return div2krk_lr(hr, recipe_kernel(scale, rng), scale)
 
 
-class _Upscaler:
-    """Resolves a method to a kernel per image and caches engine plans."""
+def upscale(lr: np.ndarray, scale: int, method: str, device: str) -> tuple[np.ndarray, str]:
+    """``lr`` upscaled by one method, and the name of the kernel it used."""
+    from nssr_cli.store import resolve_kernel
 
-    def __init__(self, device: str) -> None:
-        self.device = device
-        self.plans: dict[tuple[str, int], Any] = {}
-
-    def __call__(self, lr: np.ndarray, scale: int, method: str) -> tuple[np.ndarray, str]:
-        from nssr_cli.store import resolve_kernel
-
-        if method in BLUR_LEVELS:
-            sel = select_kernel(lr, scale, method)
-            kernel, name = sel.kernel, sel.name
-        else:
-            kernel, name = resolve_kernel(method)
-        key = (name, scale)
-        if key not in self.plans:
-            self.plans[key] = make_plan(kernel, scale, self.device)
-        return upscale_planes(lr, self.plans[key]), name
+    if method in BLUR_LEVELS:
+        sel = select_kernel(lr, scale, method)
+        kernel, name = sel.kernel, sel.name
+    else:
+        kernel, name = resolve_kernel(method)
+    return upscale_planes(lr, cached_plan(kernel, scale, device)), name
 
 
 def evaluate(
@@ -128,7 +119,6 @@ def evaluate(
     """Score every method on every image, scale and protocol."""
     images = find_images(paths)
     methods = list(dict.fromkeys(methods))
-    upscale = _Upscaler(device)
     report = Report()
     for protocol in protocols:
         if protocol not in PROTOCOLS:
@@ -139,7 +129,7 @@ def evaluate(
                 lr = make_lr(hr, scale, protocol, path.stem)
                 outs = []
                 for method in methods:
-                    out, used = upscale(lr, scale, method)
+                    out, used = upscale(lr, scale, method, device)
                     score = Score(
                         protocol,
                         scale,
