@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-BLUR_LEVELS = ("auto", "none", "light", "medium", "heavy")
+from nssr_cli.blur import LEVELS
+
+BLUR_LEVELS = ("auto", *LEVELS)
 BANK_SCALES = (2, 3, 4)
 
 

@@ -23,17 +23,23 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     return 16.0 + (65.481 * x[:, :, 0] + 128.553 * x[:, :, 1] + 24.966 * x[:, :, 2]) / 255.0
 
 
-def _crop(y: np.ndarray, border: int) -> np.ndarray:
-    return y[border : y.shape[0] - border, border : y.shape[1] - border] if border else y
+def _y_pair(out: np.ndarray, ref: np.ndarray, border: int) -> tuple[np.ndarray, np.ndarray]:
+    """The Y channels of ``out`` and ``ref`` (same shape), ``border`` pixels cropped."""
+    if out.shape != ref.shape:
+        raise ValueError(f"shape mismatch {out.shape} vs {ref.shape}")
+
+    def cropped_y(img: np.ndarray) -> np.ndarray:
+        y = rgb_to_y(img)
+        return y[border : y.shape[0] - border, border : y.shape[1] - border]
+
+    return cropped_y(out), cropped_y(ref)
 
 
 def psnr_y(out: np.ndarray, ref: np.ndarray, border: int = 0) -> float:
     """PSNR (dB, peak 255) between the Y channels of ``out`` and ``ref`` (same shape)."""
     from skimage.metrics import peak_signal_noise_ratio
 
-    if out.shape != ref.shape:
-        raise ValueError(f"shape mismatch {out.shape} vs {ref.shape}")
-    a, b = _crop(rgb_to_y(out), border), _crop(rgb_to_y(ref), border)
+    a, b = _y_pair(out, ref, border)
     return float(peak_signal_noise_ratio(b, a, data_range=PEAK))
 
 
@@ -41,9 +47,7 @@ def ssim_y(out: np.ndarray, ref: np.ndarray, border: int = 0) -> float:
     """SSIM (Wang 2004, Gaussian σ = 1.5) between the Y channels of ``out`` and ``ref``."""
     from skimage.metrics import structural_similarity
 
-    if out.shape != ref.shape:
-        raise ValueError(f"shape mismatch {out.shape} vs {ref.shape}")
-    a, b = _crop(rgb_to_y(out), border), _crop(rgb_to_y(ref), border)
+    a, b = _y_pair(out, ref, border)
     return float(
         structural_similarity(
             a, b, data_range=PEAK, gaussian_weights=True, sigma=1.5, use_sample_covariance=False

@@ -116,11 +116,15 @@ class SceneRestoration(Objective):
         for i in range(0, len(order), self.batch_size):
             yield order[i : i + self.batch_size]
 
+    def inputs(self, size: int, batch: torch.Tensor | None = None) -> torch.Tensor:
+        """The upsampled inputs (of ``batch``), cropped to the context a ``size×size`` kernel
+        needs: a valid convolution of them is exactly the size of the targets."""
+        u = self.u if batch is None else self.u[batch]
+        r = (u.shape[-1] - self.x.shape[-1]) // 2 - size // 2  # extra context beyond the kernel
+        return u[..., r:-r, r:-r] if r > 0 else u
+
     def loss(self, h: torch.Tensor, batch: torch.Tensor) -> tuple[torch.Tensor, Terms]:
-        u, x = self.u[batch], self.x[batch]
-        r = (u.shape[-1] - x.shape[-1]) // 2 - h.shape[-1] // 2  # extra context beyond h
-        if r > 0:
-            u = u[..., r:-r, r:-r]
+        u, x = self.inputs(h.shape[-1], batch), self.x[batch]
         mse = (F.conv2d(u, h.flip(-1, -2)[None, None]) - x).pow(2).mean()
         return mse, {"mse": mse, "area": h.sum()}
 

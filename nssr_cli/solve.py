@@ -48,13 +48,11 @@ def solve_kernel(
 def solve_scenes(config: object, seed: int = 0) -> tuple[np.ndarray, dict[str, float]]:
     """Solve the ``scenes`` objective of a :class:`~nssr_cli.training.TrainConfig` directly:
     the optimal ``R×R`` kernel (``R`` the L-CNN's receptive field) and its training MSE."""
-    from nssr_cli.objectives import OBJECTIVES
+    from nssr_cli.objectives import SceneRestoration
 
     data_gen = torch.Generator().manual_seed(seed)
-    obj = OBJECTIVES["scenes"](config, generator=data_gen, device=torch.device("cpu"))  # type: ignore[arg-type]
+    obj = SceneRestoration(config, generator=data_gen, device=torch.device("cpu"))  # type: ignore[arg-type]
     size = config.model.receptive_field  # type: ignore[attr-defined]
-    c = (obj.u.shape[-1] - obj.x.shape[-1]) // 2 - size // 2
-    u = obj.u[..., c:-c, c:-c] if c > 0 else obj.u
-    h = solve_kernel(u, obj.x, size)
+    h = solve_kernel(obj.inputs(size), obj.x, size)
     mse, _ = obj.loss(torch.from_numpy(h).float(), torch.arange(len(obj.u)))
     return h, {"mse": float(mse), "area": float(h.sum())}
