@@ -364,3 +364,13 @@ def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch) -> None:
     (tmp_path / "a.png").write_bytes(b"")
     with pytest.raises(Exception, match="not upscaled"):
         nssr(["--debug", "upscale", str(tmp_path / "a.png"), *BICUBIC], capsys, monkeypatch)
+
+
+def test_outputs_get_the_permissions_any_new_file_would(tmp_path, run) -> None:
+    """Written via a private temp file, but the result is not left private (0600)."""
+    picture(tmp_path / "a.png")
+    mask = os.umask(0)
+    os.umask(mask)
+    code, _, err = run(str(tmp_path / "a.png"), *BICUBIC)
+    assert code == 0, err
+    assert (tmp_path / "a_x2.png").stat().st_mode & 0o777 == 0o666 & ~mask
