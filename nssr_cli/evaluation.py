@@ -24,7 +24,6 @@ from nssr_cli.errors import UsageError
 from nssr_cli.metrics import psnr_y, ssim_y
 
 PROTOCOLS = ("div2krk", "classic")
-IMAGE_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".jpg", ".jpeg", ".webp")
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,13 @@ class Report:
 
 def find_images(paths: Iterable[Path]) -> list[Path]:
     """Image files among ``paths`` (folders are searched, not recursively), sorted per folder."""
+    from nssr_cli.batch import image_extensions
+
+    exts = image_extensions()
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+            found += sorted(q for q in p.iterdir() if q.suffix.lower() in exts)
         elif p.is_file():
             found.append(p)
         else:
