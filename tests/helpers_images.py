@@ -26,8 +26,10 @@ def encoded(im: Image.Image, fmt: str = "PNG", **params: object) -> bytes:
     return buf.getvalue()
 
 
-def save(path: Path, im: Image.Image, fmt: str | None = None, **params: object) -> Path:
-    im.save(path, fmt, **params)
+def image_file(path: Path, im: Image.Image | None = None, **params: object) -> Path:
+    """Write ``im`` (default: a 16×12 gradient) to ``path``, making its folder; return ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (im or Image.fromarray(gradient(12, 16))).save(path, **params)
     return path
 
 
@@ -36,32 +38,25 @@ def png16_reference(arr: np.ndarray) -> bytes:
     a = arr if arr.ndim == 3 else arr[:, :, None]
     h, w, c = a.shape
     raw = b"".join(b"\x00" + a[y].astype(">u2").tobytes() for y in range(h))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    return _png(struct.pack(">IIBBBBB", w, h, 16, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0), raw)
 
 
 def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
     """A valid PNG header that claims an enormous image, followed by almost no data."""
+    return _png(struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0), b"\0" * 64)
+
+
+def _png(ihdr: bytes, scanlines: bytes) -> bytes:
+    """A PNG file of one IHDR and one IDAT holding ``scanlines`` (filtered), deflated."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = zlib.crc32(kind + data) & 0xFFFFFFFF
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IDAT", zlib.compress(scanlines))
         + chunk(b"IEND", b"")
     )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_images import gradient
+from helpers_images import gradient, image_file
 from PIL import Image
 
 from nssr_cli import runner
@@ -18,9 +18,7 @@ from nssr_cli.imaging import Frame, Picture
 
 
 def make(path: Path, size: int = 8) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(gradient(size, size)).save(path)
-    return path
+    return image_file(path, Image.fromarray(gradient(size, size)))
 
 
 def names(sources: list[Source]) -> list[str]:

@@ -11,17 +11,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from helpers_images import gradient, png16_reference, sharpen_kernel
+from helpers_images import gradient, image_file, png16_reference, sharpen_kernel
 from PIL import Image
 from typer.testing import CliRunner
 
 from nssr_cli.cli import app, main
-
-
-def make(path: Path, im: Image.Image | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    (im or Image.fromarray(gradient(12, 16))).save(path)
-    return path
 
 
 def nssr(args: list[str], capsys, monkeypatch, stdin: bytes = b"") -> tuple[int, str, str]:
@@ -43,7 +37,7 @@ def run_subprocess(args: list[str], **kw: object) -> subprocess.CompletedProcess
 
 
 def test_single_file_gets_the_default_name(tmp_path: Path) -> None:
-    src = make(tmp_path / "photo.png")
+    src = image_file(tmp_path / "photo.png")
     result = CliRunner().invoke(app, ["upscale", str(src), "-s", "2", "--kernel", "bicubic"])
     assert result.exit_code == 0, result.output
     out = Image.open(tmp_path / "photo_x2.png")
@@ -51,7 +45,7 @@ def test_single_file_gets_the_default_name(tmp_path: Path) -> None:
 
 
 def test_output_file_kernel_file_and_fractional_scale(tmp_path: Path) -> None:
-    src = make(tmp_path / "photo.png")
+    src = image_file(tmp_path / "photo.png")
     k = sharpen_kernel(tmp_path / "k.npy")
     dst = tmp_path / "big.jpg"
     result = CliRunner().invoke(
@@ -71,7 +65,7 @@ def test_json_reports_each_file_and_the_bank_choice(tmp_path, capsys, monkeypatc
         )
 
     monkeypatch.setattr(bank, "select_kernel", fake_select)
-    make(tmp_path / "in" / "a.png")
+    image_file(tmp_path / "in" / "a.png")
     (tmp_path / "in" / "b.png").write_bytes(b"junk")
     code, out, err = nssr(
         ["upscale", str(tmp_path / "in"), "--blur", "light", "--json", "-q"], capsys, monkeypatch
@@ -84,7 +78,7 @@ def test_json_reports_each_file_and_the_bank_choice(tmp_path, capsys, monkeypatc
 
 
 def test_verbose_explains_kernel_over_blur_and_ignored_files(tmp_path, capsys, monkeypatch) -> None:
-    make(tmp_path / "a.png")
+    image_file(tmp_path / "a.png")
     (tmp_path / "readme.txt").write_text("x")
     code, _, err = nssr(
         ["upscale", str(tmp_path), "--kernel", "bicubic", "--blur", "heavy", "-v"],
@@ -96,8 +90,8 @@ def test_verbose_explains_kernel_over_blur_and_ignored_files(tmp_path, capsys, m
 
 
 def test_quiet_success_prints_nothing(tmp_path, capsys, monkeypatch) -> None:
-    make(tmp_path / "a.png")
-    make(tmp_path / "b.png")
+    image_file(tmp_path / "a.png")
+    image_file(tmp_path / "b.png")
     code, out, err = nssr(
         ["upscale", str(tmp_path), "--kernel", "bicubic", "-q"], capsys, monkeypatch
     )
@@ -105,9 +99,9 @@ def test_quiet_success_prints_nothing(tmp_path, capsys, monkeypatch) -> None:
 
 
 def test_summary_counts(tmp_path, capsys, monkeypatch) -> None:
-    make(tmp_path / "a.png")
-    make(tmp_path / "b.png")
-    make(tmp_path / "b_x2.png")
+    image_file(tmp_path / "a.png")
+    image_file(tmp_path / "b.png")
+    image_file(tmp_path / "b_x2.png")
     code, _, err = nssr(
         [
             "upscale",
@@ -126,7 +120,7 @@ def test_summary_counts(tmp_path, capsys, monkeypatch) -> None:
 def test_16bit_and_grayscale_stay_as_they_are(tmp_path, capsys, monkeypatch) -> None:
     rgb16 = tmp_path / "deep.png"
     rgb16.write_bytes(png16_reference(gradient(8, 8, 3, np.uint16)))
-    make(tmp_path / "gray.png", Image.fromarray(gradient(8, 8, 1)))
+    image_file(tmp_path / "gray.png", Image.fromarray(gradient(8, 8, 1)))
     code, _, err = nssr(["upscale", str(tmp_path), "--kernel", "bicubic"], capsys, monkeypatch)
     assert code == 0, err
     from nssr_cli.imaging import decode
@@ -138,7 +132,7 @@ def test_16bit_and_grayscale_stay_as_they_are(tmp_path, capsys, monkeypatch) -> 
 
 
 def test_stdin_to_stdout_pipeline(tmp_path: Path) -> None:
-    png = make(tmp_path / "p.png").read_bytes()
+    png = image_file(tmp_path / "p.png").read_bytes()
     proc = run_subprocess(["upscale", "-", "-s", "2", "-o", "-", "--kernel", "bicubic"], input=png)
     assert proc.returncode == 0, proc.stderr.decode()
     out = Image.open(io.BytesIO(proc.stdout))
@@ -149,7 +143,7 @@ def test_the_program_exits_fast_with_exact_codes_and_complete_output(tmp_path: P
     """``nssr`` skips PyTorch's teardown: exit codes, stdout and stderr must come out whole."""
     (tmp_path / "in").mkdir()
     for i in range(3):
-        make(tmp_path / "in" / f"{i}.png")
+        image_file(tmp_path / "in" / f"{i}.png")
     proc = run_subprocess(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--json"])
     assert proc.returncode == 0, proc.stderr.decode()
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -164,7 +158,9 @@ def test_the_program_exits_fast_with_exact_codes_and_complete_output(tmp_path: P
 
 def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    src = make(tmp_path / "p.png", Image.fromarray(noise))  # ~190 kB out: more than a pipe holds
+    src = image_file(
+        tmp_path / "p.png", Image.fromarray(noise)
+    )  # ~190 kB out: more than a pipe holds
     cmd = (
         f"{sys.executable} -m nssr_cli upscale {src} -s 4 -o - --kernel bicubic | head -c 10"
         " > /dev/null; echo ${PIPESTATUS[0]}"
@@ -175,7 +171,7 @@ def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
 
 def test_refuses_to_write_image_bytes_to_a_terminal(tmp_path: Path) -> None:
-    src = make(tmp_path / "p.png")
+    src = image_file(tmp_path / "p.png")
     leader, follower = os.openpty()
     try:
         proc = run_subprocess(
@@ -200,13 +196,13 @@ def test_help_does_not_import_torch() -> None:
 
 def test_json_and_stdout_image_cannot_share_stdout(tmp_path, capsys, monkeypatch) -> None:
     code, out, err = nssr(
-        ["upscale", str(make(tmp_path / "a.png")), "-o", "-", "--json"], capsys, monkeypatch
+        ["upscale", str(image_file(tmp_path / "a.png")), "-o", "-", "--json"], capsys, monkeypatch
     )
     assert code == 2 and out == "" and "--json" in err
 
 
 def test_a_folder_named_with_a_slash_receives_the_output(tmp_path, capsys, monkeypatch) -> None:
-    src = make(tmp_path / "a.png")
+    src = image_file(tmp_path / "a.png")
     dest = str(tmp_path / "new" / "deeper") + "/"
     code, _, err = nssr(
         ["upscale", str(src), "-o", dest, "--kernel", "bicubic"], capsys, monkeypatch

@@ -18,17 +18,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_images import bomb_png, encoded, gradient, png16_reference, srgb_profile
+from helpers_images import (
+    bomb_png,
+    encoded,
+    gradient,
+    image_file,
+    png16_reference,
+    srgb_profile,
+)
 from PIL import Image
 from test_cli_upscale import nssr
 
 BICUBIC = ["--kernel", "bicubic"]
-
-
-def picture(path: Path, im: Image.Image | None = None, **params: object) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    (im or Image.fromarray(gradient(12, 16))).save(path, **params)
-    return path
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -54,7 +55,7 @@ def run(capsys, monkeypatch):
 
 
 def test_zero_byte_and_undecodable_files_are_skipped_and_the_batch_goes_on(tmp_path, run) -> None:
-    picture(tmp_path / "good.png")
+    image_file(tmp_path / "good.png")
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "text.jpg").write_bytes(b"hello, not a jpeg")
     before = digests(tmp_path)
@@ -67,7 +68,7 @@ def test_zero_byte_and_undecodable_files_are_skipped_and_the_batch_goes_on(tmp_p
 
 
 def test_non_images_sockets_and_fifos_in_a_folder_are_ignored(tmp_path, run) -> None:
-    picture(tmp_path / "a.png")
+    image_file(tmp_path / "a.png")
     (tmp_path / "notes.txt").write_text("x")
     os.mkfifo(tmp_path / "pipe.png")
     sock = socket.socket(socket.AF_UNIX)
@@ -103,12 +104,12 @@ def test_output_too_large_for_memory_is_refused_with_its_size(tmp_path, run, mon
     from nssr_cli import runner
 
     monkeypatch.setattr(runner, "_available_memory", lambda: 1000)
-    code, _, err = run(str(picture(tmp_path / "a.png")), *BICUBIC, "-s", "4")
+    code, _, err = run(str(image_file(tmp_path / "a.png")), *BICUBIC, "-s", "4")
     assert code == 1 and "64×48" in err and "GiB" in err
 
 
 def test_tiles_bound_memory_and_change_nothing(tmp_path, run) -> None:
-    src = picture(tmp_path / "a.png", Image.fromarray(gradient(40, 40)))
+    src = image_file(tmp_path / "a.png", Image.fromarray(gradient(40, 40)))
     k = np.full((3, 3), -0.05, np.float32)
     k[1, 1] = 1.4
     np.save(tmp_path / "k.npy", k)
@@ -138,7 +139,7 @@ def test_16bit_is_processed_and_written_at_16_bits(tmp_path, run, ext) -> None:
     arr = gradient(8, 8, 3, np.uint16)
     src = tmp_path / f"deep.{ext}"
     src.write_bytes(png16_reference(arr) if ext == "png" else encode_tiff16(arr))
-    gray = picture(tmp_path / f"gray.{ext}", Image.fromarray(gradient(8, 8, 1, np.uint16)))
+    gray = image_file(tmp_path / f"gray.{ext}", Image.fromarray(gradient(8, 8, 1, np.uint16)))
     assert run(str(src), str(gray), *BICUBIC)[0] == 0
     for name, mode in (("deep", "RGB;16"), ("gray", "I;16")):
         out = decode((tmp_path / f"{name}_x2.{ext}").read_bytes(), name)
@@ -149,9 +150,9 @@ def test_16bit_is_processed_and_written_at_16_bits(tmp_path, run, ext) -> None:
 def test_alpha_is_preserved_and_jpeg_output_is_refused(tmp_path, run) -> None:
     rgba = Image.fromarray(gradient(12, 16, 4), "RGBA")
     pal = Image.fromarray(gradient(12, 16)).convert("P")
-    picture(tmp_path / "rgba.png", rgba)
-    picture(tmp_path / "la.png", rgba.convert("LA"))
-    picture(tmp_path / "pal.png", pal, transparency=int(np.asarray(pal)[0, 0]))
+    image_file(tmp_path / "rgba.png", rgba)
+    image_file(tmp_path / "la.png", rgba.convert("LA"))
+    image_file(tmp_path / "pal.png", pal, transparency=int(np.asarray(pal)[0, 0]))
     assert run(str(tmp_path), *BICUBIC)[0] == 0
     modes = {n: Image.open(tmp_path / f"{n}_x2.png").mode for n in ("rgba", "la", "pal")}
     assert modes == {"rgba": "RGBA", "la": "LA", "pal": "RGBA"}
@@ -162,14 +163,14 @@ def test_alpha_is_preserved_and_jpeg_output_is_refused(tmp_path, run) -> None:
 
 
 def test_grayscale_stays_grayscale(tmp_path, run) -> None:
-    picture(tmp_path / "l.png", Image.fromarray(gradient(8, 8, 1)))
-    picture(tmp_path / "one.png", Image.fromarray(gradient(8, 8, 1)).convert("1"))
+    image_file(tmp_path / "l.png", Image.fromarray(gradient(8, 8, 1)))
+    image_file(tmp_path / "one.png", Image.fromarray(gradient(8, 8, 1)).convert("1"))
     assert run(str(tmp_path), *BICUBIC)[0] == 0
     assert Image.open(tmp_path / "l_x2.png").mode == Image.open(tmp_path / "one_x2.png").mode == "L"
 
 
 def test_cmyk_jpeg_becomes_rgb(tmp_path, run) -> None:
-    picture(tmp_path / "c.jpg", Image.fromarray(gradient()).convert("CMYK"))
+    image_file(tmp_path / "c.jpg", Image.fromarray(gradient()).convert("CMYK"))
     assert run(str(tmp_path / "c.jpg"), *BICUBIC)[0] == 0
     assert Image.open(tmp_path / "c_x2.jpg").mode == "RGB"
 
@@ -177,7 +178,7 @@ def test_cmyk_jpeg_becomes_rgb(tmp_path, run) -> None:
 def test_exif_orientation_is_applied_and_reset(tmp_path, run) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to view
-    picture(tmp_path / "r.jpg", Image.fromarray(gradient(12, 16)), exif=exif.tobytes())
+    image_file(tmp_path / "r.jpg", Image.fromarray(gradient(12, 16)), exif=exif.tobytes())
     assert run(str(tmp_path / "r.jpg"), *BICUBIC)[0] == 0
     out = Image.open(tmp_path / "r_x2.jpg")
     assert out.size == (24, 32) and out.getexif().get(0x0112) == 1
@@ -185,7 +186,7 @@ def test_exif_orientation_is_applied_and_reset(tmp_path, run) -> None:
 
 def test_icc_profile_is_carried(tmp_path, run) -> None:
     icc = srgb_profile()
-    picture(tmp_path / "p.jpg", icc_profile=icc)
+    image_file(tmp_path / "p.jpg", icc_profile=icc)
     assert run(str(tmp_path / "p.jpg"), *BICUBIC)[0] == 0
     assert Image.open(tmp_path / "p_x2.jpg").info.get("icc_profile") == icc
 
@@ -200,14 +201,14 @@ def test_animated_gif_keeps_every_frame(tmp_path, run) -> None:
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
 def test_unreadable_input_fails_that_file(tmp_path, run) -> None:
-    src = picture(tmp_path / "a.png")
+    src = image_file(tmp_path / "a.png")
     src.chmod(0)
     code, _, err = run(str(src), *BICUBIC)
     assert code == 1 and "cannot read" in err
 
 
 def test_unwritable_output_folder_stops_before_starting(tmp_path, run) -> None:
-    src = picture(tmp_path / "a.png")
+    src = image_file(tmp_path / "a.png")
     (tmp_path / "blocker").write_text("a file, not a folder")
     code, _, err = run(str(src), *BICUBIC, "-o", str(tmp_path / "blocker" / "out") + "/")
     assert code == 2 and "output folder" in err
@@ -219,7 +220,7 @@ def test_unwritable_output_folder_stops_before_starting(tmp_path, run) -> None:
 
 @pytest.mark.parametrize("how", ["same", "symlink", "hardlink"])
 def test_output_equal_to_input_is_refused_unless_overwrite(tmp_path, run, how) -> None:
-    src = picture(tmp_path / "a.png")
+    src = image_file(tmp_path / "a.png")
     dst = src if how == "same" else tmp_path / "b.png"
     if how == "symlink":
         dst.symlink_to(src)
@@ -235,16 +236,16 @@ def test_output_equal_to_input_is_refused_unless_overwrite(tmp_path, run, how) -
 
 
 def test_two_inputs_mapping_to_one_output_are_refused_before_starting(tmp_path, run) -> None:
-    picture(tmp_path / "a.png")
-    picture(tmp_path / "a.jpg")
+    image_file(tmp_path / "a.png")
+    image_file(tmp_path / "a.jpg")
     code, _, err = run(str(tmp_path), *BICUBIC, "-f", "png")
     assert code == 2 and "collide" in err
     assert sorted(os.listdir(tmp_path)) == ["a.jpg", "a.png"]
 
 
 def test_symlink_loops_and_output_inside_input(tmp_path, run) -> None:
-    picture(tmp_path / "in" / "a.png")
-    picture(tmp_path / "in" / "sub" / "b.png")
+    image_file(tmp_path / "in" / "a.png")
+    image_file(tmp_path / "in" / "sub" / "b.png")
     (tmp_path / "in" / "sub" / "loop").symlink_to(tmp_path / "in")
     out = tmp_path / "in" / "out"
     for _ in range(2):  # the second run must not pick up the first run's outputs
@@ -255,7 +256,7 @@ def test_symlink_loops_and_output_inside_input(tmp_path, run) -> None:
 
 
 def test_a_symlink_planted_at_the_output_is_replaced_not_followed(tmp_path, run) -> None:
-    src = picture(tmp_path / "a.png")
+    src = image_file(tmp_path / "a.png")
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     (tmp_path / "a_x2.png").symlink_to(victim)
@@ -267,8 +268,8 @@ def test_a_symlink_planted_at_the_output_is_replaced_not_followed(tmp_path, run)
 
 
 def test_disk_full_mid_write(tmp_path, run, monkeypatch) -> None:
-    picture(tmp_path / "a.png")
-    picture(tmp_path / "b.png")
+    image_file(tmp_path / "a.png")
+    image_file(tmp_path / "b.png")
     old = tmp_path / "a_x2.png"
     old.write_bytes(b"previous output")
 
@@ -290,7 +291,9 @@ def _default_sigint() -> None:
 
 def test_ctrl_c_mid_batch_keeps_finished_outputs_and_exits_130(tmp_path: Path) -> None:
     for i in range(40):
-        picture(tmp_path / "in" / f"{i:02d}.png", Image.fromarray(np.roll(gradient(96, 96), i, 0)))
+        image_file(
+            tmp_path / "in" / f"{i:02d}.png", Image.fromarray(np.roll(gradient(96, 96), i, 0))
+        )
     before = digests(tmp_path / "in")
     out = tmp_path / "out"
     proc = subprocess.Popen(
@@ -335,14 +338,16 @@ def test_empty_and_non_image_stdin(tmp_path, run) -> None:
 
 
 def test_a_device_is_never_replaced(run, tmp_path) -> None:
-    code, _, err = run(str(picture(tmp_path / "a.png")), "-o", "/dev/null", "--overwrite", *BICUBIC)
+    code, _, err = run(
+        str(image_file(tmp_path / "a.png")), "-o", "/dev/null", "--overwrite", *BICUBIC
+    )
     assert code == 1 and "not a regular file" in err
     assert Path("/dev/null").is_char_device()
 
 
 @pytest.mark.parametrize("scale", ["0", "-1", "nan", "inf", "1000"])
 def test_absurd_scales_are_usage_errors(tmp_path, run, scale) -> None:
-    code, _, err = run(str(picture(tmp_path / "a.png")), "-s", scale, *BICUBIC)
+    code, _, err = run(str(image_file(tmp_path / "a.png")), "-s", scale, *BICUBIC)
     assert code == 2 and "Error" in err
     assert os.listdir(tmp_path) == ["a.png"]
 
@@ -353,7 +358,7 @@ def test_invalid_kernel_files_are_named(tmp_path, run, bad) -> None:
         bad
     ]
     np.save(tmp_path / "k.npy", k.astype(np.float32))
-    code, _, err = run(str(picture(tmp_path / "a.png")), "--kernel", str(tmp_path / "k.npy"))
+    code, _, err = run(str(image_file(tmp_path / "a.png")), "--kernel", str(tmp_path / "k.npy"))
     assert code == 2 and "k.npy" in err
 
 
@@ -368,7 +373,7 @@ def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch) -> None:
 
 def test_outputs_get_the_permissions_any_new_file_would(tmp_path, run) -> None:
     """Written via a private temp file, but the result is not left private (0600)."""
-    picture(tmp_path / "a.png")
+    image_file(tmp_path / "a.png")
     mask = os.umask(0)
     os.umask(mask)
     code, _, err = run(str(tmp_path / "a.png"), *BICUBIC)
