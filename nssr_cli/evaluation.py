@@ -21,7 +21,7 @@ from nssr_cli.bank import BLUR_LEVELS, select_kernel
 from nssr_cli.degrade import classic_lr, div2krk_lr, image_seed, modcrop, recipe_kernel
 from nssr_cli.engine import cached_plan, upscale_planes
 from nssr_cli.errors import UsageError
-from nssr_cli.metrics import psnr_y, ssim_y
+from nssr_cli.metrics import psnr_y, require_scikit_image, ssim_y
 
 PROTOCOLS = ("div2krk", "classic")
 
@@ -119,6 +119,7 @@ def evaluate(
     on_score: Callable[[Score], None] | None = None,
 ) -> Report:
     """Score every method on every image, scale and protocol."""
+    require_scikit_image()
     images = find_images(paths)
     methods = list(dict.fromkeys(methods))
     report = Report()

@@ -14,6 +14,20 @@ import numpy as np
 PEAK = 255.0
 
 
+def require_scikit_image() -> None:
+    """:class:`UsageError` with the install command if scikit-image (the ``eval`` extra) is
+    missing, before any work starts."""
+    try:
+        import skimage.metrics  # noqa: F401
+    except ImportError:
+        from nssr_cli.errors import UsageError
+
+        raise UsageError(
+            "nssr eval scores with scikit-image, which is not installed; "
+            "install it with: pip install 'nssr[eval]'"
+        ) from None
+
+
 def rgb_to_y(img: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` or ``(H, W)`` on the 8-bit scale → ``(H, W)`` float64 Y in [16, 235]."""
     x = np.asarray(img, dtype=np.float64)

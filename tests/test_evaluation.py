@@ -62,3 +62,14 @@ def test_eval_rejects_unknown_scale_and_missing_paths(tmp_path: Path) -> None:
     assert isinstance(res.exception, NssrError)
     res = runner.invoke(app, ["eval", str(tmp_path), "-s", "5"])
     assert isinstance(res.exception, NssrError)
+
+
+def test_eval_without_scikit_image_says_how_to_install_it(hr_dir, monkeypatch, capsys) -> None:
+    import sys
+
+    from test_cli_upscale import nssr
+
+    monkeypatch.setitem(sys.modules, "skimage", None)  # as if not installed
+    code, out, err = nssr(["eval", str(hr_dir), "-s", "2"], capsys, monkeypatch)
+    assert code == 2 and out == ""
+    assert "pip install 'nssr[eval]'" in err and "internal error" not in err
