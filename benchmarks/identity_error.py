@@ -13,9 +13,9 @@ import argparse
 
 import torch
 
-from nssr_cli.gallery import random_kernel_gallery
-from nssr_cli.objectives import best_linear_kernel, identity_error
-from nssr_cli.store import resolve_kernel
+from nssr_cli.dil.gallery import random_kernel_gallery
+from nssr_cli.dil.objectives import best_linear_kernel, identity_error
+from nssr_cli.kernels.files import resolve_kernel
 
 
 def main() -> None:

@@ -76,8 +76,9 @@ def measure_memory(scale: int, megapixels: float, device: str) -> None:
 
     import torch
 
-    from nssr_cli.engine import make_plan, upscale_planes
-    from nssr_cli.store import resolve_kernel
+    from nssr_cli.engine.polyphase import make_plan
+    from nssr_cli.engine.tiles import upscale_planes
+    from nssr_cli.kernels.files import resolve_kernel
 
     img = test_image(megapixels, scale)
     plan = make_plan(resolve_kernel("dil")[0], scale, device)
@@ -111,7 +112,9 @@ def measure_memory(scale: int, megapixels: float, device: str) -> None:
 def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: int) -> dict:
     import torch
 
-    from nssr_cli.engine import make_plan, reference_upscale, upscale_planes
+    from nssr_cli.engine.polyphase import make_plan
+    from nssr_cli.engine.reference import reference_upscale
+    from nssr_cli.engine.tiles import upscale_planes
 
     img = test_image(args.megapixels, s)
     pil = Image.fromarray(img)
@@ -166,7 +169,7 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: int) -> dict:
 
 
 def compute_paths(args: argparse.Namespace) -> list[dict]:
-    from nssr_cli.store import resolve_kernel
+    from nssr_cli.kernels.files import resolve_kernel
 
     kernel = resolve_kernel(args.kernel)[0]
     return [measure_scale(args, kernel, s) for s in args.scales]
@@ -231,7 +234,7 @@ def png_encoders(pixels: np.ndarray, repeat: int) -> dict:
     """nssr's PNG writer against Pillow's on the same pixels: time and file size."""
     import io
 
-    from nssr_cli.png import _deflate, encode_png
+    from nssr_cli.files.png import _deflate, encode_png
 
     def pillow() -> int:
         buf = io.BytesIO()

@@ -14,7 +14,7 @@ __all__ = ["__version__", "upscale_array"]
 
 def __getattr__(name: str) -> Any:
     if name == "upscale_array":
-        from nssr_cli.engine import upscale_array
+        from nssr_cli.api import upscale_array
 
         return upscale_array
     raise AttributeError(f"module 'nssr_cli' has no attribute {name!r}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nssr_cli.bank import BLUR_LEVELS, bank_scale, select_kernel
-from nssr_cli.degrade import classic_lr, div2krk_lr, recipe_kernel
-from nssr_cli.scenes import dead_leaves
-from nssr_cli.store import builtin_kernels, load_kernel
+from nssr_cli.kernels.bank import BLUR_LEVELS, bank_scale, select_kernel
+from nssr_cli.kernels.files import builtin_kernels, load_kernel
+from nssr_cli.synth.degradations import classic_lr, div2krk_lr, recipe_kernel
+from nssr_cli.synth.scenes import dead_leaves
 
 LEVELS = [lvl for lvl in BLUR_LEVELS if lvl != "auto"]
 
@@ -49,7 +49,7 @@ def test_explicit_levels_fractional_scales_and_errors() -> None:
 
 
 def test_a_blend_step_averages_two_neighbouring_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nssr_cli.blur as blur
+    import nssr_cli.kernels.estimate as blur
 
     monkeypatch.setitem(blur.THRESHOLDS, 4, (0.0, 9.0, 9.0, 9.0, 9.0, 9.0))
     sel = select_kernel(np.zeros((32, 32, 3), np.uint8), 4)

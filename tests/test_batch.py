@@ -11,10 +11,10 @@ import pytest
 from helpers_images import gradient, image_file
 from PIL import Image
 
-from nssr_cli import runner
-from nssr_cli.batch import Options, Source, expand_inputs, plan
+from nssr_cli.batch import run as runner
+from nssr_cli.batch.plan import Options, Source, expand_inputs, plan
 from nssr_cli.errors import UsageError
-from nssr_cli.imaging import Frame, Picture
+from nssr_cli.files.decode import Frame, Picture
 
 
 def make(path: Path, size: int = 8) -> Path:
@@ -142,7 +142,7 @@ def double(pic: Picture) -> tuple[Picture, dict]:
 def run_folder(tmp_path: Path, **settings: object) -> list[runner.Result]:
     src = expand_inputs([str(tmp_path / "in")], recursive=True).sources
     jobs = plan(src, Options(2.0, output=str(tmp_path / "out")))
-    return runner.run(jobs, double, lambda r: None, runner.Settings(**settings))  # type: ignore[arg-type]
+    return runner.BatchRun(double, lambda r: None, runner.Settings(**settings)).run(jobs)  # type: ignore[arg-type]
 
 
 def test_run_reports_every_file_in_order_and_goes_on_after_failures(tmp_path: Path) -> None:
@@ -180,8 +180,9 @@ def test_disk_full_stops_the_batch_and_leaves_no_temp_file(tmp_path, monkeypatch
 
 
 def test_upscaler_keeps_alpha_soft_and_reuses_plans() -> None:
-    from nssr_cli.engine import make_plan, upscale_planes
-    from nssr_cli.store import resolve_kernel
+    from nssr_cli.engine.polyphase import make_plan
+    from nssr_cli.engine.tiles import upscale_planes
+    from nssr_cli.kernels.files import resolve_kernel
 
     k = np.full((3, 3), -0.1, np.float32)
     k[1, 1] = 1.8

@@ -5,19 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nssr_cli.blur import (
+from nssr_cli.kernels.estimate import (
     STEPS,
     THRESHOLDS,
     WEIGHTS,
     blur_score,
     edge_sigma,
     estimate_sigma,
-    evaluate_rule,
-    fit,
     level_for,
     luminance,
 )
-from nssr_cli.degrade import (
+from nssr_cli.quality.calibrate import evaluate_rule, fit
+from nssr_cli.synth.degradations import (
     blur_subsample,
     classic_lr,
     div2krk_lr,
@@ -27,7 +26,7 @@ from nssr_cli.degrade import (
     sampling_centre,
     shift_to,
 )
-from nssr_cli.scenes import dead_leaves
+from nssr_cli.synth.scenes import dead_leaves
 
 
 @pytest.fixture(scope="module")

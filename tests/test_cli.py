@@ -86,7 +86,7 @@ def test_train_then_export_kernel_round_trip(tmp_path: Path) -> None:
 
 
 def test_export_kernel_text_and_json_formats_read_back(tmp_path: Path) -> None:
-    from nssr_cli.store import load_kernel
+    from nssr_cli.kernels.files import load_kernel
 
     ref = None
     for ext in ("npy", "txt", "json"):

@@ -56,7 +56,8 @@ def test_output_file_kernel_file_and_fractional_scale(tmp_path: Path) -> None:
 
 
 def test_json_reports_each_file_and_the_bank_choice(tmp_path, capsys, monkeypatch) -> None:
-    from nssr_cli import bank
+    from nssr_cli.batch import run as runner
+    from nssr_cli.kernels import bank
 
     def fake_select(image: np.ndarray, scale: float, blur: str = "auto") -> bank.Selection:
         assert image.shape[:2] == (12, 16) and scale == 2.0 and blur == "light"
@@ -64,7 +65,7 @@ def test_json_reports_each_file_and_the_bank_choice(tmp_path, capsys, monkeypatc
             np.ones((1, 1), np.float32), "x2-light", "light", {"sigma": np.float32(0.5)}
         )
 
-    monkeypatch.setattr(bank, "select_kernel", fake_select)
+    monkeypatch.setattr(runner, "select_kernel", fake_select)
     image_file(tmp_path / "in" / "a.png")
     (tmp_path / "in" / "b.png").write_bytes(b"junk")
     code, out, err = nssr(
@@ -123,7 +124,7 @@ def test_16bit_and_grayscale_stay_as_they_are(tmp_path, capsys, monkeypatch) -> 
     image_file(tmp_path / "gray.png", Image.fromarray(gradient(8, 8, 1)))
     code, _, err = nssr(["upscale", str(tmp_path), "--kernel", "bicubic"], capsys, monkeypatch)
     assert code == 0, err
-    from nssr_cli.imaging import decode
+    from nssr_cli.files.decode import decode
 
     deep = decode((tmp_path / "deep_x2.png").read_bytes(), "deep")
     assert deep.mode == "RGB;16" and deep.size == (16, 16)

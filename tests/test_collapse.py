@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from nssr_cli.collapse import apply_kernel, collapse, impulse_response
-from nssr_cli.model import LCNN, LCNNConfig
+from nssr_cli.dil.collapse import apply_kernel, collapse, impulse_response
+from nssr_cli.dil.model import LCNN, LCNNConfig
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from nssr_cli.degrade import (
+from nssr_cli.engine.tiles import upscale_tensor
+from nssr_cli.synth.degradations import (
     KERNEL_SIZES,
     blur_subsample,
     centre_of_mass,
@@ -18,8 +19,7 @@ from nssr_cli.degrade import (
     sampling_centre,
     shift_to,
 )
-from nssr_cli.engine import upscale_tensor
-from nssr_cli.scenes import power_law_field
+from nssr_cli.synth.scenes import power_law_field
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

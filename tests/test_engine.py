@@ -6,13 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from nssr_cli.engine import (
-    make_plan,
-    output_size,
-    reference_upscale,
-    upscale_planes,
-    upscale_tensor,
-)
+from nssr_cli.engine.geometry import output_size
+from nssr_cli.engine.polyphase import make_plan
+from nssr_cli.engine.reference import reference_upscale
+from nssr_cli.engine.tiles import upscale_planes, upscale_tensor
 from nssr_cli.errors import UsageError
 
 
@@ -129,7 +126,7 @@ def test_absurd_scales_are_usage_errors(bad: float) -> None:
 
 def test_upscale_array_default_is_the_per_image_auto_choice() -> None:
     from nssr_cli import upscale_array
-    from nssr_cli.bank import select_kernel
+    from nssr_cli.kernels.bank import select_kernel
 
     img = (np.random.default_rng(2).random((24, 20, 3)) * 255).astype(np.uint8)
     chosen = select_kernel(img, 2, "auto").kernel

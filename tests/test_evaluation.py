@@ -11,7 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from nssr_cli.cli import app
-from nssr_cli.scenes import dead_leaves
+from nssr_cli.synth.scenes import dead_leaves
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from nssr_cli.gallery import gaussian_kernels, random_kernel_gallery
+from nssr_cli.dil.gallery import gaussian_kernels, random_kernel_gallery
 
 
 def test_kernels_are_normalised_centred_and_non_negative() -> None:

@@ -9,11 +9,11 @@ import pytest
 from helpers_images import bomb_png, encoded, gradient, png16_reference, srgb_profile
 from PIL import Image, ImageOps
 
-from nssr_cli.deep import encode_tiff16
-from nssr_cli.encode import encode, format_name
 from nssr_cli.errors import InputError, OutputError, UsageError
-from nssr_cli.imaging import decode
-from nssr_cli.png import encode_png
+from nssr_cli.files.decode import decode
+from nssr_cli.files.deep16 import encode_tiff16
+from nssr_cli.files.encode import encode, format_name
+from nssr_cli.files.png import encode_png
 
 RGB = Image.fromarray(gradient())
 

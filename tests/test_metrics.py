@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nssr_cli.metrics import psnr_y, rgb_to_y, ssim_y
+from nssr_cli.quality.metrics import psnr_y, rgb_to_y, ssim_y
 
 
 def test_luma_of_black_and_white_is_studio_range() -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from nssr_cli.collapse import impulse_response
-from nssr_cli.gallery import random_kernel_gallery
-from nssr_cli.model import LCNN
-from nssr_cli.objectives import DeepIdentityLearning, convolve_full, identity_error
-from nssr_cli.training import TrainConfig
+from nssr_cli.dil.collapse import impulse_response
+from nssr_cli.dil.gallery import random_kernel_gallery
+from nssr_cli.dil.model import LCNN
+from nssr_cli.dil.objectives import DeepIdentityLearning, convolve_full, identity_error
+from nssr_cli.dil.training import TrainConfig
 
 
 def test_loss_through_the_kernel_equals_loss_through_the_network() -> None:

@@ -12,9 +12,9 @@ import pytest
 from helpers_images import encoded, gradient, srgb_profile
 from PIL import Image
 
-from nssr_cli import png
-from nssr_cli.imaging import decode
-from nssr_cli.png import encode_png
+from nssr_cli.files import png
+from nssr_cli.files.decode import decode
+from nssr_cli.files.png import encode_png
 
 PHOTO = Path(__file__).resolve().parent.parent / "examples" / "photo.png"
 

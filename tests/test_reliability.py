@@ -101,7 +101,7 @@ def test_decompression_bomb_is_refused(tmp_path, run) -> None:
 
 
 def test_output_too_large_for_memory_is_refused_with_its_size(tmp_path, run, monkeypatch) -> None:
-    from nssr_cli import runner
+    from nssr_cli.batch import run as runner
 
     monkeypatch.setattr(runner, "_available_memory", lambda: 1000)
     code, _, err = run(str(image_file(tmp_path / "a.png")), *BICUBIC, "-s", "4")
@@ -133,8 +133,8 @@ def test_tiles_bound_memory_and_change_nothing(tmp_path, run) -> None:
 
 @pytest.mark.parametrize("ext", ["png", "tif"])
 def test_16bit_is_processed_and_written_at_16_bits(tmp_path, run, ext) -> None:
-    from nssr_cli.deep import encode_tiff16
-    from nssr_cli.imaging import decode
+    from nssr_cli.files.decode import decode
+    from nssr_cli.files.deep16 import encode_tiff16
 
     arr = gradient(8, 8, 3, np.uint16)
     src = tmp_path / f"deep.{ext}"
@@ -363,7 +363,7 @@ def test_invalid_kernel_files_are_named(tmp_path, run, bad) -> None:
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch) -> None:
-    from nssr_cli import cli
+    from nssr_cli.cli import program as cli
 
     monkeypatch.setitem(cli._state, "debug", False)  # restored after the test
     (tmp_path / "a.png").write_bytes(b"")

@@ -16,7 +16,7 @@ from helpers_images import gradient
 from PIL import Image
 
 from nssr_cli.errors import InputError
-from nssr_cli.imaging import decode
+from nssr_cli.files.decode import decode
 
 FORMATS = {"png": "PNG", "jpg": "JPEG", "gif": "GIF", "tif": "TIFF"}
 PER_FORMAT = 75  # 300 files in all

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nssr_cli.collapse import collapse
-from nssr_cli.gallery import random_kernel_gallery
-from nssr_cli.kernels import model_from_checkpoint
-from nssr_cli.objectives import best_linear_kernel, identity_error
-from nssr_cli.store import builtin_kernels, load_checkpoint, load_kernel, shipped_checkpoint
-from nssr_cli.training import TrainConfig
+from nssr_cli.dil.collapse import collapse
+from nssr_cli.dil.gallery import random_kernel_gallery
+from nssr_cli.dil.objectives import best_linear_kernel, identity_error
+from nssr_cli.dil.training import TrainConfig
+from nssr_cli.kernels.export import model_from_checkpoint
+from nssr_cli.kernels.files import builtin_kernels, load_checkpoint, load_kernel, shipped_checkpoint
 
 
 def test_shipped_kernel_is_the_collapsed_shipped_checkpoint() -> None:

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nssr_cli.objectives import OBJECTIVES
-from nssr_cli.scenes_data import scene_pairs
-from nssr_cli.solve import solve_kernel
-from nssr_cli.training import TrainConfig
+from nssr_cli.dil.objectives import OBJECTIVES
+from nssr_cli.dil.solve import solve_kernel
+from nssr_cli.dil.training import TrainConfig
+from nssr_cli.synth.pairs import scene_pairs
 
 
 def test_solve_recovers_a_known_convolution_kernel() -> None:

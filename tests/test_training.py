@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nssr_cli.collapse import collapse
+from nssr_cli.dil.collapse import collapse
+from nssr_cli.dil.model import LCNNConfig
+from nssr_cli.dil.training import TrainConfig, checkpoint_payload, train
 from nssr_cli.errors import UsageError
-from nssr_cli.model import LCNNConfig
-from nssr_cli.training import TrainConfig, checkpoint_payload, train
 
 TINY = TrainConfig(kernels=64, epochs=3, batch_size=16, model=LCNNConfig(depth=3, width=8))
 
@@ -34,7 +34,7 @@ def test_loss_decreases_and_steps_are_reported() -> None:
 
 
 def test_checkpoint_payload_is_plain_data_loadable_safely(tmp_path) -> None:
-    from nssr_cli.store import load_checkpoint, save_checkpoint
+    from nssr_cli.kernels.files import load_checkpoint, save_checkpoint
 
     result = train(TINY, seed=0)
     save_checkpoint(tmp_path / "ck.pt", checkpoint_payload(result, "test"))

@@ -1,15 +1,15 @@
-"""Choosing the kernel for an image: the shipped bank of kernels per (scale, blur level), and
-the blur-adaptive ``auto`` choice.
+"""Choosing the kernel for an image: the shipped bank of kernels per (scale, blur level), and the
+blur-adaptive ``auto`` choice.
 
 The bank holds ``weights/bank/x{s}-{level}.npy`` for s ∈ {2, 3, 4} and each level of
-:data:`nssr_cli.blur.LEVELS`: 11×11 convolution kernels solved on procedural scenes under the
-level's blur prior (``nssr train --objective scenes --solve``; README). ``none`` is fitted to
+:data:`nssr_cli.synth.levels.LEVELS`: 11×11 convolution kernels solved on procedural scenes under
+the level's blur prior (``nssr train --objective scenes --solve``; README). ``none`` is fitted to
 sharp inputs (an antialiased bicubic downscale), so it is a mild kernel that still beats plain
 bicubic. Fractional scales use the kernel of the nearest integer scale in 2…4. ``auto`` asks
-:func:`nssr_cli.blur.blur_score` how blurred the input already is (a few small FFTs and, at ×4,
-an edge-width estimate) and picks the level with the best expected gain (thresholds calibrated
-on synthetic scenes); between two levels it may pick their average kernel (``"light+medium"``:
-still one 11×11 kernel).
+:func:`nssr_cli.kernels.estimate.blur_score` how blurred the input already is (a few small FFTs
+and, at ×4, an edge-width estimate) and picks the level with the best expected gain (thresholds
+calibrated on synthetic scenes); between two levels it may pick their average kernel
+(``"light+medium"``: still one 11×11 kernel).
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from nssr_cli.blur import LEVELS
+from nssr_cli.errors import KernelError
+from nssr_cli.kernels.estimate import blur_score, level_for
+from nssr_cli.kernels.files import builtin_kernels, load_kernel
+from nssr_cli.synth.levels import LEVELS
 
 BLUR_LEVELS = ("auto", *LEVELS)
 BANK_SCALES = (2, 3, 4)
@@ -42,10 +45,8 @@ def bank_scale(scale: float) -> int:
 
 
 @lru_cache(maxsize=32)
-def _bank_kernel(name: str) -> np.ndarray:
-    from nssr_cli.errors import KernelError
-    from nssr_cli.store import builtin_kernels, load_kernel
-
+def bank_kernel(name: str) -> np.ndarray:
+    """The shipped bank kernel ``name`` (e.g. ``"x2-medium"``), read once."""
     path = builtin_kernels().get(name)
     if path is None or path.parent.name != "bank":
         raise KernelError(f"the kernel bank entry {name} is missing from the installed weights")
@@ -56,8 +57,6 @@ def select_kernel(image: np.ndarray, scale: float, blur: str = "auto") -> Select
     """The kernel for ``image`` (``H×W`` or ``H×W×C``, uint8/uint16/float32) at ``scale``.
 
     ``blur``: one of :data:`BLUR_LEVELS`; ``auto`` estimates it from ``image`` (the LR input)."""
-    from nssr_cli.blur import blur_score, level_for
-
     if blur not in BLUR_LEVELS:
         raise ValueError(f"blur must be one of {BLUR_LEVELS}")
     s = bank_scale(scale)
@@ -70,6 +69,6 @@ def select_kernel(image: np.ndarray, scale: float, blur: str = "auto") -> Select
     name = f"x{s}-{blur}"
     if "+" in blur:
         a, b = blur.split("+")
-        kernel = (_bank_kernel(f"x{s}-{a}") + _bank_kernel(f"x{s}-{b}")) / np.float32(2)
+        kernel = (bank_kernel(f"x{s}-{a}") + bank_kernel(f"x{s}-{b}")) / np.float32(2)
         return Selection(kernel.astype(np.float32), name, blur, info)
-    return Selection(_bank_kernel(name), name, blur, info)
+    return Selection(bank_kernel(name), name, blur, info)

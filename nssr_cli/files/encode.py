@@ -1,34 +1,27 @@
 """A :class:`~nssr_cli.imaging.Picture` → image file bytes, and writing them safely.
 
 Output format names are Pillow's (``PNG``, ``JPEG``, ``WEBP``, ``TIFF``, ``GIF``, ``BMP``…).
-16-bit pictures stay 16-bit in PNG and TIFF; other formats get 8 bits, rounded. Files are
-written through a temp file in the destination folder, fsync'd and ``os.replace``'d
-(RELIABILITY.md), so a failed or interrupted write never damages an existing file.
+16-bit pictures stay 16-bit in PNG and TIFF; other formats get 8 bits, rounded. Writing the
+bytes to disk is :mod:`nssr_cli.files.atomic`'s job.
 """
 
 from __future__ import annotations
 
-import errno
 import io
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from nssr_cli.deep import encode_tiff16
 from nssr_cli.errors import OutputError, UsageError
-from nssr_cli.imaging import Frame, Picture
-from nssr_cli.png import encode_png
+from nssr_cli.files.deep16 import encode_tiff16
+from nssr_cli.files.picture import Frame, Picture
+from nssr_cli.files.png import encode_png
 
 DEFAULT_QUALITY = 95
 _ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
 _DEEP = ("PNG", "TIFF")
-
-
-class DiskFullError(OutputError):
-    """The disk (or quota) is full: the batch stops, because every later write would fail too."""
 
 
 def format_name(name: str) -> str:
@@ -142,45 +135,3 @@ def _params(pic: Picture, fmt: str, quality: int) -> dict[str, Any]:
         if fmt == "GIF":
             p["disposal"] = 2  # frames are whole canvases: clear before drawing the next
     return p
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in its folder, fsync and ``os.replace``.
-
-    A symlink at ``path`` is replaced, not followed. Raises :class:`OutputError`
-    (:class:`DiskFullError` when the disk or quota is full).
-    """
-    from nssr_cli.store import atomic_write_bytes
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, data)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFullError(
-                f"{path}: the disk is full ({reason}); nothing was written "
-                "there and the batch stops. Free some space and rerun "
-                "with --skip-existing"
-            ) from None
-        raise OutputError(f"{path}: cannot write ({reason})") from None
-
-
-def probe_writable(folder: Path) -> str | None:
-    """``None`` if a file can be made in ``folder`` (or its nearest existing parent), else why."""
-    probe = folder
-    while not probe.exists():
-        if probe.parent == probe:
-            return "no such folder"
-        probe = probe.parent
-    if not probe.is_dir():
-        return f"{probe} is not a folder"
-    try:
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".nssr-probe-")
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None

@@ -7,8 +7,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nssr_cli.degrade import BLUR_PRIORS, degrade
-from nssr_cli.scenes import scene
+from nssr_cli.synth.degradations import degrade
+from nssr_cli.synth.levels import BLUR_PRIORS
+from nssr_cli.synth.scenes import scene
 
 MARGIN = 16  # HR pixels at each scene border left out of the target (border effects)
 CONTEXT = 15  # extra upsampled context kept around the target: room for kernels up to 31×31

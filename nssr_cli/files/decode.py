@@ -1,67 +1,23 @@
-"""Image files and byte streams ↔ arrays: modes, alpha, 16-bit, EXIF orientation, ICC, frames.
+"""Image file bytes → a :class:`~nssr_cli.files.picture.Picture`: modes, alpha, 16-bit, EXIF
+orientation, ICC, frames — every frame decoded fully before any work starts.
 
-A decoded :class:`Picture` holds one :class:`Frame` per animation frame or TIFF page. Each frame
-is a colour array — ``(H, W)`` gray or ``(H, W, 3)`` RGB, ``uint8`` or ``uint16`` — plus an
-optional ``(H, W)`` alpha plane of the same dtype, kept apart because alpha is upscaled with plain
-bicubic (DESIGN §3). Pixels are already rotated upright; the metadata says orientation 1.
-Encoding to bytes lives in :mod:`nssr_cli.encode`.
+Encoding to bytes lives in :mod:`nssr_cli.files.encode`.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
-from nssr_cli.deep import deep_rawmode, read_deep
 from nssr_cli.errors import InputError, NssrError
+from nssr_cli.files.deep16 import deep_rawmode, read_deep
+from nssr_cli.files.picture import Frame, Picture
 
 ORIENTATION = 0x0112
 DEFAULT_MAX_PIXELS = 90_000_000  # about Pillow's own decompression-bomb threshold
-
-
-@dataclass
-class Frame:
-    """One frame: ``color`` (H, W) or (H, W, 3); ``alpha`` (H, W) or None; one dtype for both."""
-
-    color: np.ndarray
-    alpha: np.ndarray | None = None
-    duration: int | None = None  # milliseconds, for animations
-
-
-@dataclass
-class Picture:
-    """A decoded image: upright frames, plus the metadata to carry to the output."""
-
-    frames: list[Frame]
-    format: str  # Pillow's name for the source format, e.g. "PNG"
-    icc: bytes | None = None
-    exif: bytes | None = None  # with orientation reset to 1
-    info: dict[str, Any] = field(default_factory=dict)  # "loop", "dpi"
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """``(width, height)`` of the first frame."""
-        h, w = self.frames[0].color.shape[:2]
-        return w, h
-
-    @property
-    def has_alpha(self) -> bool:
-        return any(f.alpha is not None for f in self.frames)
-
-    @property
-    def mode(self) -> str:
-        """A short description such as ``RGBA``, ``L``, ``I;16`` or ``RGB;16``."""
-        f = self.frames[0]
-        base = "L" if f.color.ndim == 2 else "RGB"
-        base += "A" if f.alpha is not None else ""
-        if f.color.dtype == np.uint16:
-            return "I;16" if base == "L" else base + ";16"
-        return base
 
 
 def configure_limits(max_pixels: int) -> None:

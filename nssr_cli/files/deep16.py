@@ -3,7 +3,8 @@
 Reading: Pillow's decoders unfilter and decompress correctly (they know the bytes per pixel);
 only the final unpacking keeps the high byte of each sample. Decoding a second time with the
 opposite byte order's unpacker yields the low bytes, and the two halves give the exact 16-bit
-samples. Writing: a small baseline TIFF encoder for ``uint16`` arrays (PNG: :mod:`nssr_cli.png`).
+samples. Writing: a small baseline TIFF encoder for ``uint16`` arrays (PNG:
+:mod:`nssr_cli.files.png`).
 """
 
 from __future__ import annotations

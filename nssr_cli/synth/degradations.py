@@ -22,8 +22,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from nssr_cli.synth.levels import BLUR_PRIORS, DIV2KRK_EIGEN_RANGE
+
 KERNEL_SIZES = {2: 11, 3: 21, 4: 31}
-EIGEN_RANGE = (0.6, 5.0)  # covariance eigenvalues of the ×2 kernel, HR pixels²
+EIGEN_RANGE = DIV2KRK_EIGEN_RANGE
 NOISE_LEVEL = 0.25
 
 
@@ -160,17 +162,6 @@ def classic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
     ]
     lr = np.clip(np.round(np.stack(planes, axis=-1)), 0, 255)
     return lr.astype(np.uint8) if as_uint8 else lr / 255.0
-
-
-# The blur prior of each bank level: DIV2KRK-recipe eigenvalue ranges (×2 units; ×3 scales them
-# by 2.25, ×4 composes two ×2 kernels), or None for the classic antialiased bicubic downscale.
-BLUR_PRIORS: dict[str, tuple[float, float] | None] = {
-    "none": None,
-    "light": (0.25, 1.2),
-    "medium": (0.6, 3.0),
-    "heavy": (1.5, 5.0),
-    "div2krk": EIGEN_RANGE,
-}
 
 
 def degrade(hr: np.ndarray, scale: int, blur: str, rng: np.random.Generator) -> np.ndarray:

@@ -12,6 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nssr_cli.dil.config import TrainConfig
+from nssr_cli.dil.objectives import SceneRestoration
+
 
 def normal_equations(
     u: torch.Tensor, x: torch.Tensor, size: int, chunk: int = 16
@@ -45,14 +48,12 @@ def solve_kernel(
     return w.reshape(size, size)[::-1, ::-1].copy()  # correlation weights → convolution kernel
 
 
-def solve_scenes(config: object, seed: int = 0) -> tuple[np.ndarray, dict[str, float]]:
-    """Solve the ``scenes`` objective of a :class:`~nssr_cli.training.TrainConfig` directly:
+def solve_scenes(config: TrainConfig, seed: int = 0) -> tuple[np.ndarray, dict[str, float]]:
+    """Solve the ``scenes`` objective of a :class:`~nssr_cli.dil.config.TrainConfig` directly:
     the optimal ``R×R`` kernel (``R`` the L-CNN's receptive field) and its training MSE."""
-    from nssr_cli.objectives import SceneRestoration
-
     data_gen = torch.Generator().manual_seed(seed)
-    obj = SceneRestoration(config, generator=data_gen, device=torch.device("cpu"))  # type: ignore[arg-type]
-    size = config.model.receptive_field  # type: ignore[attr-defined]
+    obj = SceneRestoration(config, generator=data_gen, device=torch.device("cpu"))
+    size = config.model.receptive_field
     h = solve_kernel(obj.inputs(size), obj.x, size)
     mse, _ = obj.loss(torch.from_numpy(h).float(), torch.arange(len(obj.u)))
     return h, {"mse": float(mse), "area": float(h.sum())}

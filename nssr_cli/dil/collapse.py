@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nssr_cli.model import LCNN
+from nssr_cli.dil.model import LCNN
 
 
 def impulse_response(model: LCNN, *, differentiable: bool = False) -> torch.Tensor:

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
-from nssr_cli.gallery import random_kernel_gallery
-from nssr_cli.scenes_data import scene_pairs
-
-if TYPE_CHECKING:
-    from nssr_cli.training import TrainConfig
+from nssr_cli.dil.config import TrainConfig
+from nssr_cli.dil.gallery import random_kernel_gallery
+from nssr_cli.synth.pairs import scene_pairs
 
 Terms = dict[str, torch.Tensor]
 
@@ -99,7 +97,7 @@ class SceneRestoration(Objective):
     """Image-free restoration: ``‖bicubic(y) ⊛ h − X‖²`` (mean per pixel) on procedural scenes
     ``X`` degraded to ``y`` under the blur prior of bank level ``config.blur`` at
     ``config.scale`` (``config.kernels`` scene/kernel pairs). Quadratic in ``h``, so
-    :func:`nssr_cli.solve.solve_kernel` finds its optimum directly."""
+    :func:`nssr_cli.dil.solve.solve_kernel` finds its optimum directly."""
 
     name = "scenes"
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nssr_cli import __version__
-from nssr_cli.store import (
+from nssr_cli.kernels.files import (
     cached_kernel_path,
     file_digest,
     load_checkpoint,
@@ -40,7 +40,7 @@ class ExportedKernel:
 
 def model_from_checkpoint(ck: dict[str, Any]) -> Any:
     """Rebuild the L-CNN stored in a checkpoint dict."""
-    from nssr_cli.model import LCNN, LCNNConfig
+    from nssr_cli.dil.model import LCNN, LCNNConfig
 
     model = LCNN(LCNNConfig(**ck["config"]["model"]))
     model.load_state_dict(ck["state_dict"])
@@ -58,7 +58,7 @@ def export_kernel(checkpoint: Path) -> ExportedKernel:
                 return ExportedKernel(kernel, meta, cached, True)
         except Exception:  # a damaged cache entry is rebuilt below
             pass
-    from nssr_cli.collapse import collapse
+    from nssr_cli.dil.collapse import collapse
 
     ck = load_checkpoint(checkpoint)
     kernel = collapse(model_from_checkpoint(ck))

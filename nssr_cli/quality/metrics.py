@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nssr_cli.errors import UsageError
+
 PEAK = 255.0
 
 
@@ -20,8 +22,6 @@ def require_scikit_image() -> None:
     try:
         import skimage.metrics  # noqa: F401
     except ImportError:
-        from nssr_cli.errors import UsageError
-
         raise UsageError(
             "nssr eval scores with scikit-image, which is not installed; "
             "install it with: pip install 'nssr[eval]'"

@@ -1,4 +1,5 @@
-"""Files on disk: kernels (+ JSON sidecars), L-CNN checkpoints, the cache folder, shipped weights.
+"""Kernel files on disk: kernels (+ JSON sidecars), L-CNN checkpoints, the cache folder, the
+shipped weights.
 
 Kernel files are ``.npy``, float32, 2-D, odd square size, centred, holding a *true convolution*
 kernel (DESIGN §3). Metadata sits beside them in ``<name>.json``.
@@ -6,12 +7,10 @@ kernel (DESIGN §3). Metadata sits beside them in ``<name>.json``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from platformdirs import user_cache_dir
 
 from nssr_cli.errors import KernelError
+from nssr_cli.files.atomic import atomic_write_bytes
 
 DEFAULT_CHECKPOINT = "dil.pt"
 DEFAULT_KERNEL = "dil"
@@ -36,7 +36,7 @@ def weights_dir() -> Path:
     packaged = Path(str(resources.files("nssr_cli") / "weights"))
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "weights"
+    return Path(__file__).resolve().parents[2] / "weights"
 
 
 def shipped_checkpoint() -> Path:
@@ -101,34 +101,6 @@ def load_kernel(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     return validate_kernel(arr, str(path)), meta
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes via a temp file in the same folder, fsync, then ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# Read once, at import (before any worker thread): reading it means setting it, and a file
-# another thread created in between would get no umask at all.
-_UMASK = _read_umask()
-
-
 def save_kernel(kernel: np.ndarray, path: Path, meta: dict[str, Any]) -> list[Path]:
     """Write a kernel by extension (``.npy`` + JSON sidecar, ``.txt``, or ``.json``).
 
@@ -162,7 +134,7 @@ def cached_kernel_path(digest: str) -> Path:
     return cache_dir() / "kernels" / f"{digest[:16]}.npy"
 
 
-IDENTITY_NAMES = ("bicubic", "none", "identity")
+IDENTITY_NAMES = ("bicubic", "identity")
 
 
 def resolve_kernel(spec: str | os.PathLike[str] | np.ndarray | None) -> tuple[np.ndarray, str]:

@@ -1,8 +1,8 @@
 """The quality benchmark runner (DESIGN §4): degrade HR photos, upscale them back with bicubic
 and with each kernel, score the rounded 8-bit output (Y-channel PSNR/SSIM, ``s`` border cropped).
 
-Upscaling goes through the engine's fast path (:func:`~nssr_cli.engine.make_plan` +
-:func:`~nssr_cli.engine.upscale_planes`), so the benchmark measures what users get.
+Upscaling goes through the engine's fast path (:func:`~nssr_cli.engine.tiles.cached_plan` +
+:func:`~nssr_cli.engine.tiles.upscale_planes`), so the benchmark measures what users get.
 Methods: ``bicubic``, ``auto``/``none``/``light``/``medium``/``heavy`` (the bank, as
 ``nssr upscale --blur`` picks), or any kernel name or ``.npy`` path.
 """
@@ -17,11 +17,20 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from nssr_cli.bank import BLUR_LEVELS, select_kernel
-from nssr_cli.degrade import classic_lr, div2krk_lr, image_seed, modcrop, recipe_kernel
-from nssr_cli.engine import cached_plan, upscale_planes
+from nssr_cli.engine.tiles import cached_plan, upscale_planes
 from nssr_cli.errors import UsageError
-from nssr_cli.metrics import psnr_y, require_scikit_image, ssim_y
+from nssr_cli.files.formats import image_extensions
+from nssr_cli.kernels.bank import BLUR_LEVELS, select_kernel
+from nssr_cli.kernels.files import resolve_kernel
+from nssr_cli.quality.comparison import save_comparison
+from nssr_cli.quality.metrics import psnr_y, require_scikit_image, ssim_y
+from nssr_cli.synth.degradations import (
+    classic_lr,
+    div2krk_lr,
+    image_seed,
+    modcrop,
+    recipe_kernel,
+)
 
 PROTOCOLS = ("div2krk", "classic")
 
@@ -66,8 +75,6 @@ class Report:
 
 def find_images(paths: Iterable[Path]) -> list[Path]:
     """Image files among ``paths`` (folders are searched, not recursively), sorted per folder."""
-    from nssr_cli.batch import image_extensions
-
     exts = image_extensions()
     found: list[Path] = []
     for p in map(Path, paths):
@@ -98,8 +105,6 @@ def make_lr(hr: np.ndarray, scale: int, protocol: str, name: str) -> np.ndarray:
 
 def upscale(lr: np.ndarray, scale: int, method: str, device: str) -> tuple[np.ndarray, str]:
     """``lr`` upscaled by one method, and the name of the kernel it used."""
-    from nssr_cli.store import resolve_kernel
-
     if method in BLUR_LEVELS:
         sel = select_kernel(lr, scale, method)
         kernel, name = sel.kernel, sel.name
@@ -147,8 +152,6 @@ def evaluate(
                     if on_score:
                         on_score(score)
                 if compare_dir is not None:
-                    from nssr_cli.comparison import save_comparison
-
                     dest = Path(compare_dir) / f"{path.stem}-{protocol}-x{scale}.png"
                     save_comparison(dest, lr, outs, hr, scale)
     return report

@@ -1,7 +1,9 @@
-"""Running a planned batch: decode → upscale → encode, overlapped.
+"""Running a planned batch: decode → choose kernel → upscale → encode → publish.
 
-Decoding and encoding/writing run on a small thread pool (``jobs`` workers; Pillow and zlib
-release the GIL) while the main thread upscales, so a folder of JPEGs keeps the CPU or GPU
+One file's pipeline is :func:`load`, :class:`Upscaler` and :func:`save`; :func:`process` chains
+them for one job, and every way of running a batch uses these same steps. :class:`BatchRun` is the
+local runner: decoding and encoding/writing run on a small thread pool (``workers``; Pillow and
+zlib release the GIL) while the main thread upscales, so a folder of JPEGs keeps the CPU or GPU
 busy. Results are reported in input order. On Ctrl-C, queued work is cancelled, writes already
 running finish (each is atomic: complete or absent), and ``KeyboardInterrupt`` propagates.
 """
@@ -19,10 +21,18 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from nssr_cli.batch import Job
-from nssr_cli.encode import DEFAULT_QUALITY, DiskFullError, check_storable, encode, write_atomic
+from nssr_cli.batch.plan import Job
+from nssr_cli.engine.geometry import output_size
+from nssr_cli.engine.polyphase import make_plan
+from nssr_cli.engine.tiles import upscale_planes
 from nssr_cli.errors import InputError, NssrError, OutputError
-from nssr_cli.imaging import DEFAULT_MAX_PIXELS, Frame, Picture, decode
+from nssr_cli.files.atomic import DiskFullError, write_atomic
+from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode
+from nssr_cli.files.encode import DEFAULT_QUALITY, check_storable, encode
+from nssr_cli.files.picture import Frame, Picture
+from nssr_cli.kernels.bank import select_kernel
+from nssr_cli.kernels.files import resolve_kernel
+from nssr_cli.synth.levels import LEVELS
 
 
 @dataclass
@@ -66,6 +76,9 @@ def _plain(obj: Any) -> Any:
 
 @dataclass
 class Settings:
+    """How files are read and written: encoder quality, the decompression-bomb limit, and how
+    many decode/encode threads overlap with the upscale."""
+
     quality: int = DEFAULT_QUALITY
     max_pixels: int = DEFAULT_MAX_PIXELS
     workers: int = 2
@@ -77,16 +90,14 @@ class Upscaler:
     def __init__(
         self, scale: float, kernel: str | None, blur: str, device: Any, tile: int | None = None
     ) -> None:
-        from nssr_cli.store import resolve_kernel
-
+        if kernel in LEVELS:  # a bank level by name means the same as --blur LEVEL
+            kernel, blur = None, kernel
         self.scale, self.blur, self.device, self.tile = scale, blur, device, tile
         self.fixed = resolve_kernel(kernel) if kernel else None
         self.bicubic = resolve_kernel("bicubic")[0]
         self.plans: dict[str, Any] = {}
 
     def _plan(self, name: str, kernel: np.ndarray) -> Any:
-        from nssr_cli.engine import make_plan
-
         if name not in self.plans:
             self.plans[name] = make_plan(kernel, self.scale, self.device)
         return self.plans[name]
@@ -95,15 +106,11 @@ class Upscaler:
         """The kernel's name, the kernel, and what to report about the choice."""
         if self.fixed is not None:
             return self.fixed[1], self.fixed[0], {"kernel": self.fixed[1], "blur": None}
-        from nssr_cli.bank import select_kernel
-
         sel = select_kernel(pic.frames[0].color, self.scale, self.blur)
         return sel.name, sel.kernel, {"kernel": sel.name, "blur": sel.blur, "blur_info": sel.info}
 
     def __call__(self, pic: Picture) -> tuple[Picture, dict[str, Any]]:
         """Upscale every frame: colour with the chosen kernel, alpha with plain bicubic."""
-        from nssr_cli.engine import output_size, upscale_planes
-
         _check_memory(pic, self.scale)
         name, kernel, report = self.choose(pic)
         plan, alpha_plan = self._plan(name, kernel), self._plan("\0bicubic", self.bicubic)
@@ -188,82 +195,108 @@ def save(job: Job, pic: Picture, stdout: BinaryIO | None, settings: Settings) ->
         write_atomic(job.output, data)
 
 
-def run(
-    jobs: list[Job],
+def process(
+    job: Job,
     upscaler: Callable[[Picture], tuple[Picture, dict[str, Any]]],
-    on_result: Callable[[Result], None],
     settings: Settings,
     *,
     stdin: BinaryIO | None = None,
     stdout: BinaryIO | None = None,
-) -> list[Result]:
-    """Process ``jobs`` in order; every job yields exactly one :class:`Result` via ``on_result``."""
-    results: list[Result] = []
+) -> Result:
+    """One job, start to finish — read, upscale, write — as one :class:`Result`; a failure of
+    this file is reported in the result, never raised. (:class:`BatchRun` runs the same steps,
+    overlapped across files.)"""
+    start = time.perf_counter()
+    if job.skip or job.error:
+        return Result(job, "skipped" if job.skip else "failed", job.error)
+    try:
+        pic = load(job, stdin, settings)
+        out, kernel = upscaler(pic)
+        save(job, out, stdout, settings)
+    except NssrError as exc:
+        return Result(job, "failed", str(exc), seconds=time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return Result(job, "done", None, pic.size, out.size, pic.mode, kernel, seconds)
 
-    def report(r: Result) -> None:
-        results.append(r)
-        on_result(r)
 
-    todo = deque(j for j in jobs if not (j.skip or j.error))
-    for j in jobs:
-        if j.skip or j.error:
-            report(Result(j, "skipped" if j.skip else "failed", j.error))
-    pool = ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="nssr-io")
-    decoding: deque[tuple[Job, float, Future[Picture]]] = deque()
-    writing: deque[tuple[Result, Future[None] | None]] = deque()
+class BatchRun:
+    """The local runner: every job yields exactly one :class:`Result`, in input order, through
+    ``on_result``. Decodes of the next files and writes of the previous ones overlap with the
+    upscale of the current one; a full disk stops new work (the rest: "not attempted")."""
 
-    def fill() -> None:
-        while todo and len(decoding) < settings.workers:
+    def __init__(
+        self,
+        upscaler: Callable[[Picture], tuple[Picture, dict[str, Any]]],
+        on_result: Callable[[Result], None],
+        settings: Settings,
+        *,
+        stdin: BinaryIO | None = None,
+        stdout: BinaryIO | None = None,
+    ) -> None:
+        self.upscaler, self.on_result, self.settings = upscaler, on_result, settings
+        self.stdin, self.stdout = stdin, stdout
+        self.results: list[Result] = []
+        self.decoding: deque[tuple[Job, float, Future[Picture]]] = deque()
+        self.writing: deque[tuple[Result, Future[None] | None]] = deque()
+        self.disk_full = False
+
+    def run(self, jobs: list[Job]) -> list[Result]:
+        todo = deque(j for j in jobs if not (j.skip or j.error))
+        for j in jobs:
+            if j.skip or j.error:
+                self._report(Result(j, "skipped" if j.skip else "failed", j.error))
+        workers = max(1, self.settings.workers)
+        with ThreadPoolExecutor(workers, thread_name_prefix="nssr-io") as self.pool:
+            try:
+                self._pipeline(todo)
+            finally:
+                for _, _, fut in self.decoding:
+                    fut.cancel()
+                self.pool.shutdown(wait=True, cancel_futures=True)
+        return self.results
+
+    def _pipeline(self, todo: deque[Job]) -> None:
+        self._fill(todo)
+        while self.decoding and not self.disk_full:
+            job, t0, fut = self.decoding.popleft()
+            self._fill(todo)
+            try:
+                pic = fut.result()
+                out, kernel = self.upscaler(pic)
+            except NssrError as exc:
+                failed = Result(job, "failed", str(exc), seconds=time.perf_counter() - t0)
+                self.writing.append((failed, None))
+                continue
+            res = Result(job, "done", None, pic.size, out.size, pic.mode, kernel, seconds=t0)
+            write = self.pool.submit(save, job, out, self.stdout, self.settings)
+            self.writing.append((res, write))
+            self._finish(keep=self.settings.workers)
+        self._finish(keep=0)
+        for job in [j for j, _, _ in self.decoding] + list(todo):
+            self._report(Result(job, "not attempted", "the batch stopped: the disk is full"))
+
+    def _fill(self, todo: deque[Job]) -> None:
+        """Start decoding until ``workers`` files are in flight."""
+        while todo and len(self.decoding) < self.settings.workers:
             job = todo.popleft()
-            decoding.append((job, time.perf_counter(), pool.submit(load, job, stdin, settings)))
+            fut = self.pool.submit(load, job, self.stdin, self.settings)
+            self.decoding.append((job, time.perf_counter(), fut))
 
-    full = False  # the disk filled up: stop starting new work
-
-    def finish(keep: int) -> None:
+    def _finish(self, keep: int) -> None:
         """Wait for (and report) writes until at most ``keep`` are still running."""
-        nonlocal full
-        while len(writing) > keep:
-            res, fut = writing.popleft()
+        while len(self.writing) > keep:
+            res, fut = self.writing.popleft()
             if fut is None:  # failed before writing; queued to keep the input order
-                report(res)
+                self._report(res)
                 continue
             try:
                 fut.result()
             except NssrError as exc:
-                full = full or isinstance(exc, DiskFullError)
-                report(_failed(res, exc))
-                continue
+                self.disk_full = self.disk_full or isinstance(exc, DiskFullError)
+                res.status, res.error, res.output_size = "failed", str(exc), None
             res.seconds = time.perf_counter() - res.seconds
-            report(res)
+            self._report(res)
 
-    try:
-        fill()
-        while decoding and not full:
-            job, t0, fut = decoding.popleft()
-            fill()
-            try:
-                pic = fut.result()
-                out, kernel = upscaler(pic)
-            except NssrError as exc:
-                writing.append(
-                    (Result(job, "failed", str(exc), seconds=time.perf_counter() - t0), None)
-                )
-                continue
-            res = Result(job, "done", None, pic.size, out.size, pic.mode, kernel, seconds=t0)
-            writing.append((res, pool.submit(save, job, out, stdout, settings)))
-            finish(settings.workers)
-        finish(0)
-        for _, _, fut in decoding:
-            fut.cancel()
-        for job in [j for j, _, _ in decoding] + list(todo):
-            report(Result(job, "not attempted", "the batch stopped: the disk is full"))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return results
-
-
-def _failed(res: Result, exc: Exception) -> Result:
-    res.status, res.error = "failed", str(exc)
-    res.output_size = None
-    res.seconds = time.perf_counter() - res.seconds
-    return res
+    def _report(self, res: Result) -> None:
+        self.results.append(res)
+        self.on_result(res)

@@ -3,7 +3,7 @@
 Everything here happens before any pixel is touched: inputs are expanded (files, folders,
 globs, ``-r``), output names computed (``<stem>_x<S>.<ext>``, ``--suffix``, a mirrored tree under
 ``-o DIR``), and collisions, outputs that would replace an input, existing outputs and unwritable
-folders are found up front (RELIABILITY.md). Running the plan lives in :mod:`nssr_cli.runner`.
+folders are found up front (RELIABILITY.md). Running the plan lives in :mod:`nssr_cli.batch.run`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
-
-from nssr_cli.encode import extension_for, format_for_path, format_name, probe_writable
 from nssr_cli.errors import UsageError
+from nssr_cli.files.atomic import probe_writable
+from nssr_cli.files.encode import extension_for, format_for_path, format_name
+from nssr_cli.files.formats import image_extensions
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,6 @@ class Options:
 class Inputs:
     sources: list[Source] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # "path (why)", shown with -v
-
-
-def image_extensions() -> set[str]:
-    """Lower-case extensions (``.png``) of every format Pillow can read."""
-    Image.init()
-    return {e for e, f in Image.registered_extensions().items() if f in Image.OPEN}
 
 
 def expand_inputs(specs: list[str], *, recursive: bool, exclude: Path | None = None) -> Inputs:

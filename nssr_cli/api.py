@@ -1,0 +1,37 @@
+"""The library entry: :func:`upscale_array`, the one place where a kernel choice meets the engine.
+
+Rank 4: may import ``kernels``, ``dil``, ``engine``, ``synth``, ``files`` and ``errors``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nssr_cli.engine.geometry import check_scale
+from nssr_cli.engine.tiles import cached_plan, upscale_planes
+from nssr_cli.kernels.bank import select_kernel
+from nssr_cli.kernels.files import resolve_kernel
+
+
+def upscale_array(
+    image: np.ndarray,
+    scale: float,
+    kernel: str | np.ndarray | None = None,
+    device: str = "auto",
+    *,
+    tile: int | None = None,
+) -> np.ndarray:
+    """Upscale an image array by ``scale`` with bicubic + one inverse-blur convolution.
+
+    ``image``: ``H×W`` or ``H×W×C``, uint8, uint16 or float32 in [0, 1]; every channel is
+    sharpened (split off an alpha channel first if it should stay soft). ``kernel``: ``None``
+    (chosen for this image by its estimated blur, like ``nssr upscale --blur auto``), a
+    built-in name (``"dil"``: the paper's), a path to an exported ``.npy``, or a 2-D odd square
+    convolution kernel. Returns the same dtype and layout at ``round(s·H) × round(s·W)``.
+    """
+    image = np.asarray(image)
+    if kernel is None:
+        h = select_kernel(image, check_scale(scale), "auto").kernel
+    else:
+        h = resolve_kernel(kernel)[0]
+    return upscale_planes(image, cached_plan(h, scale, device), tile=tile)

@@ -1,0 +1,84 @@
+"""``nssr eval``: the quality benchmark on HR photos."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nssr_cli.cli.common import Device, emit_json, err
+from nssr_cli.errors import UsageError
+
+
+class Protocol(str, Enum):
+    div2krk = "div2krk"
+    classic = "classic"
+    both = "both"
+
+
+def evaluate(
+    paths: Annotated[list[Path], typer.Argument(help="HR images or folders of them.")],
+    kernel: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kernel",
+            "-k",
+            help="Method to compare with bicubic, repeatable: a "
+            "blur level (auto, none, light, medium, heavy), a kernel name or a .npy.",
+        ),
+    ] = None,
+    scale: Annotated[
+        list[int] | None, typer.Option("--scale", "-s", help="Scale (repeatable; 2 3 4).")
+    ] = None,
+    protocol: Annotated[Protocol, typer.Option(help="Degradation: DESIGN §4.")] = Protocol.both,
+    compare: Annotated[
+        Path | None, typer.Option(help="Write side-by-side PNG crops into this folder.")
+    ] = None,
+    device: Annotated[Device, typer.Option(help="Where to upscale.")] = Device.cpu,
+    as_json: Annotated[bool, typer.Option("--json", help="All scores as JSON on stdout.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Per-image scores too.")] = False,
+) -> None:
+    """Score bicubic and kernels on HR photos: degrade, upscale back, Y-channel PSNR/SSIM.
+
+    Example: [bold]nssr eval photos/ --kernel dil --kernel auto[/bold]
+    """
+    from rich.table import Table
+
+    from nssr_cli.quality.evaluation import PROTOCOLS
+    from nssr_cli.quality.evaluation import evaluate as run_eval
+
+    scales = scale or [2, 3, 4]
+    if any(s not in (2, 3, 4) for s in scales):
+        raise UsageError("the benchmark protocols are defined for scales 2, 3 and 4")
+    protocols = PROTOCOLS if protocol is Protocol.both else (protocol.value,)
+    methods = ["bicubic", *(kernel or ["auto"])]
+    report = run_eval(
+        paths,
+        scales=scales,
+        protocols=protocols,
+        methods=methods,
+        device=device.value,
+        compare_dir=compare,
+    )
+    table = Table(title="Y-channel PSNR (dB) / SSIM, border cropped")
+    extra = ["image", "kernel"] if verbose else []
+    for col in ("protocol", "scale", "method", *extra, "PSNR", "SSIM"):
+        table.add_column(col, justify="right" if col in ("PSNR", "SSIM", "scale") else "left")
+    rows = [{**r, "image": "mean", "kernel": ""} for r in report.means()]
+    if verbose:
+        rows += [{**vars(r)} for r in report.scores]
+    for r in rows:
+        cells = [r[c] for c in extra]
+        table.add_row(
+            r["protocol"],
+            f"×{r['scale']}",
+            r["method"],
+            *cells,
+            f"{r['psnr']:.2f}",
+            f"{r['ssim']:.4f}",
+        )
+    err.print(table)
+    if as_json:
+        emit_json(report.to_dict())

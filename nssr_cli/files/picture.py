@@ -1,0 +1,54 @@
+"""A decoded image: its frames as arrays and the metadata to carry to the output.
+
+A :class:`Picture` holds one :class:`Frame` per animation frame or TIFF page. Each frame is a
+colour array — ``(H, W)`` gray or ``(H, W, 3)`` RGB, ``uint8`` or ``uint16`` — plus an optional
+``(H, W)`` alpha plane of the same dtype, kept apart because alpha is upscaled with plain bicubic
+(DESIGN §3). Pixels are already rotated upright; the metadata says orientation 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Frame:
+    """One frame: ``color`` (H, W) or (H, W, 3); ``alpha`` (H, W) or None; one dtype for both."""
+
+    color: np.ndarray
+    alpha: np.ndarray | None = None
+    duration: int | None = None  # milliseconds, for animations
+
+
+@dataclass
+class Picture:
+    """A decoded image: upright frames, plus the metadata to carry to the output."""
+
+    frames: list[Frame]
+    format: str  # Pillow's name for the source format, e.g. "PNG"
+    icc: bytes | None = None
+    exif: bytes | None = None  # with orientation reset to 1
+    info: dict[str, Any] = field(default_factory=dict)  # "loop", "dpi"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` of the first frame."""
+        h, w = self.frames[0].color.shape[:2]
+        return w, h
+
+    @property
+    def has_alpha(self) -> bool:
+        return any(f.alpha is not None for f in self.frames)
+
+    @property
+    def mode(self) -> str:
+        """A short description such as ``RGBA``, ``L``, ``I;16`` or ``RGB;16``."""
+        f = self.frames[0]
+        base = "L" if f.color.ndim == 2 else "RGB"
+        base += "A" if f.alpha is not None else ""
+        if f.color.dtype == np.uint16:
+            return "I;16" if base == "L" else base + ";16"
+        return base
