@@ -14,7 +14,9 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 
 from nssr_cli.errors import InputError, NssrError
 from nssr_cli.files.deep16 import deep_rawmode, read_deep
-from nssr_cli.files.picture import Frame, Picture
+from nssr_cli.files.formats import READABLE_NAMES, open_image
+from nssr_cli.files.header import read_header
+from nssr_cli.files.picture import Frame, Header, Picture
 
 ORIENTATION = 0x0112
 DEFAULT_MAX_PIXELS = 90_000_000  # about Pillow's own decompression-bomb threshold
@@ -29,26 +31,46 @@ def configure_limits(max_pixels: int) -> None:
     warnings.simplefilter("error", Image.DecompressionBombWarning)
 
 
-def decode(data: bytes, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
-    """Decode every frame of an image file's bytes fully, before any work is done.
+def decode(
+    data: bytes,
+    name: str,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    check: Callable[[Header], None] | None = None,
+) -> Picture:
+    """Decode every frame of an image file's bytes fully and strictly, before any work is done.
 
-    Raises :class:`InputError` (naming ``name``) for empty, unknown, truncated, corrupt or
-    oversized data, never anything else.
+    Only the raster formats of :mod:`nssr_cli.files.formats` are tried. The header is read
+    first: frames and sizes, the total pixels of all frames against ``max_pixels``, then
+    ``check(header)`` (e.g. the memory the job will need) — all before any pixel is decoded.
+    Pixels are decoded before any metadata is read, and a decoder's error is never retried: a
+    file Pillow cannot decode completely fails. Raises :class:`InputError` (naming ``name``)
+    for empty, unknown, damaged or oversized data, never anything else.
     """
     if not data:
         raise InputError(f"{name}: the file is empty (0 bytes)")
     try:
-        return _decode(lambda: Image.open(io.BytesIO(data)), max_pixels)
+        return _decode(lambda: open_image(io.BytesIO(data)), max_pixels, check)
     except NssrError as exc:
         raise InputError(f"{name}: {exc}") from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise InputError(f"{name}: refused as a possible decompression bomb ({exc})") from None
     except UnidentifiedImageError:
-        raise InputError(f"{name}: not an image file nssr can read (unknown or damaged)") from None
+        raise InputError(f"{name}: {_unreadable(data)}") from None
     except MemoryError:
         raise InputError(f"{name}: not enough memory to decode this image") from None
     except Exception as exc:  # Pillow's decoders raise many types for damaged data
         raise InputError(f"{name}: cannot decode the image ({_why(exc)})") from None
+
+
+def _unreadable(data: bytes) -> str:
+    """Why a file was not identified: a refused interpreter format, or unknown/damaged."""
+    if data.startswith((b"%!", b"\xc5\xd0\xd3\xc6", b"%PDF")):
+        return (
+            "PostScript, EPS and PDF are not read (decoding them runs an interpreter, "
+            "Ghostscript); convert the file to PNG or TIFF first"
+        )
+    return f"not an image nssr can read (damaged, or not one of {READABLE_NAMES})"
 
 
 def _why(exc: BaseException) -> str:
@@ -56,28 +78,25 @@ def _why(exc: BaseException) -> str:
     return "the file is truncated or damaged" if "truncated" in text.lower() else text
 
 
-def _decode(opener: Callable[[], Image.Image], max_pixels: int) -> Picture:
+def _decode(
+    opener: Callable[[], Image.Image], max_pixels: int, check: Callable[[Header], None] | None
+) -> Picture:
     im = opener()
-    w, h = im.size
-    if w * h > max_pixels:
-        raise InputError(
-            f"{w}×{h} is {w * h / 1e6:.0f} MP, above --max-pixels "
-            f"({max_pixels / 1e6:.0f} MP); raise the limit if the file is trusted"
-        )
-    if w < 1 or h < 1:
-        raise InputError(f"the image has no pixels ({w}×{h})")
+    header = read_header(im, max_pixels)
+    if check is not None:
+        check(header)
     icc = im.info.get("icc_profile") or None
-    raw = deep_rawmode(im)  # before getexif(), which may load the image
-    exif, orientation = _exif(im)
-    n = getattr(im, "n_frames", 1)
-    if n > 1:
-        frames = _all_frames(opener(), n)
-    elif raw is not None:
-        frames = [_split(read_deep(opener, raw))]
+    # Pixels first, strictly: reading EXIF may load the image and swallow the decoder's error,
+    # and a second load() after a failed one returns the partial image without complaint.
+    if header.frames > 1:
+        frames, (exif, orientation) = _all_frames(im, header.frames)
+    elif (raw := deep_rawmode(im)) is not None:
+        arr, loaded = read_deep(opener, raw)
+        frames, (exif, orientation) = [_split(arr)], _exif(loaded)
     else:
         im.load()
         frame, icc = _frame(im, icc)
-        frames = [frame]
+        frames, (exif, orientation) = [frame], _exif(im)
     frames = [_writable(_orient(f, orientation)) for f in frames]
     info = {k: im.info[k] for k in ("loop", "dpi") if k in im.info}
     return Picture(frames, im.format or "PNG", icc, exif, info)
@@ -91,16 +110,47 @@ def _writable(frame: Frame) -> Frame:
     return frame
 
 
+# IFD0 tags that describe the picture rather than how a file stores it: the only ones carried.
+# A TIFF's getexif() is its own IFD0 (ImageWidth, StripOffsets, Compression…): carried into a
+# TIFF output those would override the output's own tags. Resolution travels as ``dpi``.
+_DESCRIPTIVE = {
+    0x010E,  # ImageDescription
+    0x010F,  # Make
+    0x0110,  # Model
+    0x0112,  # Orientation
+    0x0131,  # Software
+    0x0132,  # DateTime
+    0x013B,  # Artist
+    0x013E,  # WhitePoint
+    0x013F,  # PrimaryChromaticities
+    0x4746,  # Rating
+    0x4749,  # RatingPercent
+    0x8298,  # Copyright
+    0x8769,  # the EXIF sub-IFD (camera settings, dates)
+    0x8825,  # the GPS sub-IFD
+    *range(0x9C9B, 0x9CA0),  # Windows XPTitle, XPComment, XPAuthor, XPKeywords, XPSubject
+}
+_EXIF_IFD = 0x8769
+_PIXEL_DIMENSIONS = (0xA002, 0xA003)  # the source's size: wrong after upscaling
+
+
 def _exif(im: Image.Image) -> tuple[bytes | None, int]:
-    """The EXIF block to carry (orientation reset to 1) and the orientation to apply."""
+    """The EXIF block to carry (descriptive tags only, orientation reset to 1) and the
+    orientation to apply. ``im`` is already loaded."""
     try:
         exif = im.getexif()
         orientation = exif.get(ORIENTATION, 1)
         orientation = orientation if orientation in range(1, 9) else 1
+        for tag in [t for t in exif if t not in _DESCRIPTIVE]:
+            del exif[tag]
+        if _EXIF_IFD in exif:
+            sub = exif.get_ifd(_EXIF_IFD)  # cached: tobytes() writes this dict
+            for tag in _PIXEL_DIMENSIONS:
+                sub.pop(tag, None)
         if ORIENTATION in exif:
             exif[ORIENTATION] = 1
         return (exif.tobytes() if len(exif) else None), orientation
-    except Exception:  # unreadable EXIF is dropped, not fatal
+    except Exception:  # unreadable EXIF is dropped, not fatal (the pixels are already decoded)
         return None, 1
 
 
@@ -153,9 +203,11 @@ def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Frame, bytes | Non
     return Frame(np.asarray(im.convert("RGB"))), None
 
 
-def _all_frames(im: Image.Image, n: int) -> list[Frame]:
-    """Every frame of an animation or multi-page file, made alike (gray/RGB, alpha)."""
+def _all_frames(im: Image.Image, n: int) -> tuple[list[Frame], tuple[bytes | None, int]]:
+    """Every frame of an animation or multi-page file, made alike (gray/RGB, alpha), and the
+    first frame's EXIF as :func:`_exif` gives it (read once that frame is decoded)."""
     frames = []
+    exif: tuple[bytes | None, int] = (None, 1)
     for i in range(n):
         im.seek(i)
         if deep_rawmode(im) is not None:
@@ -166,6 +218,8 @@ def _all_frames(im: Image.Image, n: int) -> list[Frame]:
         frame, _ = _frame(im, None)
         frame.duration = im.info.get("duration")
         frames.append(frame)
+        if i == 0:
+            exif = _exif(im)
     if len({f.color.dtype for f in frames}) > 1:
         raise InputError("the pages mix 8- and 16-bit depths; not supported (pages not processed)")
     rgb = any(f.color.ndim == 3 for f in frames)
@@ -175,7 +229,7 @@ def _all_frames(im: Image.Image, n: int) -> list[Frame]:
             f.color = np.repeat(f.color[:, :, None], 3, axis=2)
         if alpha and f.alpha is None:
             f.alpha = np.full(f.color.shape[:2], np.iinfo(f.color.dtype).max, f.color.dtype)
-    return frames
+    return frames, exif
 
 
 def _orient(frame: Frame, orientation: int) -> Frame:

@@ -36,6 +36,7 @@ def deep_rawmode(im: Image.Image) -> str | None:
 
 
 def _load_with(im: Image.Image, rawmode: str) -> np.ndarray:
+    """Decode ``im`` once, strictly, unpacking with ``rawmode``: every pass must succeed."""
     tile = im.tile[0]
     args = tile.args
     args = (rawmode, *args[1:]) if isinstance(args, tuple) else rawmode
@@ -44,17 +45,22 @@ def _load_with(im: Image.Image, rawmode: str) -> np.ndarray:
     return np.asarray(im, dtype=np.uint16)
 
 
-def read_deep(opener: Callable[[], Image.Image], rawmode: str) -> np.ndarray:
-    """Decode a 16-bit image twice (high bytes, low bytes) → ``(H, W, C)`` uint16.
+def read_deep(
+    opener: Callable[[], Image.Image], rawmode: str
+) -> tuple[np.ndarray, Image.Image]:
+    """Decode a 16-bit image twice (high bytes, low bytes) → ``(H, W, C)`` uint16, and the
+    last decoded ``Image`` (to read metadata from once the pixels are known to be good).
 
     ``opener`` returns a fresh, unloaded ``Image`` of the same file each time it is called.
     """
     if rawmode == "LA;16B":  # gray+alpha: unpack the 4 bytes of each pixel verbatim
-        b = _load_with(opener(), "RGBA")
-        return np.stack([b[..., 0] * 256 + b[..., 1], b[..., 2] * 256 + b[..., 3]], axis=-1)
+        im = opener()
+        b = _load_with(im, "RGBA")
+        return np.stack([b[..., 0] * 256 + b[..., 1], b[..., 2] * 256 + b[..., 3]], axis=-1), im
     hi = _load_with(opener(), rawmode)  # the stock unpacker keeps each sample's high byte
-    lo = _load_with(opener(), rawmode[:-4] + _SWAP[rawmode[-4:]])  # the swapped one, the low
-    return (hi << 8 | lo).astype(np.uint16)
+    im = opener()
+    lo = _load_with(im, rawmode[:-4] + _SWAP[rawmode[-4:]])  # the swapped one, the low
+    return (hi << 8 | lo).astype(np.uint16), im
 
 
 def encode_tiff16(arr: np.ndarray, *, icc: bytes | None = None) -> bytes:

@@ -52,3 +52,31 @@ class Picture:
         if f.color.dtype == np.uint16:
             return "I;16" if base == "L" else base + ";16"
         return base
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a file's header says, before any pixel is decoded.
+
+    ``sizes`` holds ``(width, height)`` per frame (animations: the canvas, which every frame
+    is decoded to); ``bands`` the samples per pixel once decoded (1 gray, 2 gray+alpha, 3 RGB,
+    4 RGBA; an upper bound for animations) and ``itemsize`` the bytes per sample (1 or 2).
+    """
+
+    format: str
+    sizes: tuple[tuple[int, int], ...]
+    bands: int
+    itemsize: int
+
+    @property
+    def frames(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def pixels(self) -> int:
+        """Decoded pixels of all frames together."""
+        return sum(w * h for w, h in self.sizes)
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.bands in (2, 4)

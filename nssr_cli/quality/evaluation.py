@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from nssr_cli.engine.tiles import cached_plan, upscale_planes
 from nssr_cli.errors import UsageError
-from nssr_cli.files.formats import image_extensions
+from nssr_cli.files.formats import image_extensions, open_image
 from nssr_cli.kernels.bank import BLUR_LEVELS, select_kernel
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.quality.comparison import save_comparison
@@ -90,8 +89,8 @@ def find_images(paths: Iterable[Path]) -> list[Path]:
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    """An HR image as ``(H, W, 3)`` uint8 RGB."""
-    with Image.open(path) as im:
+    """An HR image as ``(H, W, 3)`` uint8 RGB (only formats on the allow-list are opened)."""
+    with open_image(path) as im:
         return np.asarray(im.convert("RGB"))
 
 

@@ -1,0 +1,67 @@
+"""A file's header → a :class:`~nssr_cli.files.picture.Header`, and the pixel limit checked on
+it before any pixel is decoded (decompression bombs, and many frames each under the limit)."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from nssr_cli.errors import InputError
+from nssr_cli.files.deep16 import deep_rawmode
+from nssr_cli.files.picture import Header
+
+MAX_FRAMES = 10_000  # a frame costs time and bookkeeping even when it is tiny
+_CANVAS = ("GIF", "PNG", "WEBP")  # animations: every frame is decoded to the full canvas
+_BANDS = {"1": 1, "L": 1, "I": 1, "F": 1, "LA": 2, "La": 2, "PA": 4, "RGBA": 4, "RGBa": 4}
+
+
+def read_header(im: Image.Image, max_pixels: int) -> Header:
+    """Frames, sizes and sample layout of an opened, not yet decoded image; refuses (with
+    :class:`InputError`) a file whose frames hold more than ``max_pixels`` pixels in all or
+    more than :data:`MAX_FRAMES` frames. Leaves ``im`` at frame 0."""
+    n = getattr(im, "n_frames", 1)  # GIF/TIFF count frames from their headers, not pixels
+    if n > MAX_FRAMES:
+        raise InputError(f"the file has {n} frames, more than nssr processes ({MAX_FRAMES})")
+    if n == 1 or (im.format or "") in _CANVAS:
+        sizes = [im.size] * n
+    else:  # pages of their own sizes (TIFF, MPO): seeking reads a page's header only
+        sizes = []
+        for i in range(n):
+            im.seek(i)
+            sizes.append(im.size)
+            _check_pixels(sizes, n, max_pixels)
+        im.seek(0)
+    _check_pixels(sizes, n, max_pixels)
+    w, h = sizes[0]
+    if min(min(s) for s in sizes) < 1:
+        raise InputError(f"the image has no pixels ({w}×{h})")
+    deep = deep_rawmode(im)
+    bands = 4 if n > 1 and im.format in _CANVAS else _bands(im, deep)
+    itemsize = 2 if deep or im.mode.startswith("I") else 1
+    return Header(im.format or "PNG", tuple(sizes), bands, itemsize)
+
+
+def _check_pixels(sizes: list[tuple[int, int]], n: int, max_pixels: int) -> None:
+    total = sum(w * h for w, h in sizes)
+    if total <= max_pixels:
+        return
+    w, h = sizes[0]
+    if n == 1:
+        what = f"{w}×{h} is {total / 1e6:.0f} MP"
+    elif len(set(sizes)) == 1 and len(sizes) == n:
+        what = f"{n} frames of {w}×{h} are {total / 1e6:.0f} MP in all"
+    else:
+        what = f"the first {len(sizes)} of {n} frames are already {total / 1e6:.0f} MP"
+    raise InputError(
+        f"{what}, above --max-pixels ({max_pixels / 1e6:g} MP for all frames together); "
+        "raise the limit if the file is trusted"
+    )
+
+
+def _bands(im: Image.Image, deep: str | None) -> int:
+    if deep is not None:
+        return 2 if deep.startswith("LA") else len(im.mode)
+    if im.mode == "P":
+        return 4 if "transparency" in im.info else 3
+    if im.mode.startswith("I;16"):
+        return 1
+    return _BANDS.get(im.mode, 4 if "transparency" in im.info else 3)

@@ -1,0 +1,349 @@
+"""Hostile and awkward inputs at the decoder: formats outside the raster allow-list (no
+Ghostscript), damaged compressed data, TIFF's own tags, alpha at edges, many-frame bombs and
+the memory a job needs. Each test names the RELIABILITY.md row it pins."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers_images import encoded, gradient, png16_reference
+from PIL import Image, ImageOps, UnidentifiedImageError
+from test_cli_upscale import nssr
+
+from nssr_cli.errors import InputError
+from nssr_cli.files.decode import decode
+from nssr_cli.files.formats import image_extensions, open_image
+
+EPS = (
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\n"
+    b"0 0 moveto 16 16 lineto stroke\nshowpage\n%%EOF\n"
+)
+STRUCTURAL = {256, 257, 258, 259, 262, 273, 277, 278, 279, 284}  # size, strips, layout
+
+
+@pytest.fixture
+def fake_ghostscript(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment whose ``gs`` only leaves a marker file: running it at all is the bug."""
+    bin_dir, marker = tmp_path / "bin", tmp_path / "gs-ran"
+    bin_dir.mkdir()
+    for name in ("gs", "gswin64c", "gswin32c"):
+        script = bin_dir / name
+        script.write_text(f"#!/bin/sh\necho \"$@\" >> '{marker}'\nexit 1\n")
+        script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    return env, marker
+
+
+def cli(args: list[str], env: dict[str, str] | None = None, stdin: bytes | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "nssr_cli", *args],
+        capture_output=True,
+        env=env,
+        input=stdin,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("name", ["drawing.eps", "drawing.ps", "disguised.png"])
+def test_postscript_is_refused_without_running_ghostscript(tmp_path, fake_ghostscript, name):
+    env, marker = fake_ghostscript
+    src = tmp_path / name
+    src.write_bytes(EPS)
+    proc = cli(["upscale", str(src), "--kernel", "bicubic", "-o", str(tmp_path / "o.png")], env)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert f"Error: {src}" in err and "Traceback" not in err and "internal error" not in err
+    assert not marker.exists(), marker.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bin", name])
+
+
+def test_postscript_on_stdin_keeps_stdout_clean(tmp_path, fake_ghostscript):
+    env, marker = fake_ghostscript
+    proc = cli(["upscale", "-", "--kernel", "bicubic", "-o", "-"], env, stdin=EPS)
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert not marker.exists()
+
+
+def test_a_folder_walk_ignores_formats_outside_the_allow_list(tmp_path, fake_ghostscript):
+    env, marker = fake_ghostscript
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.eps").write_bytes(EPS)
+    Image.fromarray(gradient(8, 8)).save(tmp_path / "in" / "b.png")
+    proc = cli(["upscale", str(tmp_path / "in"), "--kernel", "bicubic", "-v"], env)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert "a.eps" in err and "ignored" in err  # listed with -v, not an error
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["a.eps", "b.png", "b_x2.png"]
+    assert not marker.exists()
+
+
+def test_pillow_readable_but_unlisted_formats_are_refused() -> None:
+    # PCX: Pillow reads it, nssr does not (rare and not needed for photographs)
+    with pytest.raises(InputError, match="x.pcx"):
+        decode(encoded(Image.fromarray(gradient(8, 8)), "PCX"), "x.pcx")
+
+
+def test_one_allow_list_for_opening_and_for_extensions() -> None:
+    exts = image_extensions()
+    assert {".png", ".jpg", ".jpeg", ".gif", ".webp", ".tif", ".tiff", ".bmp", ".ppm"} <= exts
+    assert not {".eps", ".ps", ".pdf", ".psd", ".pcx", ".ico"} & exts
+    with pytest.raises(UnidentifiedImageError):
+        open_image(io.BytesIO(EPS))  # what nssr eval opens with, too
+
+
+# --- damaged compressed data --------------------------------------------------------------
+
+
+def _chunks(data: bytes):
+    at = 8
+    while at < len(data):
+        (n,) = struct.unpack_from(">I", data, at)
+        yield at, data[at + 4 : at + 8], n
+        at += 12 + n
+
+
+def flip_in_idat(data: bytes, rng: np.random.Generator) -> bytes:
+    """One flipped bit inside the first IDAT's compressed bytes, its CRC made valid again (so
+    only the compressed stream is damaged, as after a bad copy that kept the chunk intact)."""
+    b = bytearray(data)
+    at, _, n = next(c for c in _chunks(data) if c[1] == b"IDAT")
+    pos = at + 8 + 2 + int(rng.integers(0, n - 6))  # past the zlib header, before its checksum
+    b[pos] ^= 1 << int(rng.integers(0, 8))
+    struct.pack_into(">I", b, at + 8 + n, zlib.crc32(bytes(b[at + 4 : at + 8 + n])))
+    return bytes(b)
+
+
+def pillow_rejects(data: bytes) -> bool:
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+    except Exception:
+        return True
+    return False
+
+
+SEEDS = {
+    "rgb": lambda: encoded(Image.fromarray(gradient(24, 32))),
+    "rgba": lambda: encoded(Image.fromarray(gradient(24, 32, 4))),
+    "gray16": lambda: png16_reference(gradient(24, 32, 1, np.uint16)),
+    "rgb16": lambda: png16_reference(gradient(24, 32, 3, np.uint16)),
+    "rgba16": lambda: png16_reference(gradient(24, 32, 4, np.uint16)),
+}
+
+
+@pytest.mark.parametrize("kind", SEEDS)
+def test_damaged_png_data_that_pillow_rejects_fails(kind: str) -> None:
+    rng = np.random.default_rng(7)
+    seed = SEEDS[kind]()
+    tried = 0
+    for _ in range(40):
+        bad = flip_in_idat(seed, rng)
+        if not pillow_rejects(bad):
+            continue
+        tried += 1
+        with pytest.raises(InputError, match="bad.png"):
+            decode(bad, "bad.png")
+    assert tried >= 10  # the sweep did test something
+
+
+def test_damaged_png_fails_the_file_with_one_line_and_no_output(tmp_path, capsys, monkeypatch):
+    rng = np.random.default_rng(3)
+    seed = SEEDS["rgb"]()
+    bad = next(b for b in (flip_in_idat(seed, rng) for _ in range(50)) if pillow_rejects(b))
+    src = tmp_path / "bad.png"
+    src.write_bytes(bad)
+    code, out, err = nssr(["upscale", str(src), "--kernel", "bicubic"], capsys, monkeypatch)
+    assert code == 1 and f"Error: {src}" in err and "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == ["bad.png"]
+    assert src.read_bytes() == bad
+
+
+# --- TIFF in: the output's tags are its own ---------------------------------------------------
+
+
+def _tiff_cases() -> dict[str, tuple[Image.Image, dict]]:
+    rgb = Image.fromarray(gradient(24, 32))
+    return {
+        "rgb": (rgb, {}),
+        "gray": (rgb.convert("L"), {}),
+        "cmyk": (rgb.convert("CMYK"), {}),
+        "planar": (rgb, {"planar_configuration": 2}),
+        "strips": (rgb, {"strip_size": 256, "compression": "tiff_lzw"}),
+        "rgba": (Image.fromarray(gradient(24, 32, 4)), {}),
+        "gray16": (Image.fromarray(gradient(24, 32, 1, np.uint16)), {}),
+    }
+
+
+def own_tags_only(out: Image.Image, ext: str) -> bool:
+    """No layout tag of the input came along: a TIFF's are its own, other formats have none."""
+    tags = out.getexif()
+    if ext == "tif":  # a TIFF's getexif() is its own first IFD
+        return (tags[256], tags[257]) == out.size
+    return not STRUCTURAL & set(tags)
+
+
+def rgb8(im: Image.Image) -> np.ndarray:
+    """Any mode → ``(H, W, 3)`` float64 in 8-bit units (16-bit gray by its high byte)."""
+    if im.mode.startswith("I"):
+        gray = np.asarray(im, np.float64) / 257
+        return np.repeat(gray[..., None], 3, axis=2)
+    return np.asarray(im.convert("RGB"), np.float64)
+
+
+@pytest.mark.parametrize("ext", ["tif", "png", "jpg"])
+@pytest.mark.parametrize("case", list(_tiff_cases()))
+def test_tiff_round_trips_at_the_new_size(tmp_path, capsys, monkeypatch, case, ext) -> None:
+    im, params = _tiff_cases()[case]
+    src = tmp_path / "a.tif"
+    im.save(src, **params)
+    if ext == "jpg" and "A" in im.mode:
+        pytest.skip("alpha into JPEG is refused (tested elsewhere)")
+    dst = tmp_path / f"b.{ext}"
+    args = ["upscale", str(src), "-s", "2", "--kernel", "bicubic", "-o", str(dst)]
+    code, _, err = nssr(args, capsys, monkeypatch)
+    assert code == 0, err
+    with Image.open(dst) as out:
+        out.load()
+        assert out.size == (64, 48)
+        assert own_tags_only(out, ext)
+        got = rgb8(out)
+    want = rgb8(im.resize((64, 48), Image.Resampling.BICUBIC))
+    assert np.abs(got - want).mean() < 6, case  # same picture (JPEG, bicubic variants differ)
+
+
+def test_real_tiff_metadata_is_carried_and_structure_is_not(tmp_path, capsys, monkeypatch):
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"  # Make
+    exif[0x8298] = "(c) someone"  # Copyright
+    src = tmp_path / "a.tif"
+    Image.fromarray(gradient(24, 32)).save(src, exif=exif, dpi=(300, 300))
+    for ext in ("tif", "jpg", "png"):
+        dst = tmp_path / f"b.{ext}"
+        args = ["upscale", str(src), "-s", "2", "--kernel", "bicubic", "-o", str(dst)]
+        assert nssr(args, capsys, monkeypatch)[0] == 0
+        with Image.open(dst) as out:
+            tags = out.getexif()
+            assert tags.get(0x010F) == "TestCam" and tags.get(0x8298) == "(c) someone", ext
+            assert own_tags_only(out, ext)
+            assert out.size == (64, 48)
+            if ext != "png":
+                assert tuple(round(float(d)) for d in out.info["dpi"]) == (600, 600), ext
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_tiff_orientation_is_applied_once(bits: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    arr = gradient(24, 32, 3, np.uint8 if bits == 8 else np.uint16)
+    data = encoded(
+        Image.fromarray(arr[..., 0]) if bits == 16 else Image.fromarray(arr), "TIFF", exif=exif
+    )
+    with Image.open(io.BytesIO(data)) as im:
+        upright = np.asarray(ImageOps.exif_transpose(im))
+    pic = decode(data, "o.tif")
+    assert np.array_equal(pic.frames[0].color, upright)
+    assert pic.frames[0].color.shape[:2] == (32, 24)
+
+
+# --- alpha: premultiplied resampling -----------------------------------------------------------
+
+
+def _edge(dtype=np.uint8, h: int = 16, w: int = 16) -> np.ndarray:
+    """Opaque white on the left half, fully transparent black on the right half."""
+    peak = np.iinfo(dtype).max
+    arr = np.zeros((h, w, 4), dtype)
+    arr[:, : w // 2] = peak
+    return arr
+
+
+@pytest.mark.parametrize("scale", ["2", "3", "2.5"])
+@pytest.mark.parametrize("kernel", ["bicubic", "dil"])
+def test_opaque_white_beside_transparent_stays_white(tmp_path, capsys, monkeypatch, scale, kernel):
+    src, dst = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(_edge(), "RGBA").save(src)
+    args = ["upscale", str(src), "-s", scale, "--kernel", kernel, "-o", str(dst)]
+    assert nssr(args, capsys, monkeypatch)[0] == 0
+    out = np.asarray(Image.open(dst))
+    visible = out[..., 3] > 0
+    assert visible.sum() > out[..., 3].size // 3
+    assert out[..., :3][visible].min() >= 254  # no dark fringe
+
+
+def test_opaque_white_beside_transparent_stays_white_at_16_bits(tmp_path, capsys, monkeypatch):
+    src, dst = tmp_path / "a.png", tmp_path / "b.png"
+    src.write_bytes(png16_reference(_edge(np.uint16)))
+    args = ["upscale", str(src), "-s", "2", "--kernel", "dil", "-o", str(dst)]
+    assert nssr(args, capsys, monkeypatch)[0] == 0
+    pic = decode(dst.read_bytes(), "b.png")
+    f = pic.frames[0]
+    assert f.color.dtype == np.uint16 and f.alpha is not None
+    visible = f.alpha > 0
+    assert f.color[visible].min() >= 65535 - 257
+
+
+def test_an_opaque_alpha_channel_changes_nothing(tmp_path, capsys, monkeypatch) -> None:
+    rgb = gradient(24, 32)
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    for name in ("rgb", "rgba"):
+        args = ["upscale", str(tmp_path / f"{name}.png"), "-s", "2", "--kernel", "dil"]
+        assert nssr(args, capsys, monkeypatch)[0] == 0
+    a = np.asarray(Image.open(tmp_path / "rgb_x2.png"))
+    b = np.asarray(Image.open(tmp_path / "rgba_x2.png"))
+    assert np.array_equal(a, b[..., :3]) and (b[..., 3] == 255).all()
+
+
+def test_partly_transparent_images_keep_their_opaque_interior(tmp_path, capsys, monkeypatch):
+    rgb = gradient(24, 32)
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:, 24:] = 0
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(tmp_path / "rgba.png")
+    for name in ("rgb", "rgba"):
+        args = ["upscale", str(tmp_path / f"{name}.png"), "-s", "2", "--kernel", "dil"]
+        assert nssr(args, capsys, monkeypatch)[0] == 0
+    a = np.asarray(Image.open(tmp_path / "rgb_x2.png")).astype(int)
+    b = np.asarray(Image.open(tmp_path / "rgba_x2.png")).astype(int)
+    interior = np.s_[:, : 2 * 24 - 16]  # farther from the edge than the filters reach
+    assert np.abs(a[interior] - b[..., :3][interior]).max() <= 1
+
+
+# --- many frames, and the memory a job needs -----------------------------------------------
+
+
+def frame_bomb(frames: int = 40, side: int = 400) -> bytes:
+    """A small GIF of many large, flat frames (each alone well under the pixel limit)."""
+    ims = [Image.new("P", (side, side), i % 7) for i in range(frames)]
+    for im in ims:
+        im.putpalette([v for i in range(7) for v in (i * 30, 255 - i * 30, 128)])
+    return encoded(ims[0], "GIF", save_all=True, append_images=ims[1:], duration=40)
+
+
+def test_many_frames_count_against_max_pixels_before_decoding(tmp_path, capsys, monkeypatch):
+    data = frame_bomb()
+    assert len(data) < 40_000
+    src = tmp_path / "bomb.gif"
+    src.write_bytes(data)
+    loads = []
+    real_load = Image.Image.load
+    monkeypatch.setattr(Image.Image, "load", lambda im: loads.append(1) or real_load(im))
+    from PIL import ImageFile
+
+    real_file_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(
+        ImageFile.ImageFile, "load", lambda im: loads.append(1) or real_file_load(im)
+    )
+    args = ["upscale", str(src), "--kernel", "bicubic", "--max-pixels", "1000000"]
+    code, _, err = nssr(args, capsys, monkeypatch)
+    assert code == 1 and "bomb.gif" in err and "40 frames" in err and "max-pixels" in err, err
+    assert len(loads) <= 1  # at most the first frame was decoded
+    assert sorted(os.listdir(tmp_path)) == ["bomb.gif"]
