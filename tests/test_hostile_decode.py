@@ -333,17 +333,58 @@ def test_many_frames_count_against_max_pixels_before_decoding(tmp_path, capsys, 
     assert len(data) < 40_000
     src = tmp_path / "bomb.gif"
     src.write_bytes(data)
-    loads = []
-    real_load = Image.Image.load
-    monkeypatch.setattr(Image.Image, "load", lambda im: loads.append(1) or real_load(im))
-    from PIL import ImageFile
-
-    real_file_load = ImageFile.ImageFile.load
-    monkeypatch.setattr(
-        ImageFile.ImageFile, "load", lambda im: loads.append(1) or real_file_load(im)
-    )
+    loads = _count_loads(monkeypatch)
     args = ["upscale", str(src), "--kernel", "bicubic", "--max-pixels", "1000000"]
     code, _, err = nssr(args, capsys, monkeypatch)
     assert code == 1 and "bomb.gif" in err and "40 frames" in err and "max-pixels" in err, err
-    assert len(loads) <= 1  # at most the first frame was decoded
+    assert not loads  # refused from the header
     assert sorted(os.listdir(tmp_path)) == ["bomb.gif"]
+
+
+def _count_loads(monkeypatch) -> list[int]:
+    """Record every decode of a file's pixels that Pillow starts."""
+    from PIL import ImageFile
+
+    Image.init()  # plugins build small in-memory images on import: not file decodes
+    loads: list[int] = []
+    real = ImageFile.ImageFile.load
+
+    def load(im: ImageFile.ImageFile):
+        if im.tile:
+            loads.append(1)
+        return real(im)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return loads
+
+
+def test_a_job_too_big_for_memory_is_refused_before_decoding(tmp_path, capsys, monkeypatch):
+    from nssr_cli.batch import memory
+
+    src = tmp_path / "bomb.gif"
+    src.write_bytes(frame_bomb())
+    monkeypatch.setattr(memory, "available_memory", lambda: 500 * 2**20)
+    loads = _count_loads(monkeypatch)
+    args = ["upscale", str(src), "--kernel", "bicubic", "-s", "4", "--max-pixels", "1000000000000"]
+    code, _, err = nssr(args, capsys, monkeypatch)
+    assert code == 1 and "1600×1600 × 40 frames" in err and "GiB" in err, err
+    assert err.count(f"Error: {src}") == 1 and not loads
+    assert sorted(os.listdir(tmp_path)) == ["bomb.gif"]
+
+
+def test_the_memory_estimate_counts_the_encoder_and_the_frames() -> None:
+    from nssr_cli.batch.memory import job_memory
+    from nssr_cli.files.picture import Header
+
+    photo = Header("JPEG", ((3000, 2000),), 3, 1)
+    raw_out = 6000 * 4000 * 3
+    need = {fmt: job_memory(photo, 2.0, fmt) for fmt in ("JPEG", "PNG", "TIFF", "WEBP")}
+    assert raw_out * 2 < need["JPEG"] < need["PNG"] <= need["TIFF"] < need["WEBP"]
+    assert need["WEBP"] >= raw_out * 6  # libwebp alone used ~6× (RGB) and ~10× (RGBA)
+    frame_out = 800 * 800 * 4  # RGBA bytes of one upscaled frame
+    animation = Header("GIF", ((400, 400),) * 40, 4, 1)
+    assert job_memory(animation, 2.0, "GIF") > 40 * frame_out * 5  # all frames, then the encoder
+    deep = Header("PNG", ((3000, 2000),), 3, 2)
+    assert job_memory(deep, 2.0, "PNG") > 1.9 * job_memory(
+        Header("PNG", ((3000, 2000),), 3, 1), 2.0, "PNG"
+    )

@@ -21,7 +21,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from nssr_cli.batch.memory import check_memory
 from nssr_cli.batch.plan import Job
+from nssr_cli.engine.alpha import upscale_with_alpha
 from nssr_cli.engine.geometry import output_size
 from nssr_cli.engine.polyphase import make_plan
 from nssr_cli.engine.tiles import upscale_planes
@@ -76,12 +78,14 @@ def _plain(obj: Any) -> Any:
 
 @dataclass
 class Settings:
-    """How files are read and written: encoder quality, the decompression-bomb limit, and how
-    many decode/encode threads overlap with the upscale."""
+    """How files are read and written: encoder quality, the decompression-bomb limit, how
+    many decode/encode threads overlap with the upscale, and the scale (to check each job's
+    memory from its file's header, before decoding)."""
 
     quality: int = DEFAULT_QUALITY
     max_pixels: int = DEFAULT_MAX_PIXELS
     workers: int = 2
+    scale: float = 1.0
 
 
 class Upscaler:
@@ -110,14 +114,15 @@ class Upscaler:
         return sel.name, sel.kernel, {"kernel": sel.name, "blur": sel.blur, "blur_info": sel.info}
 
     def __call__(self, pic: Picture) -> tuple[Picture, dict[str, Any]]:
-        """Upscale every frame: colour with the chosen kernel, alpha with plain bicubic."""
-        _check_memory(pic, self.scale)
+        """Upscale every frame: colour with the chosen kernel (premultiplied by alpha where
+        there is one), alpha with plain bicubic."""
         name, kernel, report = self.choose(pic)
         plan, alpha_plan = self._plan(name, kernel), self._plan("\0bicubic", self.bicubic)
         frames = [
-            Frame(
-                upscale_planes(f.color, plan, tile=self.tile),
-                None if f.alpha is None else upscale_planes(f.alpha, alpha_plan, tile=self.tile),
+            Frame(upscale_planes(f.color, plan, tile=self.tile), None, f.duration)
+            if f.alpha is None
+            else Frame(
+                *upscale_with_alpha(f.color, f.alpha, plan, alpha_plan, tile=self.tile),
                 f.duration,
             )
             for f in pic.frames
@@ -128,35 +133,6 @@ class Upscaler:
         out = Picture(frames, pic.format, pic.icc, pic.exif, info)
         assert out.size[::-1] == output_size(pic.size[1], pic.size[0], self.scale)
         return out, report
-
-
-def _check_memory(pic: Picture, scale: float) -> None:
-    """Refuse an output whose pixels alone would not fit in the memory available now."""
-    need = sum(
-        round(scale * f.color.shape[0])
-        * round(scale * f.color.shape[1])
-        * (f.color.size // (f.color.shape[0] * f.color.shape[1]) + (f.alpha is not None))
-        * f.color.itemsize
-        for f in pic.frames
-    )
-    avail = _available_memory()
-    if avail is not None and need > avail:
-        w, h = round(scale * pic.size[0]), round(scale * pic.size[1])
-        raise InputError(
-            f"the output ({w}×{h}) needs {need / 2**30:.1f} GiB of memory but only "
-            f"{avail / 2**30:.1f} GiB is available; use a smaller scale"
-        )
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def load(job: Job, stdin: BinaryIO | None, settings: Settings) -> Picture:
@@ -173,7 +149,12 @@ def load(job: Job, stdin: BinaryIO | None, settings: Settings) -> Picture:
             data = src.path.read_bytes()
         except OSError as exc:
             raise InputError(f"{src.path}: cannot read ({exc.strerror or exc})") from None
-    pic = decode(data, src.name, max_pixels=settings.max_pixels)
+    pic = decode(
+        data,
+        src.name,
+        max_pixels=settings.max_pixels,
+        check=lambda header: check_memory(header, settings.scale, job.fmt or header.format),
+    )
     try:
         check_storable(pic, job.fmt or pic.format)
     except NssrError as exc:

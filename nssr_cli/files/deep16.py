@@ -45,9 +45,7 @@ def _load_with(im: Image.Image, rawmode: str) -> np.ndarray:
     return np.asarray(im, dtype=np.uint16)
 
 
-def read_deep(
-    opener: Callable[[], Image.Image], rawmode: str
-) -> tuple[np.ndarray, Image.Image]:
+def read_deep(opener: Callable[[], Image.Image], rawmode: str) -> tuple[np.ndarray, Image.Image]:
     """Decode a 16-bit image twice (high bytes, low bytes) → ``(H, W, C)`` uint16, and the
     last decoded ``Image`` (to read metadata from once the pixels are known to be good).
 
