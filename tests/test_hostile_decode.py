@@ -52,17 +52,19 @@ def cli(args: list[str], env: dict[str, str] | None = None, stdin: bytes | None 
     )
 
 
-@pytest.mark.parametrize("name", ["drawing.eps", "drawing.ps", "disguised.png"])
-def test_postscript_is_refused_without_running_ghostscript(tmp_path, fake_ghostscript, name):
+def test_postscript_is_refused_without_running_ghostscript(tmp_path, fake_ghostscript):
     env, marker = fake_ghostscript
-    src = tmp_path / name
-    src.write_bytes(EPS)
-    proc = cli(["upscale", str(src), "--kernel", "bicubic", "-o", str(tmp_path / "o.png")], env)
+    names = ["drawing.eps", "drawing.ps", "disguised.png"]
+    for name in names:
+        (tmp_path / name).write_bytes(EPS)
+    paths = [str(tmp_path / n) for n in names]
+    proc = cli(["upscale", *paths, "--kernel", "bicubic", "-o", str(tmp_path / "out")], env)
     err = proc.stderr.decode()
     assert proc.returncode == 1, err
-    assert f"Error: {src}" in err and "Traceback" not in err and "internal error" not in err
+    assert all(f"Error: {p}: PostScript" in err for p in paths), err
+    assert "Traceback" not in err and "internal error" not in err
     assert not marker.exists(), marker.read_text()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bin", name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bin", *names])
 
 
 def test_postscript_on_stdin_keeps_stdout_clean(tmp_path, fake_ghostscript):
