@@ -101,6 +101,20 @@ def test_one_allow_list_for_opening_and_for_extensions() -> None:
         open_image(io.BytesIO(EPS))  # what nssr eval opens with, too
 
 
+@pytest.mark.parametrize(
+    "fmt", ["PNG", "JPEG", "MPO", "GIF", "WEBP", "TIFF", "BMP", "PPM", "TGA", "QOI", "AVIF"]
+)
+def test_every_allowed_format_decodes(fmt: str) -> None:
+    from PIL import features
+
+    if fmt == "AVIF" and not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF support")
+    rgb = Image.fromarray(gradient(16, 24))
+    params = {"save_all": True, "append_images": [rgb]} if fmt == "MPO" else {}
+    pic = decode(encoded(rgb, fmt, **params), f"x.{fmt.lower()}")
+    assert pic.size == (24, 16) and pic.format == fmt
+
+
 # --- damaged compressed data --------------------------------------------------------------
 
 

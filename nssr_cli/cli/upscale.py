@@ -63,7 +63,8 @@ def upscale(
         int, typer.Option("-j", "--jobs", min=1, max=32, help="Decode/encode threads.")
     ] = 2,
     max_pixels: Annotated[
-        int, typer.Option(min=1, help="Refuse larger inputs (decompression bombs).")
+        int,
+        typer.Option(min=1, help="Refuse inputs with more pixels, all frames together (bombs)."),
     ] = 90_000_000,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON object per file.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress or summary.")] = False,

@@ -58,20 +58,22 @@ def upscale_with_alpha(
     upscale_into(sharp, x, plan, peak=np.inf, tile=tile)  # clamped at 0 only
     upscale_into(soft, x, alpha_plan, peak=np.inf, tile=tile)
     del pre, x
-    out_alpha = _rounded(soft[..., c], peak, alpha.dtype)
     out_color = np.empty((*shape[:2], c), color.dtype)
-    for y0 in range(0, shape[0], _ROWS):
+    for y0 in range(0, shape[0], _ROWS):  # in place, block by block: `sharp` is spent after
         s, b = sharp[y0 : y0 + _ROWS], soft[y0 : y0 + _ROWS]
-        trusted = s[..., c] >= 0.5 * b[..., c]
-        num = np.where(trusted[..., None], s[..., :c], b[..., :c])
-        den = np.where(trusted, s[..., c], b[..., c])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            straight = num * (peak / den)[..., None]
-        straight[den <= 0] = 0.0
+        np.copyto(s, b, where=(s[..., c] < 0.5 * b[..., c])[..., None])  # untrusted: bicubic
+        den = s[..., c]
+        gain = np.divide(peak, den, out=np.zeros_like(den), where=den > 0)  # alpha 0: colour 0
+        straight = s[..., :c]
+        straight *= gain[..., None]
         out_color[y0 : y0 + _ROWS] = _rounded(straight, peak, color.dtype)
+    out_alpha = _rounded(soft[..., c], peak, alpha.dtype)
     return (out_color if color.ndim == 3 else out_color[..., 0]), out_alpha
 
 
 def _rounded(values: np.ndarray, peak: float, dtype: np.dtype) -> np.ndarray:
-    """Float values in output units → ``dtype``: clamped to ``[0, peak]``, rounded half up."""
-    return np.floor(np.clip(values, 0.0, peak) + 0.5).astype(dtype)
+    """Float values in output units → ``dtype``: clamped to ``[0, peak]``, rounded half up
+    (after the clamp, ``+ 0.5`` then truncation is rounding). Overwrites ``values``."""
+    np.clip(values, 0.0, peak, out=values)
+    values += 0.5
+    return values.astype(dtype)
