@@ -1,5 +1,6 @@
 """A batch of files: planning it before any pixel is touched (``plan``: inputs, output names,
-refusals) and running it (``run``: decode → choose kernel → upscale → encode → publish).
+refusals), the memory one file's job needs (``memory``, checked from its header before
+decoding) and running it (``run``: decode → choose kernel → upscale → encode → publish).
 
 Rank 5 (a service): may import ``api``, ``kernels``, ``dil``, ``engine``, ``synth``, ``files``
 and ``errors``; never ``quality`` or ``cli``.
