@@ -20,6 +20,7 @@ from test_cli_upscale import nssr
 
 from nssr_cli.errors import InputError
 from nssr_cli.files.decode import decode
+from nssr_cli.files.encode import encode
 from nssr_cli.files.formats import image_extensions, open_image
 
 EPS = (
@@ -254,6 +255,23 @@ def test_real_tiff_metadata_is_carried_and_structure_is_not(tmp_path, capsys, mo
                 assert tuple(round(float(d)) for d in out.info["dpi"]) == (600, 600), ext
 
 
+@pytest.mark.parametrize("src_fmt", ["JPEG", "TIFF"])
+def test_camera_exif_reaches_every_output_format(src_fmt: str) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif[0x8769] = {0x9003: "2024:01:01 10:00:00", 0xA002: 32, 0xA003: 24}  # date, source size
+    exif[0x8825] = {1: "N"}  # GPS
+    pic = decode(encoded(Image.fromarray(gradient(24, 32)), src_fmt, exif=exif.tobytes()), "c")
+    for fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        with Image.open(io.BytesIO(encode(pic, fmt))) as out:
+            tags = out.getexif()
+            assert tags.get(0x010F) == "TestCam", fmt
+            sub = tags.get_ifd(0x8769)
+            assert 0xA002 not in sub and 0xA003 not in sub  # the source's size is not carried
+            if fmt != "TIFF":  # libtiff cannot write sub-IFDs into a compressed TIFF
+                assert sub.get(0x9003) == "2024:01:01 10:00:00" and tags.get_ifd(0x8825), fmt
+
+
 @pytest.mark.parametrize("bits", [8, 16])
 def test_tiff_orientation_is_applied_once(bits: int) -> None:
     exif = Image.Exif()
@@ -372,6 +390,15 @@ def _count_loads(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", load)
     return loads
+
+
+def test_more_frames_than_the_frame_limit_are_refused(monkeypatch) -> None:
+    from nssr_cli.files import header
+
+    monkeypatch.setattr(header, "MAX_FRAMES", 5)
+    with pytest.raises(InputError, match="6 frames, more than nssr processes"):
+        decode(frame_bomb(frames=6, side=4), "many.gif")
+    assert len(decode(frame_bomb(frames=5, side=4), "five.gif").frames) == 5
 
 
 def test_a_job_too_big_for_memory_is_refused_before_decoding(tmp_path, capsys, monkeypatch):

@@ -112,13 +112,23 @@ def _to_pil(frame: Frame, *, keep16: bool) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr.squeeze(2) if mode == "L" else arr), mode)
 
 
+def _tiff_exif(exif: bytes) -> bytes:
+    """The EXIF a compressed TIFF can take: its first-IFD tags, without the EXIF and GPS
+    sub-IFDs — libtiff (which writes Pillow's compressed TIFFs) refuses those, failing the save."""
+    tags = Image.Exif()
+    tags.load(exif)
+    for pointer in (0x8769, 0x8825):  # EXIF sub-IFD, GPS sub-IFD
+        tags.pop(pointer, None)
+    return tags.tobytes()
+
+
 def _params(pic: Picture, fmt: str, quality: int) -> dict[str, Any]:
     p: dict[str, Any] = {}
     if fmt in ("JPEG", "WEBP", "PNG", "TIFF"):
         if pic.icc:
             p["icc_profile"] = pic.icc
         if pic.exif:
-            p["exif"] = pic.exif
+            p["exif"] = _tiff_exif(pic.exif) if fmt == "TIFF" else pic.exif
     if fmt == "JPEG":
         p.update(quality=quality, subsampling=0 if quality >= 90 else 2)
     elif fmt == "WEBP":
