@@ -132,7 +132,7 @@ def run_upscale(o: UpscaleOptions) -> None:
             err.print(f"--kernel {o.kernel} given: --blur {o.blur} is not used", markup=False)
     upscaler = running.Upscaler(o.scale, o.kernel, o.blur, resolve_device(o.device), o.tile)
     configure_limits(o.max_pixels)
-    settings = running.Settings(o.quality, o.max_pixels, o.jobs, o.scale)
+    settings = running.Settings(o.quality, o.max_pixels, o.jobs, scale=o.scale)
     bar = not o.quiet and err.is_terminal
     with _UpscaleReport(len(jobs), as_json=o.as_json, verbose=o.verbose, bar=bar) as report:
         runner = running.BatchRun(
