@@ -1,0 +1,186 @@
+"""Metadata and alpha through ``nssr upscale``: a TIFF's own layout tags never reach an output
+(only descriptive EXIF, ICC and DPI do), orientation is applied once, and colour is resampled
+premultiplied by alpha (no fringes where opaque meets transparent)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from helpers_images import encoded, gradient, png16_reference
+from PIL import Image, ImageOps
+from test_cli_upscale import nssr
+
+from nssr_cli.files.decode import decode
+from nssr_cli.files.encode import encode
+
+STRUCTURAL = {256, 257, 258, 259, 262, 273, 277, 278, 279, 284}  # size, strips, layout
+
+
+# --- TIFF in: the output's tags are its own ---------------------------------------------------
+
+
+def _tiff_cases() -> dict[str, tuple[Image.Image, dict]]:
+    rgb = Image.fromarray(gradient(24, 32))
+    return {
+        "rgb": (rgb, {}),
+        "gray": (rgb.convert("L"), {}),
+        "cmyk": (rgb.convert("CMYK"), {}),
+        "planar": (rgb, {"planar_configuration": 2}),
+        "strips": (rgb, {"strip_size": 256, "compression": "tiff_lzw"}),
+        "rgba": (Image.fromarray(gradient(24, 32, 4)), {}),
+        "gray16": (Image.fromarray(gradient(24, 32, 1, np.uint16)), {}),
+    }
+
+
+def own_tags_only(out: Image.Image, ext: str) -> bool:
+    """No layout tag of the input came along: a TIFF's are its own, other formats have none."""
+    tags = out.getexif()
+    if ext == "tif":  # a TIFF's getexif() is its own first IFD
+        return (tags[256], tags[257]) == out.size
+    return not STRUCTURAL & set(tags)
+
+
+def rgb8(im: Image.Image) -> np.ndarray:
+    """Any mode → ``(H, W, 3)`` float64 in 8-bit units (16-bit gray by its high byte)."""
+    if im.mode.startswith("I"):
+        gray = np.asarray(im, np.float64) / 257
+        return np.repeat(gray[..., None], 3, axis=2)
+    return np.asarray(im.convert("RGB"), np.float64)
+
+
+@pytest.mark.parametrize("ext", ["tif", "png", "jpg"])
+@pytest.mark.parametrize("case", list(_tiff_cases()))
+def test_tiff_round_trips_at_the_new_size(tmp_path, capsys, monkeypatch, case, ext) -> None:
+    im, params = _tiff_cases()[case]
+    src = tmp_path / "a.tif"
+    im.save(src, **params)
+    if ext == "jpg" and "A" in im.mode:
+        pytest.skip("alpha into JPEG is refused (tested elsewhere)")
+    dst = tmp_path / f"b.{ext}"
+    args = ["upscale", str(src), "-s", "2", "--kernel", "bicubic", "-o", str(dst)]
+    code, _, err = nssr(args, capsys, monkeypatch)
+    assert code == 0, err
+    with Image.open(dst) as out:
+        out.load()
+        assert out.size == (64, 48)
+        assert own_tags_only(out, ext)
+        got = rgb8(out)
+    want = rgb8(im.resize((64, 48), Image.Resampling.BICUBIC))
+    assert np.abs(got - want).mean() < 6, case  # same picture (JPEG, bicubic variants differ)
+
+
+def test_real_tiff_metadata_is_carried_and_structure_is_not(tmp_path, capsys, monkeypatch):
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"  # Make
+    exif[0x8298] = "(c) someone"  # Copyright
+    src = tmp_path / "a.tif"
+    Image.fromarray(gradient(24, 32)).save(src, exif=exif, dpi=(300, 300))
+    for ext in ("tif", "jpg", "png"):
+        dst = tmp_path / f"b.{ext}"
+        args = ["upscale", str(src), "-s", "2", "--kernel", "bicubic", "-o", str(dst)]
+        assert nssr(args, capsys, monkeypatch)[0] == 0
+        with Image.open(dst) as out:
+            tags = out.getexif()
+            assert tags.get(0x010F) == "TestCam" and tags.get(0x8298) == "(c) someone", ext
+            assert own_tags_only(out, ext)
+            assert out.size == (64, 48)
+            if ext != "png":
+                assert tuple(round(float(d)) for d in out.info["dpi"]) == (600, 600), ext
+
+
+@pytest.mark.parametrize("src_fmt", ["JPEG", "TIFF"])
+def test_camera_exif_reaches_every_output_format(src_fmt: str) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif[0x8769] = {0x9003: "2024:01:01 10:00:00", 0xA002: 32, 0xA003: 24}  # date, source size
+    exif[0x8825] = {1: "N"}  # GPS
+    pic = decode(encoded(Image.fromarray(gradient(24, 32)), src_fmt, exif=exif.tobytes()), "c")
+    for fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        with Image.open(io.BytesIO(encode(pic, fmt))) as out:
+            tags = out.getexif()
+            assert tags.get(0x010F) == "TestCam", fmt
+            sub = tags.get_ifd(0x8769)
+            assert 0xA002 not in sub and 0xA003 not in sub  # the source's size is not carried
+            if fmt != "TIFF":  # libtiff cannot write sub-IFDs into a compressed TIFF
+                assert sub.get(0x9003) == "2024:01:01 10:00:00" and tags.get_ifd(0x8825), fmt
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_tiff_orientation_is_applied_once(bits: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    arr = gradient(24, 32, 3, np.uint8 if bits == 8 else np.uint16)
+    data = encoded(
+        Image.fromarray(arr[..., 0]) if bits == 16 else Image.fromarray(arr), "TIFF", exif=exif
+    )
+    with Image.open(io.BytesIO(data)) as im:
+        upright = np.asarray(ImageOps.exif_transpose(im))
+    pic = decode(data, "o.tif")
+    assert np.array_equal(pic.frames[0].color, upright)
+    assert pic.frames[0].color.shape[:2] == (32, 24)
+
+
+# --- alpha: premultiplied resampling -----------------------------------------------------------
+
+
+def _edge(dtype=np.uint8, h: int = 16, w: int = 16) -> np.ndarray:
+    """Opaque white on the left half, fully transparent black on the right half."""
+    peak = np.iinfo(dtype).max
+    arr = np.zeros((h, w, 4), dtype)
+    arr[:, : w // 2] = peak
+    return arr
+
+
+@pytest.mark.parametrize("scale", ["2", "3", "2.5"])
+@pytest.mark.parametrize("kernel", ["bicubic", "dil"])
+def test_opaque_white_beside_transparent_stays_white(tmp_path, capsys, monkeypatch, scale, kernel):
+    src, dst = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(_edge(), "RGBA").save(src)
+    args = ["upscale", str(src), "-s", scale, "--kernel", kernel, "-o", str(dst)]
+    assert nssr(args, capsys, monkeypatch)[0] == 0
+    out = np.asarray(Image.open(dst))
+    visible = out[..., 3] > 0
+    assert visible.sum() > out[..., 3].size // 3
+    assert out[..., :3][visible].min() >= 254  # no dark fringe
+
+
+def test_opaque_white_beside_transparent_stays_white_at_16_bits(tmp_path, capsys, monkeypatch):
+    src, dst = tmp_path / "a.png", tmp_path / "b.png"
+    src.write_bytes(png16_reference(_edge(np.uint16)))
+    args = ["upscale", str(src), "-s", "2", "--kernel", "dil", "-o", str(dst)]
+    assert nssr(args, capsys, monkeypatch)[0] == 0
+    pic = decode(dst.read_bytes(), "b.png")
+    f = pic.frames[0]
+    assert f.color.dtype == np.uint16 and f.alpha is not None
+    visible = f.alpha > 0
+    assert f.color[visible].min() >= 65535 - 257
+
+
+def test_an_opaque_alpha_channel_changes_nothing(tmp_path, capsys, monkeypatch) -> None:
+    rgb = gradient(24, 32)
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    for name in ("rgb", "rgba"):
+        args = ["upscale", str(tmp_path / f"{name}.png"), "-s", "2", "--kernel", "dil"]
+        assert nssr(args, capsys, monkeypatch)[0] == 0
+    a = np.asarray(Image.open(tmp_path / "rgb_x2.png"))
+    b = np.asarray(Image.open(tmp_path / "rgba_x2.png"))
+    assert np.array_equal(a, b[..., :3]) and (b[..., 3] == 255).all()
+
+
+def test_partly_transparent_images_keep_their_opaque_interior(tmp_path, capsys, monkeypatch):
+    rgb = gradient(24, 32)
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:, 24:] = 0
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(tmp_path / "rgba.png")
+    for name in ("rgb", "rgba"):
+        args = ["upscale", str(tmp_path / f"{name}.png"), "-s", "2", "--kernel", "dil"]
+        assert nssr(args, capsys, monkeypatch)[0] == 0
+    a = np.asarray(Image.open(tmp_path / "rgb_x2.png")).astype(int)
+    b = np.asarray(Image.open(tmp_path / "rgba_x2.png")).astype(int)
+    interior = np.s_[:, : 2 * 24 - 16]  # farther from the edge than the filters reach
+    assert np.abs(a[interior] - b[..., :3][interior]).max() <= 1
