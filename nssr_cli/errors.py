@@ -27,3 +27,8 @@ class KernelError(NssrError):
     """A kernel or checkpoint file is missing, malformed or not a valid kernel."""
 
     exit_code = 2
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by the command line's signal handler: everything
+    that stops cleanly on Ctrl-C stops the same way, and the exit code is 143, not 130."""

@@ -12,6 +12,7 @@ from helpers_images import gradient, image_file
 from PIL import Image
 
 from nssr_cli.batch import run as runner
+from nssr_cli.batch.pipeline import BatchRun
 from nssr_cli.batch.plan import Options, Source, expand_inputs, plan
 from nssr_cli.errors import UsageError
 from nssr_cli.files.decode import Frame, Picture
@@ -126,11 +127,11 @@ def test_unwritable_output_folder_is_a_usage_error(tmp_path: Path) -> None:
         plan(src, Options(2.0, output=str(blocker / "sub" / "o.png")))
 
 
-def test_stdout_takes_one_input(tmp_path: Path) -> None:
-    src = expand_inputs([str(tmp_path)], recursive=False).sources + [Source(None)]
+def test_stdout_takes_one_input_and_keeps_its_format_unless_f(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="exactly one"):
-        plan(src * 2, Options(2.0, output="-"))
-    assert plan([Source(None)], Options(2.0, output="-"))[0].fmt == "PNG"
+        plan([Source(None)] * 2, Options(2.0, output="-"))
+    assert plan([Source(None)], Options(2.0, output="-"))[0].fmt is None  # the input's format
+    assert plan([Source(None)], Options(2.0, output="-", fmt="jpg"))[0].fmt == "JPEG"
 
 
 def double(pic: Picture) -> tuple[Picture, dict]:
@@ -142,7 +143,7 @@ def double(pic: Picture) -> tuple[Picture, dict]:
 def run_folder(tmp_path: Path, **settings: object) -> list[runner.Result]:
     src = expand_inputs([str(tmp_path / "in")], recursive=True).sources
     jobs = plan(src, Options(2.0, output=str(tmp_path / "out")))
-    return runner.BatchRun(double, lambda r: None, runner.Settings(**settings)).run(jobs)  # type: ignore[arg-type]
+    return BatchRun(double, lambda r: None, runner.Settings(**settings)).run(jobs)  # type: ignore[arg-type]
 
 
 def test_run_reports_every_file_in_order_and_goes_on_after_failures(tmp_path: Path) -> None:

@@ -89,10 +89,10 @@ def test_export_kernel_text_and_json_formats_read_back(tmp_path: Path) -> None:
     from nssr_cli.kernels.files import load_kernel
 
     ref = None
-    for ext in ("npy", "txt", "json"):
-        res = runner.invoke(app, ["export-kernel", "-o", str(tmp_path / f"k.{ext}")])
+    for ext in ("npy", "txt", "json"):  # k.npy's sidecar is k.json: another stem for each
+        res = runner.invoke(app, ["export-kernel", "-o", str(tmp_path / f"k-{ext}.{ext}")])
         assert res.exit_code == 0, res.output
-        kernel, _ = load_kernel(tmp_path / f"k.{ext}")
+        kernel, _ = load_kernel(tmp_path / f"k-{ext}.{ext}")
         ref = kernel if ref is None else ref
         np.testing.assert_allclose(kernel, ref, atol=1e-8)
 

@@ -338,11 +338,13 @@ def test_empty_and_non_image_stdin(tmp_path, run) -> None:
 
 
 def test_a_device_is_never_replaced(run, tmp_path) -> None:
-    code, _, err = run(
-        str(image_file(tmp_path / "a.png")), "-o", "/dev/null", "--overwrite", *BICUBIC
-    )
+    src = str(image_file(tmp_path / "a.png"))
+    code, _, err = run(src, "-o", "/dev/null", "--overwrite", *BICUBIC)
+    assert code == 2 and "/dev/null is not a folder" in err  # no extension: -o names a folder
+    os.mkfifo(tmp_path / "fifo.png")
+    code, _, err = run(src, "-o", str(tmp_path / "fifo.png"), "--overwrite", *BICUBIC)
     assert code == 1 and "not a regular file" in err
-    assert Path("/dev/null").is_char_device()
+    assert Path("/dev/null").is_char_device() and (tmp_path / "fifo.png").is_fifo()
 
 
 @pytest.mark.parametrize("scale", ["0", "-1", "nan", "inf", "1000"])
@@ -367,8 +369,9 @@ def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch) -> None:
 
     monkeypatch.setitem(cli._state, "debug", False)  # restored after the test
     (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "b.png").write_bytes(b"")
     with pytest.raises(Exception, match="not upscaled"):
-        nssr(["--debug", "upscale", str(tmp_path / "a.png"), *BICUBIC], capsys, monkeypatch)
+        nssr(["--debug", "upscale", str(tmp_path), *BICUBIC], capsys, monkeypatch)
 
 
 def test_outputs_get_the_permissions_any_new_file_would(tmp_path, run) -> None:

@@ -2,8 +2,10 @@
 
 Everything here happens before any pixel is touched: inputs are expanded (files, folders,
 globs, ``-r``), output names computed (``<stem>_x<S>.<ext>``, ``--suffix``, a mirrored tree under
-``-o DIR``), and collisions, outputs that would replace an input, existing outputs and unwritable
-folders are found up front (RELIABILITY.md). Running the plan lives in :mod:`nssr_cli.batch.run`.
+``-o DIR``), and collisions, outputs that would replace an input, existing outputs, names that
+would leave their destination and unwritable folders are found up front (RELIABILITY.md).
+Earlier outputs of the same run (``a_x2.png`` beside ``a.png``) are not taken as inputs.
+Running the plan lives in :mod:`nssr_cli.batch.run`.
 """
 
 from __future__ import annotations
@@ -15,8 +17,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nssr_cli.batch.names import (
+    check_file_output,
+    check_suffix,
+    inside,
+    inside_destination,
+    names_a_folder,
+    nothing_found,
+    real,
+)
 from nssr_cli.errors import UsageError
-from nssr_cli.files.atomic import probe_writable
+from nssr_cli.files.atomic import probe_writable, publish_problem
 from nssr_cli.files.encode import extension_for, format_for_path, format_name
 from nssr_cli.files.formats import image_extensions
 
@@ -68,14 +79,14 @@ def expand_inputs(specs: list[str], *, recursive: bool, exclude: Path | None = N
 
     Folders yield files with an image extension; with ``recursive`` their subfolders too,
     following symlinks without looping. Files under ``exclude`` (the output folder) are skipped.
-    A name that matches nothing is a :class:`UsageError`.
+    A name that matches nothing, or finding no image at all, is a :class:`UsageError`.
     """
     found = Inputs()
     if "-" in specs:
         if len(specs) > 1:
             raise UsageError("'-' (stdin) cannot be combined with other inputs")
         return Inputs([Source(None)])
-    skip = _real(exclude) if exclude is not None else None
+    skip = real(exclude) if exclude is not None else None
     exts = image_extensions()
     for spec in specs:
         path = Path(spec)
@@ -97,14 +108,14 @@ def expand_inputs(specs: list[str], *, recursive: bool, exclude: Path | None = N
         else:
             raise UsageError(f"{spec}: no such file or folder")
     found.sources = _unique(found.sources)
+    if not found.sources:
+        raise UsageError(nothing_found(specs, found.ignored, recursive))
     return found
 
 
-def _real(path: Path) -> Path:
-    return Path(os.path.realpath(path))
-
-
 def _walk(root: Path, recursive: bool, exts: set[str], skip: Path | None, found: Inputs) -> None:
+    if skip is not None and not (skip != real(root) and inside(skip, real(root))):
+        skip = None  # only an output folder *inside* the walked one holds earlier outputs
     seen: set[tuple[int, int]] = set()
     stack = [root]
     while stack:
@@ -121,7 +132,7 @@ def _walk(root: Path, recursive: bool, exts: set[str], skip: Path | None, found:
         subfolders = []
         for e in entries:
             p = Path(e.path)
-            if skip is not None and _inside(_real(p), skip):
+            if skip is not None and inside(real(p), skip):
                 found.ignored.append(f"{p} (inside the output folder)")
             elif _is(e, stat.S_ISDIR):
                 if recursive:
@@ -140,10 +151,6 @@ def _is(entry: os.DirEntry[str], test: object) -> bool:
         return bool(test(entry.stat(follow_symlinks=True).st_mode))  # type: ignore[operator]
     except OSError:
         return False  # a dangling symlink
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -168,18 +175,24 @@ def _unique(sources: list[Source]) -> list[Source]:
     return out
 
 
-def plan(sources: list[Source], opts: Options) -> list[Job]:
-    """Output paths and formats for every source, with refusals decided before any work."""
+def plan(sources: list[Source], opts: Options, ignored: list[str] | None = None) -> list[Job]:
+    """Output paths and formats for every source, with refusals decided before any work.
+
+    A source that is another source's output in this plan (``a_x2.png`` from a previous run,
+    beside ``a.png``) is left out, and said why in ``ignored``.
+    """
     fmt = format_name(opts.fmt) if opts.fmt else None
     if opts.overwrite and opts.skip_existing:
         raise UsageError("--overwrite and --skip-existing contradict each other; choose one")
     if opts.output == "-":
         if len(sources) != 1:
             raise UsageError("-o - (stdout) takes exactly one input")
-        return [Job(sources[0], None, fmt or "PNG")]
+        return [Job(sources[0], None, fmt)]  # fmt None: the input's own format
     jobs = [
         Job(s, dst, format_for_path(dst) or fmt) for s, dst in _destinations(sources, opts, fmt)
     ]
+    jobs = _without_earlier_outputs(jobs, ignored if ignored is not None else [])
+    sources = [j.source for j in jobs]
     _check_collisions(jobs)
     _check_folders(jobs)
     inputs = {_identity(s.path) for s in sources if s.path is not None}
@@ -192,37 +205,43 @@ def _destinations(
     sources: list[Source], opts: Options, fmt: str | None
 ) -> Iterator[tuple[Source, Path]]:
     out = Path(opts.output) if opts.output else None
-    as_folder = out is not None and (
-        out.is_dir()
-        or opts.output.endswith(("/", os.sep))
-        or len(sources) > 1  # type: ignore[union-attr]
-        or any(s.root is not None for s in sources)
-    )
-    if as_folder and out is not None and out.suffix and format_for_path(out) and not out.is_dir():
-        raise UsageError(f"-o {out}: several inputs (or a folder) need -o to name a folder")
-    if (
-        out is not None
-        and not as_folder
-        and fmt is None
-        and not format_for_path(out)
-        and out.suffix
-    ):
-        raise UsageError(f"-o {out}: unknown image extension {out.suffix!r}; use -f to choose")
-    suffix = opts.suffix if opts.suffix is not None else f"_x{opts.scale:g}"
+    as_folder = opts.output is not None and names_a_folder(opts.output)
+    if out is not None and not as_folder:
+        check_file_output(
+            out, fmt, several=len(sources) > 1 or any(s.root is not None for s in sources)
+        )
+    suffix = check_suffix(opts.suffix if opts.suffix is not None else f"_x{opts.scale:g}")
     for s in sources:
         if s.path is None:
-            if out is None:
-                raise UsageError("reading stdin needs -o FILE, or -o - for stdout")
+            if out is None or as_folder:
+                raise UsageError(
+                    "reading stdin needs -o FILE (with an extension), or -o - for stdout"
+                )
             yield s, out
             continue
         name = s.path.stem + suffix + (extension_for(fmt) if fmt else s.path.suffix)
         if out is None:
-            yield s, s.path.parent / name
+            yield s, inside_destination(s.path.parent, Path(), name)
         elif as_folder:
             rel = s.path.parent.relative_to(s.root) if s.root is not None else Path()
-            yield s, out / rel / name
+            yield s, inside_destination(out, rel, name)
         else:
             yield s, out
+
+
+def _without_earlier_outputs(jobs: list[Job], ignored: list[str]) -> list[Job]:
+    """Leave out every source that is the planned output of another source: an earlier run's
+    result, which upscaling again would only make ``a_x2_x2.png``."""
+    writes = {_identity(j.output): j for j in jobs if j.output is not None}
+    writes.pop(None, None)
+    kept = []
+    for job in jobs:
+        maker = writes.get(_identity(job.source.path)) if job.source.path is not None else None
+        if maker is not None and maker is not job:
+            ignored.append(f"{job.source.name} (the output of {maker.source.name}; not an input)")
+        else:
+            kept.append(job)
+    return kept
 
 
 def _check_collisions(jobs: list[Job]) -> None:
@@ -252,21 +271,23 @@ def _check_folders(jobs: list[Job]) -> None:
 
 
 def _check_existing(job: Job, inputs: set[tuple[int, int] | None], opts: Options) -> None:
+    """An existing output: skipped, refused, or (``--overwrite``) checked for replacement by
+    the publishing rule (:func:`nssr_cli.files.atomic.publish_problem`), as is its name."""
     dst = job.output
-    if dst is None or not (dst.exists() or dst.is_symlink()):
+    if dst is None:
         return
-    if not dst.is_symlink() and not dst.is_file():
-        job.error = (
-            f"{dst}: exists and is not a regular file (a folder or device); not replacing it"
-        )
-    elif opts.skip_existing:
+    try:  # a symlink, or a regular file (also through a symlink)
+        replaceable = dst.is_symlink() or dst.is_file()
+    except OSError:  # e.g. a name too long to look up: publish_problem says why
+        replaceable = False
+    if replaceable and opts.skip_existing:
         job.skip = True
-    elif _identity(dst) in inputs and not opts.overwrite:
+    elif replaceable and _identity(dst) in inputs and not opts.overwrite:
         job.error = (
             f"{dst}: this output is an input file (or a link to one); refusing to "
             "replace it. Choose another -o or --suffix, or pass --overwrite"
         )
-    elif not opts.overwrite:
+    elif replaceable and not opts.overwrite:
         job.error = f"{dst}: already exists; pass --overwrite to replace it or --skip-existing"
-    elif not dst.is_symlink() and not os.lstat(dst).st_mode & 0o222:
-        job.error = f"{dst}: the existing output is read-only; make it writable or remove it"
+    else:
+        job.error = publish_problem(dst, overwrite=opts.overwrite)

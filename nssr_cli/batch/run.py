@@ -1,21 +1,17 @@
 """Running a planned batch: decode → choose kernel → upscale → encode → publish.
 
 One file's pipeline is :func:`load`, :class:`Upscaler` and :func:`save`; :func:`process` chains
-them for one job, and every way of running a batch uses these same steps. :class:`BatchRun` is the
-local runner: decoding and encoding/writing run on a small thread pool (``workers``; Pillow and
-zlib release the GIL) while the main thread upscales, so a folder of JPEGs keeps the CPU or GPU
-busy. Results are reported in input order. On Ctrl-C, queued work is cancelled, writes already
-running finish (each is atomic: complete or absent), and ``KeyboardInterrupt`` propagates.
+them for one job, and every way of running a batch uses these same steps. The local runner,
+which overlaps them across files, is :mod:`nssr_cli.batch.pipeline`.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -28,7 +24,7 @@ from nssr_cli.engine.geometry import output_size
 from nssr_cli.engine.polyphase import make_plan
 from nssr_cli.engine.tiles import upscale_planes
 from nssr_cli.errors import InputError, NssrError, OutputError
-from nssr_cli.files.atomic import DiskFullError, write_atomic
+from nssr_cli.files.atomic import PublishCancelled, publish
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode
 from nssr_cli.files.encode import DEFAULT_QUALITY, check_storable, encode
 from nssr_cli.files.picture import Frame, Picture
@@ -86,6 +82,14 @@ class Settings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     workers: int = 2
     scale: float = 1.0
+    overwrite: bool = False  # replace existing outputs (the plan has already checked them)
+
+
+def stdin_limit(max_pixels: int) -> int:
+    """The most bytes read from stdin: an uncompressed 16-bit RGBA image of ``max_pixels``
+    (8 bytes a pixel) plus 16 MiB for headers and metadata. Nothing valid is bigger; a stream
+    that is (``< /dev/zero``) is refused instead of filling memory."""
+    return 8 * max_pixels + (16 << 20)
 
 
 class Upscaler:
@@ -135,11 +139,13 @@ class Upscaler:
         return out, report
 
 
-def load(job: Job, stdin: BinaryIO | None, settings: Settings) -> Picture:
+def load(
+    job: Job, stdin: BinaryIO | None, settings: Settings, stop: threading.Event | None = None
+) -> Picture:
     """Read and fully decode one input, and refuse early what its output format cannot hold."""
     src = job.source
     if src.path is None:
-        data = stdin.read() if stdin is not None else b""
+        data = _read_stdin(stdin, stdin_limit(settings.max_pixels), stop)
         if not data:
             raise InputError("<stdin>: nothing was piped in (stdin is empty)")
     else:
@@ -162,18 +168,56 @@ def load(job: Job, stdin: BinaryIO | None, settings: Settings) -> Picture:
     return pic
 
 
-def save(job: Job, pic: Picture, stdout: BinaryIO | None, settings: Settings) -> None:
-    """Encode and write one output (atomically), or send it to stdout."""
+def _read_stdin(stdin: BinaryIO | None, limit: int, stop: threading.Event | None) -> bytes:
+    """All of stdin, in chunks (so a stop request is seen), refusing more than ``limit`` bytes."""
+    if stdin is None:
+        return b""
+    chunks, size = [], 0
+    while stop is None or not stop.is_set():
+        chunk = stdin.read(min(1 << 20, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise InputError(
+                f"<stdin>: more than {limit / 2**20:.0f} MiB piped in, more than any image "
+                "within --max-pixels can take; raise --max-pixels, or give the file's name"
+            )
+    return b"".join(chunks)
+
+
+def save(
+    job: Job,
+    pic: Picture,
+    stdout: BinaryIO | None,
+    settings: Settings,
+    stop: threading.Event | None = None,
+) -> None:
+    """Encode and write one output (atomically: :func:`nssr_cli.files.atomic.publish`), or send
+    it to stdout. A set ``stop`` discards the output before it is published."""
+    if stop is not None and stop.is_set():
+        raise PublishCancelled(f"{job.output}: not written (interrupted)")
     try:
         data = encode(pic, job.fmt or pic.format, quality=settings.quality)
     except NssrError as exc:
         raise OutputError(f"{job.source.name}: {exc}") from None
-    if job.output is None:
-        assert stdout is not None
+    if job.output is not None:
+        cancelled = stop.is_set if stop is not None else None
+        publish(job.output, data, overwrite=settings.overwrite, make_folders=True,
+                cancelled=cancelled)  # fmt: skip
+        return
+    if stdout is None:
+        raise OutputError("<stdout>: cannot write: standard output is closed")
+    try:
         stdout.write(data)
         stdout.flush()
-    else:
-        write_atomic(job.output, data)
+    except BrokenPipeError:
+        raise  # the reader went away: the command line decides how loud to be
+    except OSError as exc:
+        raise OutputError(
+            f"<stdout>: cannot write to standard output ({exc.strerror or exc})"
+        ) from None
 
 
 def process(
@@ -185,7 +229,7 @@ def process(
     stdout: BinaryIO | None = None,
 ) -> Result:
     """One job, start to finish — read, upscale, write — as one :class:`Result`; a failure of
-    this file is reported in the result, never raised. (:class:`BatchRun` runs the same steps,
+    this file is reported in the result, never raised. (``BatchRun`` runs the same steps,
     overlapped across files.)"""
     start = time.perf_counter()
     if job.skip or job.error:
@@ -198,86 +242,3 @@ def process(
         return Result(job, "failed", str(exc), seconds=time.perf_counter() - start)
     seconds = time.perf_counter() - start
     return Result(job, "done", None, pic.size, out.size, pic.mode, kernel, seconds)
-
-
-class BatchRun:
-    """The local runner: every job yields exactly one :class:`Result`, in input order, through
-    ``on_result``. Decodes of the next files and writes of the previous ones overlap with the
-    upscale of the current one; a full disk stops new work (the rest: "not attempted")."""
-
-    def __init__(
-        self,
-        upscaler: Callable[[Picture], tuple[Picture, dict[str, Any]]],
-        on_result: Callable[[Result], None],
-        settings: Settings,
-        *,
-        stdin: BinaryIO | None = None,
-        stdout: BinaryIO | None = None,
-    ) -> None:
-        self.upscaler, self.on_result, self.settings = upscaler, on_result, settings
-        self.stdin, self.stdout = stdin, stdout
-        self.results: list[Result] = []
-        self.decoding: deque[tuple[Job, float, Future[Picture]]] = deque()
-        self.writing: deque[tuple[Result, Future[None] | None]] = deque()
-        self.disk_full = False
-
-    def run(self, jobs: list[Job]) -> list[Result]:
-        todo = deque(j for j in jobs if not (j.skip or j.error))
-        for j in jobs:
-            if j.skip or j.error:
-                self._report(Result(j, "skipped" if j.skip else "failed", j.error))
-        workers = max(1, self.settings.workers)
-        with ThreadPoolExecutor(workers, thread_name_prefix="nssr-io") as self.pool:
-            try:
-                self._pipeline(todo)
-            finally:
-                for _, _, fut in self.decoding:
-                    fut.cancel()
-                self.pool.shutdown(wait=True, cancel_futures=True)
-        return self.results
-
-    def _pipeline(self, todo: deque[Job]) -> None:
-        self._fill(todo)
-        while self.decoding and not self.disk_full:
-            job, t0, fut = self.decoding.popleft()
-            self._fill(todo)
-            try:
-                pic = fut.result()
-                out, kernel = self.upscaler(pic)
-            except NssrError as exc:
-                failed = Result(job, "failed", str(exc), seconds=time.perf_counter() - t0)
-                self.writing.append((failed, None))
-                continue
-            res = Result(job, "done", None, pic.size, out.size, pic.mode, kernel, seconds=t0)
-            write = self.pool.submit(save, job, out, self.stdout, self.settings)
-            self.writing.append((res, write))
-            self._finish(keep=self.settings.workers)
-        self._finish(keep=0)
-        for job in [j for j, _, _ in self.decoding] + list(todo):
-            self._report(Result(job, "not attempted", "the batch stopped: the disk is full"))
-
-    def _fill(self, todo: deque[Job]) -> None:
-        """Start decoding until ``workers`` files are in flight."""
-        while todo and len(self.decoding) < self.settings.workers:
-            job = todo.popleft()
-            fut = self.pool.submit(load, job, self.stdin, self.settings)
-            self.decoding.append((job, time.perf_counter(), fut))
-
-    def _finish(self, keep: int) -> None:
-        """Wait for (and report) writes until at most ``keep`` are still running."""
-        while len(self.writing) > keep:
-            res, fut = self.writing.popleft()
-            if fut is None:  # failed before writing; queued to keep the input order
-                self._report(res)
-                continue
-            try:
-                fut.result()
-            except NssrError as exc:
-                self.disk_full = self.disk_full or isinstance(exc, DiskFullError)
-                res.status, res.error, res.output_size = "failed", str(exc), None
-            res.seconds = time.perf_counter() - res.seconds
-            self._report(res)
-
-    def _report(self, res: Result) -> None:
-        self.results.append(res)
-        self.on_result(res)

@@ -10,9 +10,13 @@ import json
 import os
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+from nssr_cli.errors import OutputError, UsageError
+from nssr_cli.files.atomic import publish_problem
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -24,9 +28,31 @@ class Device(str, Enum):
 
 
 def emit_json(obj: Any) -> None:
-    """One JSON document on stdout."""
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+    """One JSON document on stdout. A closed or full stdout is an :class:`OutputError`; a
+    reader that went away (``| head``) raises ``BrokenPipeError`` for the command to judge."""
+    if sys.stdout is None:
+        raise OutputError("cannot print JSON: standard output is closed (>&-)")
+    try:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        silence_stdout()
+        raise OutputError(
+            f"<stdout>: cannot write the JSON report to standard output ({exc.strerror or exc})"
+        ) from None
+
+
+def check_outputs(paths: list[Path], *, overwrite: bool) -> None:
+    """Exit 2 before any work if a command could not publish one of ``paths`` (it exists and
+    no ``--overwrite``, it is a folder or device, its folder is missing…), or names one twice."""
+    if len({os.path.abspath(p) for p in paths}) < len(paths):
+        raise UsageError(f"{', '.join(map(str, paths))}: two outputs have the same name")
+    for path in paths:
+        problem = publish_problem(path, overwrite=overwrite)
+        if problem is not None:
+            raise UsageError(problem)
 
 
 def exit_now(code: int) -> None:
@@ -47,6 +73,14 @@ def exit_now(code: int) -> None:
 
 def quiet_broken_pipe() -> None:
     """The reader went away (``| head``): exit quietly without a second EPIPE at shutdown."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    silence_stdout()
     sys.exit(0)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null (its reader is gone, or the device full), dropping what is
+    buffered, so that shutdown's final flush cannot fail a second time."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

@@ -39,6 +39,9 @@ def evaluate(
     device: Annotated[Device, typer.Option(help="Where to upscale.")] = Device.cpu,
     as_json: Annotated[bool, typer.Option("--json", help="All scores as JSON on stdout.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Per-image scores too.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace existing --compare crops.")
+    ] = False,
 ) -> None:
     """Score bicubic and kernels on HR photos: degrade, upscale back, Y-channel PSNR/SSIM.
 
@@ -61,6 +64,7 @@ def evaluate(
         methods=methods,
         device=device.value,
         compare_dir=compare,
+        overwrite=overwrite,
     )
     table = Table(title="Y-channel PSNR (dB) / SSIM, border cropped")
     extra = ["image", "kernel"] if verbose else []

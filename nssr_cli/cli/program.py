@@ -6,7 +6,11 @@ only; messages go to stderr. Heavy imports happen inside commands, so ``--help``
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -14,7 +18,7 @@ import typer
 from nssr_cli import __version__
 from nssr_cli.cli import evaluate, train, upscale
 from nssr_cli.cli.common import err, exit_now, quiet_broken_pipe
-from nssr_cli.errors import NssrError
+from nssr_cli.errors import NssrError, Terminated
 
 app = typer.Typer(
     name="nssr",
@@ -28,7 +32,7 @@ app.command("train")(train.train)
 app.command("export-kernel")(train.export_kernel)
 app.command("upscale")(upscale.upscale)
 app.command("eval")(evaluate.evaluate)
-_state: dict[str, bool] = {"debug": False}
+_state: dict[str, Any] = {"debug": False, "signal": None}
 
 
 def _version(value: bool) -> None:
@@ -49,6 +53,12 @@ def _root(
 
 def main() -> None:
     """Console entry point: maps errors to messages and exit codes (RELIABILITY.md)."""
+    with _signals_stop_cleanly():
+        _main()
+
+
+def _main() -> None:
+    _occupy_closed_standard_fds()
     try:
         # Typer returns (not raises) an exit code: Ctrl-C comes back as 130.
         rc = app(standalone_mode=False)
@@ -58,8 +68,8 @@ def main() -> None:
     except NssrError as exc:
         if _state["debug"]:
             raise
-        if exc.exit_code == 130:
-            _exit_interrupted(f"Error: {exc}")
+        if exc.exit_code in (130, 143):
+            _exit_interrupted(f"Error: {exc}", exc.exit_code)
         err.print(f"Error: {exc}", markup=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
@@ -105,9 +115,56 @@ def entry() -> None:
     exit_now(code)
 
 
-def _exit_interrupted(message: str) -> None:
-    """Exit 130 right away. A Ctrl-C that lands inside an import (torch's takes seconds) can
-    leave a KeyboardInterrupt for interpreter shutdown, which then dies by SIGINT (-2) instead;
-    everything worth keeping is already written and fsynced, so skip the shutdown."""
+def _exit_interrupted(message: str, code: int | None = None) -> None:
+    """Exit 130 (Ctrl-C) or 143 (SIGTERM) right away. A Ctrl-C that lands inside an import
+    (torch's takes seconds) can leave a KeyboardInterrupt for interpreter shutdown, which then
+    dies by SIGINT (-2) instead; everything worth keeping is already written and fsynced (or
+    its temp file removed), so skip the shutdown."""
+    if code is None:
+        code = 143 if _state["signal"] == signal.SIGTERM else 130
+    if message == "Interrupted." and code == 143:
+        message = "Terminated."
     err.print(message, markup=False)
-    exit_now(130)
+    exit_now(code)
+
+
+@contextmanager
+def _signals_stop_cleanly() -> Iterator[None]:
+    """SIGTERM raises :class:`~nssr_cli.errors.Terminated` (a KeyboardInterrupt) in the main
+    thread, so a kill stops as cleanly as Ctrl-C: temp files removed, exit 143. Once one of
+    the two arrived, more are ignored, so the clean-up itself is not cut short."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only it may set handlers
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        if _state["signal"] is not None:
+            return
+        _state["signal"] = signum
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    handled = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) != signal.SIG_IGN]
+    previous = {s: signal.signal(s, stop) for s in handled}
+    _state["signal"] = None
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _occupy_closed_standard_fds() -> None:
+    """Put /dev/null on a closed stdin, stdout or stderr (``<&-``, ``>&-``): else the next file
+    nssr opens would get that number, and a stray write to "stdout" would land in it. Python
+    has already set ``sys.stdin``/``sys.stdout`` to None for them, which the commands check."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with_flags = os.O_RDONLY if fd == 0 else os.O_WRONLY
+            opened = os.open(os.devnull, with_flags)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)

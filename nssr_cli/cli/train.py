@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from nssr_cli import __version__
-from nssr_cli.cli.common import Device, emit_json, err
+from nssr_cli.cli.common import Device, check_outputs, emit_json, err
 from nssr_cli.errors import UsageError
 
 
@@ -54,6 +54,9 @@ def train(
         bool, typer.Option("--json", help="Print a JSON summary on stdout.")
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing output file.")
+    ] = False,
 ) -> None:
     """Train the L-CNN with Deep Identity Learning on a fresh Random Kernel Gallery.
 
@@ -64,7 +67,7 @@ def train(
     from nssr_cli.dil.training import checkpoint_payload
     from nssr_cli.dil.training import train as run_training
     from nssr_cli.engine.device import resolve_device
-    from nssr_cli.kernels.files import save_checkpoint
+    from nssr_cli.kernels.files import kernel_outputs, save_checkpoint
 
     config = TrainConfig(
         objective=objective,
@@ -81,8 +84,9 @@ def train(
         scale=scale,
         blur=blur,
     )
+    check_outputs(kernel_outputs(output) if solve else [output], overwrite=overwrite)
     if solve:
-        _solve_kernel(config, output, seed, as_json)
+        _solve_kernel(config, output, seed, as_json, overwrite)
         return
     dev = resolve_device(device.value)
     n_params = LCNN(config.model).num_parameters()
@@ -93,7 +97,7 @@ def train(
     with _train_progress(config.epochs, enabled=not quiet) as on_step:
         result = run_training(config, device=dev, seed=seed, on_step=on_step)
     payload = checkpoint_payload(result, __version__)
-    save_checkpoint(output, payload)
+    save_checkpoint(output, payload, overwrite=overwrite)
     terms = "  ".join(f"{k} {v:.5f}" for k, v in result.final.items() if k != "epoch")
     err.print(f"done in {result.seconds:.1f} s: {terms} → {output}")
     if as_json:
@@ -109,7 +113,7 @@ def train(
         )
 
 
-def _solve_kernel(config: Any, output: Path, seed: int, as_json: bool) -> None:
+def _solve_kernel(config: Any, output: Path, seed: int, as_json: bool, overwrite: bool) -> None:
     """``train --solve``: the objective's exact optimum, written as a kernel with a sidecar."""
     import time
 
@@ -135,7 +139,7 @@ def _solve_kernel(config: Any, output: Path, seed: int, as_json: bool) -> None:
         "metrics": metrics,
         "seconds": round(seconds, 1),
     }
-    save_kernel(kernel, output, meta)
+    save_kernel(kernel, output, meta, overwrite=overwrite)
     err.print(
         f"solved in {seconds:.1f} s: mse {metrics['mse']:.6f}, "
         f"area {metrics['area']:.4f} → {output}"
@@ -198,25 +202,32 @@ def export_kernel(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary on stdout.")
     ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace existing output files.")
+    ] = False,
 ) -> None:
     """Collapse an L-CNN into its single 11×11 convolution kernel, cache it, and export it.
 
     Example: [bold]nssr export-kernel --checkpoint lcnn.pt -o kernel.npy --plot kernel.png[/bold]
     """
     from nssr_cli.kernels.export import export_kernel as collapse_checkpoint
-    from nssr_cli.kernels.files import save_kernel, shipped_checkpoint
+    from nssr_cli.kernels.files import kernel_outputs, save_kernel, shipped_checkpoint
 
+    targets = [*(kernel_outputs(output) if output else []), *([plot] if plot else [])]
+    check_outputs(targets, overwrite=overwrite)
     exported = collapse_checkpoint(checkpoint or shipped_checkpoint())
-    written = save_kernel(exported.kernel, output, exported.meta) if output else []
+    written = (
+        save_kernel(exported.kernel, output, exported.meta, overwrite=overwrite) if output else []
+    )
     if plot:
-        from nssr_cli.files.atomic import atomic_write_bytes
+        from nssr_cli.files.atomic import publish
         from nssr_cli.kernels.plot import kernel_figure
 
         buf = io.BytesIO()
         kernel_figure(
             exported.kernel, title=f"nssr kernel from {exported.meta['checkpoint']}"
         ).save(buf, "PNG")
-        atomic_write_bytes(plot, buf.getvalue())
+        publish(plot, buf.getvalue(), overwrite=overwrite)
         written.append(plot)
     s = exported.summary
     err.print(

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from nssr_cli.cli.common import Device, emit_json, err, quiet_broken_pipe
+from nssr_cli.cli.common import Device, emit_json, err, quiet_broken_pipe, silence_stdout
 from nssr_cli.errors import NssrError, UsageError
 from nssr_cli.synth.levels import LEVELS
 
@@ -80,7 +80,7 @@ def upscale(
         inputs, scale, output, fmt, kernel, blur.value, device.value, tile, quality, suffix,
         recursive, overwrite, skip_existing, jobs, max_pixels, as_json, quiet, verbose,
     )  # fmt: skip
-    with _stop_cleanly():
+    with _stop_cleanly(as_json):
         run_upscale(options)
 
 
@@ -112,6 +112,7 @@ def run_upscale(o: UpscaleOptions) -> None:
     """Plan the batch (refusing what must be refused before any work), then run it."""
     from nssr_cli.batch import plan as planning
     from nssr_cli.batch import run as running
+    from nssr_cli.batch.pipeline import BatchRun
     from nssr_cli.engine.device import resolve_device
     from nssr_cli.engine.geometry import check_scale
     from nssr_cli.files.decode import configure_limits
@@ -123,8 +124,8 @@ def run_upscale(o: UpscaleOptions) -> None:
     batch_options = planning.Options(
         o.scale, o.output, o.suffix, o.fmt, o.recursive, o.overwrite, o.skip_existing
     )
-    jobs = planning.plan(found.sources, batch_options)
-    _check_streams(jobs, o.as_json)
+    jobs = planning.plan(found.sources, batch_options, found.ignored)
+    stdin, stdout = _check_streams(jobs, o.as_json)
     if o.verbose:
         for why in found.ignored:
             err.print(f"ignored {why}", markup=False)
@@ -132,48 +133,77 @@ def run_upscale(o: UpscaleOptions) -> None:
             err.print(f"--kernel {o.kernel} given: --blur {o.blur} is not used", markup=False)
     upscaler = running.Upscaler(o.scale, o.kernel, o.blur, resolve_device(o.device), o.tile)
     configure_limits(o.max_pixels)
-    settings = running.Settings(o.quality, o.max_pixels, o.jobs, scale=o.scale)
+    settings = running.Settings(
+        o.quality, o.max_pixels, o.jobs, scale=o.scale, overwrite=o.overwrite
+    )
     bar = not o.quiet and err.is_terminal
     with _UpscaleReport(len(jobs), as_json=o.as_json, verbose=o.verbose, bar=bar) as report:
-        runner = running.BatchRun(
-            upscaler, report, settings, stdin=sys.stdin.buffer, stdout=sys.stdout.buffer
-        )
-        results = runner.run(jobs)
+        results = BatchRun(upscaler, report, settings, stdin=stdin, stdout=stdout).run(jobs)
+    if stdout is not None and any(r.status != "done" for r in results):
+        silence_stdout()  # what the failed write left buffered must not fail again at exit
     _summary(results, quiet=o.quiet)
 
 
-class _Interrupted(NssrError):
-    exit_code = 130
-
-
 @contextmanager
-def _stop_cleanly() -> Iterator[None]:
-    """Ctrl-C → exit 130 and a closed stdout pipe → quiet exit 0, without relying on the
-    framework (which turns both into return values or exit 1)."""
+def _stop_cleanly(as_json: bool) -> Iterator[None]:
+    """Ctrl-C → exit 130, SIGTERM → 143 (before the batch starts; the batch says what it kept),
+    and the reader of stdout going away → quiet exit 0 after an image (``-o - | head -c``),
+    but exit 1 for ``--json``: the batch stopped early and must not look like a success."""
+    from nssr_cli.errors import Terminated
+
     try:
         yield
-    except KeyboardInterrupt:
-        raise _Interrupted(
-            "interrupted: finished outputs were kept, the one in progress "
-            "was removed; rerun with --skip-existing to resume"
+    except KeyboardInterrupt as exc:
+        raise _Stopped(
+            "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted",
+            143 if isinstance(exc, Terminated) else 130,
         ) from None
     except BrokenPipeError:
-        quiet_broken_pipe()
+        if not as_json:
+            quiet_broken_pipe()
+        silence_stdout()
+        raise NssrError(
+            "standard output was closed by its reader (e.g. | head); the batch stopped "
+            "there: finished outputs were kept, rerun with --skip-existing to resume"
+        ) from None
+
+
+class _Stopped(NssrError):
+    """Interrupted outside the batch's run (planning, loading the kernel, the summary)."""
+
+    def __init__(self, how: str, exit_code: int) -> None:
+        super().__init__(f"{how}: no output was being written; finished ones are kept")
+        self.exit_code = exit_code
 
 
 def _output_folder(output: str | None) -> Path | None:
     return Path(output) if output and output != "-" else None
 
 
-def _check_streams(plan: list[Any], as_json: bool) -> None:
+def _check_streams(plan: list[Any], as_json: bool) -> tuple[Any, Any]:
+    """The binary stdin and stdout the batch needs (``None`` where it needs none), refusing a
+    closed stream, and a terminal where image bytes would go (or come from)."""
     to_stdout = any(job.output is None for job in plan)
+    from_stdin = any(job.source.path is None for job in plan)
     if to_stdout and as_json:
         raise UsageError("--json and -o - both need stdout; write the image to a file instead")
+    if (to_stdout or as_json) and sys.stdout is None:
+        raise UsageError("standard output is closed (>&-); give -o FILE, or open it")
+    if from_stdin and sys.stdin is None:
+        raise UsageError("standard input is closed (<&-); pipe an image in, or name a file")
     if to_stdout and sys.stdout.isatty():
         raise UsageError(
             "refusing to write image bytes to a terminal; redirect (> out.png) "
             "or pipe stdout, or give -o FILE"
         )
+    if from_stdin and sys.stdin.isatty():
+        raise UsageError(
+            "refusing to read an image from a terminal; pipe one in (< photo.png) or name the file"
+        )
+    return (
+        sys.stdin.buffer if from_stdin else None,
+        sys.stdout.buffer if to_stdout else None,
+    )
 
 
 class _UpscaleReport:
@@ -200,6 +230,7 @@ class _UpscaleReport:
                 rp.TimeRemainingColumn(),
                 console=err,
                 transient=True,
+                redirect_stdout=False,  # stdout is for data (--json), even beside a terminal
             )
             self.progress.start()
             self.task = self.progress.add_task("upscale", total=self.total, rate="")
@@ -234,8 +265,9 @@ def _summary(results: list[Any], *, quiet: bool) -> None:
     counts = {k: sum(r.status == k for r in results) for k in kinds}
     bad = counts["failed"] + counts["not attempted"]
     line = ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "done")
-    if not quiet and (len(results) > 1 or bad):
-        err.print(f"{len(results)} file{'s' * (len(results) != 1)}: {line}", markup=False)
+    if len(results) == 1 and bad:  # its one Error: line has been printed: say nothing more
+        raise typer.Exit(1)
+    if not quiet and len(results) > 1:
+        err.print(f"{len(results)} files: {line}", markup=False)
     if bad:
-        plural = "s" * (len(results) != 1)
-        raise NssrError(f"{bad} of {len(results)} file{plural} not upscaled (see above)")
+        raise NssrError(f"{bad} of {len(results)} files not upscaled (see above)")

@@ -48,11 +48,21 @@ def extension_for(fmt: str) -> str:
     return exts[0] if exts else "." + fmt.lower()
 
 
+# Formats whose files keep an alpha plane as Pillow writes them (GIF: one transparent level).
+_ALPHA = ("PNG", "WEBP", "TIFF", "GIF", "AVIF", "JPEG2000", "TGA", "QOI", "SGI", "ICO", "ICNS")
+
+
 def check_storable(pic: Picture, fmt: str) -> None:
-    """Refuse, before any work, what the format cannot hold."""
-    if fmt in ("JPEG", "MPO") and pic.has_alpha:
+    """Refuse, before any work, what the format cannot hold (or cannot be written at all)."""
+    Image.init()
+    if fmt not in Image.SAVE:
         raise OutputError(
-            "the image has transparency (alpha), which JPEG cannot store; "
+            f"nssr can read {fmt} images but cannot write them; "
+            "choose another format (e.g. -f png or -o NAME.png)"
+        )
+    if fmt not in _ALPHA and pic.has_alpha:
+        raise OutputError(
+            f"the image has transparency (alpha), which {fmt} cannot store; "
             "write PNG, WebP or TIFF instead (e.g. -f png or -o NAME.png)"
         )
     if len(pic.frames) > 1 and fmt not in ("GIF", "WEBP", "TIFF", "PNG"):

@@ -75,5 +75,5 @@ def export_kernel(checkpoint: Path) -> ExportedKernel:
         "metrics": ck.get("metrics", {}),
     }
     cached.parent.mkdir(parents=True, exist_ok=True)
-    save_kernel(kernel, cached, meta)
+    save_kernel(kernel, cached, meta, overwrite=True)  # a cache entry is ours to refresh
     return ExportedKernel(kernel, meta, cached, False)

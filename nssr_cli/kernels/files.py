@@ -19,7 +19,7 @@ import numpy as np
 from platformdirs import user_cache_dir
 
 from nssr_cli.errors import KernelError
-from nssr_cli.files.atomic import atomic_write_bytes
+from nssr_cli.files.atomic import publish
 
 DEFAULT_CHECKPOINT = "dil.pt"
 DEFAULT_KERNEL = "dil"
@@ -101,32 +101,39 @@ def load_kernel(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     return validate_kernel(arr, str(path)), meta
 
 
-def save_kernel(kernel: np.ndarray, path: Path, meta: dict[str, Any]) -> list[Path]:
-    """Write a kernel by extension (``.npy`` + JSON sidecar, ``.txt``, or ``.json``).
+def kernel_outputs(path: Path) -> list[Path]:
+    """Every file :func:`save_kernel` writes for ``path``: a ``.npy`` gets a ``.json`` sidecar."""
+    path = Path(path)
+    if path.suffix not in (".npy", ".json", ".txt"):
+        raise KernelError(f"{path}: kernel output must end in .npy, .txt or .json")
+    return [path, path.with_suffix(".json")] if path.suffix == ".npy" else [path]
+
+
+def save_kernel(
+    kernel: np.ndarray, path: Path, meta: dict[str, Any], *, overwrite: bool = False
+) -> list[Path]:
+    """Write a kernel by extension (``.npy`` + JSON sidecar, ``.txt``, or ``.json``), refusing
+    existing files unless ``overwrite`` (:func:`nssr_cli.files.atomic.publish`).
 
     Returns every file written.
     """
     path = Path(path)
+    files = kernel_outputs(path)
     k = validate_kernel(kernel, str(path))
     if path.suffix == ".npy":
         buf = io.BytesIO()
         np.save(buf, k, allow_pickle=False)
-        atomic_write_bytes(path, buf.getvalue())
-        sidecar = path.with_suffix(".json")
-        atomic_write_bytes(sidecar, (json.dumps(meta, indent=2) + "\n").encode())
-        return [path, sidecar]
-    if path.suffix == ".json":
+        publish(path, buf.getvalue(), overwrite=overwrite)
+        publish(files[1], (json.dumps(meta, indent=2) + "\n").encode(), overwrite=overwrite)
+    elif path.suffix == ".json":
         doc = dict(meta, kernel=k.astype(np.float64).round(9).tolist())
-        atomic_write_bytes(path, (json.dumps(doc, indent=2) + "\n").encode())
-        return [path]
-    if path.suffix == ".txt":
+        publish(path, (json.dumps(doc, indent=2) + "\n").encode(), overwrite=overwrite)
+    else:
         header = "\n".join(f"{key}: {value}" for key, value in meta.items())
         lines = [" ".join(f"{v: .9f}" for v in row) for row in k.astype(np.float64)]
-        atomic_write_bytes(
-            path, ("\n".join(["# " + h for h in header.splitlines()] + lines) + "\n").encode()
-        )
-        return [path]
-    raise KernelError(f"{path}: kernel output must end in .npy, .txt or .json")
+        text = "\n".join(["# " + h for h in header.splitlines()] + lines) + "\n"
+        publish(path, text.encode(), overwrite=overwrite)
+    return files
 
 
 def cached_kernel_path(digest: str) -> Path:
@@ -160,14 +167,15 @@ def resolve_kernel(spec: str | os.PathLike[str] | np.ndarray | None) -> tuple[np
 CHECKPOINT_FORMAT = "nssr-lcnn/1"
 
 
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write an L-CNN checkpoint atomically. ``payload`` holds plain data and tensors only
-    (config, state_dict, metrics, version), so it loads with ``weights_only=True``."""
+def save_checkpoint(path: Path, payload: dict[str, Any], *, overwrite: bool = False) -> None:
+    """Write an L-CNN checkpoint atomically, refusing an existing file unless ``overwrite``.
+    ``payload`` holds plain data and tensors only (config, state_dict, metrics, version), so it
+    loads with ``weights_only=True``."""
     import torch
 
     buf = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, **payload}, buf)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    publish(Path(path), buf.getvalue(), overwrite=overwrite)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

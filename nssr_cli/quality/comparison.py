@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from nssr_cli.files.atomic import publish
 
 
 def centre_crop_box(height: int, width: int, side: int, scale: int) -> tuple[int, int, int]:
@@ -18,9 +21,17 @@ def centre_crop_box(height: int, width: int, side: int, scale: int) -> tuple[int
 
 
 def save_comparison(
-    dest: Path, lr: np.ndarray, outs: list[np.ndarray], hr: np.ndarray, scale: int, side: int = 192
+    dest: Path,
+    lr: np.ndarray,
+    outs: list[np.ndarray],
+    hr: np.ndarray,
+    scale: int,
+    side: int = 192,
+    *,
+    overwrite: bool = False,
 ) -> None:
-    """Write one PNG: the LR crop enlarged by nearest neighbour, each output, then HR.
+    """Write one PNG: the LR crop enlarged by nearest neighbour, each output, then HR,
+    published safely (:func:`nssr_cli.files.atomic.publish`).
 
     ``lr``: ``(h, w, 3)`` uint8; ``outs`` and ``hr``: ``(s·h, s·w, 3)`` uint8."""
     y0, x0, side = centre_crop_box(*hr.shape[:2], side, scale)
@@ -33,5 +44,6 @@ def save_comparison(
     ]
     gap = np.full((side, 4, 3), 255, dtype=np.uint8)
     row = np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(row).save(dest)
+    buf = io.BytesIO()
+    Image.fromarray(row).save(buf, "PNG")
+    publish(dest, buf.getvalue(), overwrite=overwrite, make_folders=True)

@@ -18,6 +18,7 @@ import numpy as np
 
 from nssr_cli.engine.tiles import cached_plan, upscale_planes
 from nssr_cli.errors import UsageError
+from nssr_cli.files.atomic import publish_problem
 from nssr_cli.files.formats import image_extensions, open_image
 from nssr_cli.kernels.bank import BLUR_LEVELS, select_kernel
 from nssr_cli.kernels.files import resolve_kernel
@@ -121,8 +122,11 @@ def evaluate(
     device: str = "cpu",
     compare_dir: Path | None = None,
     on_score: Callable[[Score], None] | None = None,
+    overwrite: bool = False,
 ) -> Report:
-    """Score every method on every image, scale and protocol."""
+    """Score every method on every image, scale and protocol. Comparison crops in
+    ``compare_dir`` follow the publishing rule: existing ones are refused, before any work,
+    unless ``overwrite``."""
     require_scikit_image()
     images = find_images(paths)
     methods = list(dict.fromkeys(methods))
@@ -130,6 +134,14 @@ def evaluate(
     for protocol in protocols:
         if protocol not in PROTOCOLS:
             raise UsageError(f"unknown protocol {protocol!r}; use div2krk, classic or both")
+    if compare_dir is not None:
+        crops = [
+            _crop_path(compare_dir, p, pr, s) for pr in protocols for s in scales for p in images
+        ]
+        for problem in (publish_problem(c, overwrite=overwrite) for c in crops):
+            if problem is not None:
+                raise UsageError(problem)
+    for protocol in protocols:
         for scale in scales:
             for path in images:
                 hr = modcrop(load_rgb(path), scale)
@@ -151,6 +163,10 @@ def evaluate(
                     if on_score:
                         on_score(score)
                 if compare_dir is not None:
-                    dest = Path(compare_dir) / f"{path.stem}-{protocol}-x{scale}.png"
-                    save_comparison(dest, lr, outs, hr, scale)
+                    dest = _crop_path(compare_dir, path, protocol, scale)
+                    save_comparison(dest, lr, outs, hr, scale, overwrite=overwrite)
     return report
+
+
+def _crop_path(compare_dir: Path, image: Path, protocol: str, scale: int) -> Path:
+    return Path(compare_dir) / f"{image.stem}-{protocol}-x{scale}.png"

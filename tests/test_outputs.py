@@ -1,0 +1,182 @@
+"""How every nssr command publishes an output file, and what it refuses (RELIABILITY.md).
+
+One rule for ``upscale``, ``train -o``, ``export-kernel -o/--plot`` (and a kernel's ``.json``
+sidecar) and ``eval --compare``: an existing path is refused unless ``--overwrite``; anything that
+is not a regular file (device, FIFO, folder) is never replaced; the bytes go to a temp file in
+the destination folder, are fsynced, then published; a file that appears at the output path
+after planning is not overwritten without ``--overwrite``. Black-box: real ``nssr`` processes.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers_cli import BICUBIC, clean, picture, temp_files
+from PIL import Image
+
+TINY_TRAIN = ["--kernels", "8", "--kernel-size", "5", "--epochs", "1", "--batch-size", "8",
+              "--width", "4", "--depth", "2", "-q"]  # fmt: skip
+
+
+# --- train and export-kernel follow the same rule as upscale ---------------------------------
+
+
+def test_train_refuses_an_existing_output_before_training(cli, tmp_path: Path) -> None:
+    photo = picture(tmp_path / "photo.pt")
+    before = photo.read_bytes()
+    proc = cli("train", "-o", str(photo), *TINY_TRAIN)
+    err = clean(proc)
+    assert proc.returncode == 2 and "--overwrite" in err and "L-CNN" not in err, err
+    assert photo.read_bytes() == before
+    proc = cli("train", "-o", str(photo), *TINY_TRAIN, "--overwrite")
+    assert proc.returncode == 0, clean(proc)
+    assert photo.read_bytes() != before and not temp_files(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device"])
+def test_train_never_replaces_what_is_not_a_regular_file(cli, tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "target"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        try:  # a private copy of /dev/full: root replaced the real one with a checkpoint
+            os.mknod(target, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+        except PermissionError:
+            pytest.skip("making a device node needs root (CAP_MKNOD)")
+    mode = os.lstat(target).st_mode
+    proc = cli("train", "-o", str(target), *TINY_TRAIN, "--overwrite")
+    err = clean(proc)
+    assert proc.returncode == 2 and "not a regular file" in err, err
+    assert os.lstat(target).st_mode == mode and not temp_files(tmp_path)
+
+
+def test_export_kernel_refuses_existing_kernel_sidecar_and_plot(cli, tmp_path: Path) -> None:
+    k, sidecar, plot = tmp_path / "k.npy", tmp_path / "k.json", tmp_path / "k.png"
+    for existing in (k, sidecar, plot):
+        existing.write_bytes(b"precious")
+        proc = cli("export-kernel", "-o", str(k), "--plot", str(plot))
+        err = clean(proc)
+        assert proc.returncode == 2 and str(existing) in err and "--overwrite" in err, err
+        assert [p.read_bytes() for p in (k, sidecar, plot) if p.exists()] == [b"precious"]
+        existing.unlink()
+    proc = cli("export-kernel", "-o", str(k), "--plot", str(plot))
+    assert proc.returncode == 0, clean(proc)
+    k.chmod(0o600)
+    proc = cli("export-kernel", "-o", str(k), "--plot", str(plot), "--overwrite")
+    assert proc.returncode == 0, clean(proc)
+    assert np.load(k).shape[0] % 2 == 1 and stat.S_IMODE(k.stat().st_mode) == 0o600
+    assert not temp_files(tmp_path)
+
+
+# --- upscale: --overwrite keeps permissions, hard links are documented, races are lost safely --
+
+
+def test_overwrite_keeps_the_permission_bits_of_the_replaced_file(cli, tmp_path: Path) -> None:
+    src = picture(tmp_path / "a.png")
+    out = tmp_path / "a_x2.png"
+    out.write_bytes(b"old")
+    out.chmod(0o600)
+    proc = cli("upscale", str(src), *BICUBIC, "--overwrite")
+    assert proc.returncode == 0, clean(proc)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and Image.open(out).size == (32, 24)
+
+
+def test_overwrite_replaces_the_file_and_leaves_its_other_hard_links_alone(
+    cli, tmp_path: Path
+) -> None:
+    """Documented: --overwrite publishes a new file (new inode); other names of the old file
+    keep the old bytes. Writing in place would destroy them when the write fails."""
+    src = picture(tmp_path / "a.png")
+    out, other = tmp_path / "a_x2.png", tmp_path / "backup.png"
+    out.write_bytes(b"old")
+    os.link(out, other)
+    proc = cli("upscale", str(src), *BICUBIC, "--overwrite")
+    assert proc.returncode == 0, clean(proc)
+    assert other.read_bytes() == b"old" and Image.open(out).size == (32, 24)
+
+
+def test_a_file_created_after_planning_is_not_overwritten(cli, tmp_path: Path, monkeypatch) -> None:
+    src = picture(tmp_path / "a.png")
+    out = tmp_path / "a_x2.png"
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:  # another program creates the output while nssr writes it
+        if not out.exists():
+            out.write_bytes(b"theirs")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    proc = cli("upscale", str(src), *BICUBIC)
+    err = clean(proc)
+    assert proc.returncode == 1 and "a_x2.png" in err and "another program" in err, err
+    assert out.read_bytes() == b"theirs" and not temp_files(tmp_path)
+
+
+def test_a_long_name_that_fits_is_written_and_one_that_does_not_fails_up_front(
+    cli,
+    tmp_path: Path,
+) -> None:
+    fits = picture(tmp_path / ("f" * 240 + ".png"))  # output 247 bytes: fits NAME_MAX (255)
+    proc = cli("upscale", str(fits), *BICUBIC)
+    assert proc.returncode == 0, clean(proc)
+    assert (tmp_path / ("f" * 240 + "_x2.png")).is_file()
+    long = picture(tmp_path / ("g" * 250 + ".png"))  # output 257 bytes: cannot exist
+    proc = cli("upscale", str(long), *BICUBIC, "-v")
+    err = clean(proc)
+    assert proc.returncode in (1, 2) and "too long" in err, err
+    assert "done:" not in err and not temp_files(tmp_path)
+
+
+def test_eval_compare_does_not_overwrite_existing_crops(cli, tmp_path: Path) -> None:
+    hr = tmp_path / "hr"
+    rng = np.random.default_rng(0)
+    hr.mkdir()
+    Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(hr / "a.png")
+    cmp = tmp_path / "cmp"
+    proc = cli("eval", str(hr), "-s", "2", "-k", "bicubic", "--compare", str(cmp))
+    assert proc.returncode == 0, clean(proc)
+    crops = sorted(cmp.iterdir())
+    assert crops
+    for c in crops:
+        c.write_bytes(b"precious")
+    proc = cli("eval", str(hr), "-s", "2", "-k", "bicubic", "--compare", str(cmp))
+    err = clean(proc)
+    assert proc.returncode == 2 and "--overwrite" in err, err
+    assert all(c.read_bytes() == b"precious" for c in crops)
+    proc = cli("eval", str(hr), "-s", "2", "-k", "bicubic", "--compare", str(cmp), "--overwrite")
+    assert proc.returncode == 0, clean(proc)
+    assert all(Image.open(c).format == "PNG" for c in crops)
+
+
+def test_without_hard_links_publication_still_never_clobbers(tmp_path: Path, monkeypatch) -> None:
+    """FAT, some network file systems: ``link`` fails with EPERM; the name is then reserved with
+    O_EXCL, so an existing file is still refused and a new one still appears whole."""
+    import errno
+
+    from nssr_cli.errors import OutputError
+    from nssr_cli.files.atomic import publish
+
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    publish(tmp_path / "new.bin", b"whole")
+    assert (tmp_path / "new.bin").read_bytes() == b"whole"
+    real_fsync = os.fsync
+
+    def theirs_appears(fd: int) -> None:
+        real_fsync(fd)
+        if not (tmp_path / "race.bin").exists():
+            (tmp_path / "race.bin").write_bytes(b"theirs")
+
+    monkeypatch.setattr(os, "fsync", theirs_appears)
+    with pytest.raises(OutputError, match="another program"):
+        publish(tmp_path / "race.bin", b"ours")
+    assert (tmp_path / "race.bin").read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.bin", "race.bin"]
