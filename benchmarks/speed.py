@@ -1,12 +1,19 @@
-"""Speed and memory of nssr's upscale paths, against PIL's bicubic resize, in one run.
+"""Speed and memory of nssr's upscale paths, against Pillow, in one run.
 
-    python benchmarks/speed.py                 # 12 MP outputs at ×2, ×3, ×4 on the CPU
-    python benchmarks/speed.py --device cuda   # the same on a GPU (PIL stays on the CPU)
-    python benchmarks/speed.py --megapixels 48 --scales 4 --no-end-to-end
+    python benchmarks/speed.py                 # every case below, on the CPU
+    python benchmarks/speed.py --cases compute --scales 2 --megapixels 100 --no-reference
+    python benchmarks/speed.py --device cuda   # compute on a GPU (PIL stays on the CPU)
 
-Timings on a shared machine are noisy, so every number is the best of ``--repeat`` runs and
-is reported as a ratio to PIL measured in the same run. Peak memory is measured in a fresh
-child process (peak RSS above the baseline after importing torch and loading the image).
+Cases (``--cases``): ``compute`` — a 12 MP output at ×2, ×3, ×4 (and ``--fractional`` 2.5)
+against PIL's bicubic resize, with the reference path and the PyTorch engine beside it and the
+peak memory of a fresh process; ``jpeg`` — ``nssr upscale`` of a 3000×2000 JPEG to a ×2 JPEG
+(q95) against a five-line Pillow script doing open → bicubic → save q95; ``startup`` — the same
+for a 256-px PNG; ``folder`` — 200 small JPEGs through ``xargs -n1 -P2``, one process per file,
+against the Pillow script the same way; ``png`` — a 12 MP PNG out, and nssr's PNG writer.
+
+Timings on a shared machine are noisy, so every number is reported as a ratio to Pillow
+measured in the same run, nssr and Pillow alternating: compute takes the best of ``--repeat``
+runs, whole programs the median.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,11 +35,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "examples" / "photo.png"
 
 
-def test_image(megapixels: float, scale: int, seed: int = 0) -> np.ndarray:
+def test_image(megapixels: float, scale: float, seed: int = 0) -> np.ndarray:
     """An RGB LR image whose ×scale output has ``megapixels`` MP (4:3), made from a real photo."""
-    out_w = int(round((megapixels * 1e6 * 4 / 3) ** 0.5 / (4 * scale))) * 4 * scale
-    out_h = out_w * 3 // 4
-    lr = (out_w // scale, out_h // scale)
+    out_w = (megapixels * 1e6 * 4 / 3) ** 0.5
+    return photo((round(out_w / scale), round(out_w * 3 / 4 / scale)), seed)
+
+
+def photo(lr: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """``examples/photo.png`` resized to ``lr`` (width, height), RGB uint8, with a little grain."""
     if PHOTO.is_file():
         img = Image.open(PHOTO).convert("RGB").resize(lr, Image.LANCZOS)
         arr = np.asarray(img).copy()
@@ -49,7 +60,7 @@ def best_of(fn, repeat: int) -> float:
     return best
 
 
-def child_memory(args: argparse.Namespace, scale: int) -> dict[str, float]:
+def child_memory(args: argparse.Namespace, scale: float) -> dict[str, float]:
     """Run the fast path once in a fresh process; report its peak RSS above the baseline."""
     cmd = [
         sys.executable,
@@ -70,14 +81,11 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def measure_memory(scale: int, megapixels: float, device: str) -> None:
+def measure_memory(scale: float, megapixels: float, device: str) -> None:
     """Child process: sample RSS every millisecond while one fast-path upscale runs."""
     import threading
 
-    import torch
-
-    from nssr_cli.engine.polyphase import make_plan
-    from nssr_cli.engine.tiles import upscale_planes
+    from nssr_cli.engine.plans import make_plan, upscale_planes
     from nssr_cli.kernels.files import resolve_kernel
 
     img = test_image(megapixels, scale)
@@ -92,11 +100,14 @@ def measure_memory(scale: int, megapixels: float, device: str) -> None:
     sampler = threading.Thread(target=sample)
     sampler.start()
     out = upscale_planes(img, plan)
+    gpu = 0.0
     if device == "cuda":
+        import torch
+
         torch.cuda.synchronize()
+        gpu = torch.cuda.max_memory_allocated() / 2**20
     done.set()
     sampler.join()
-    gpu = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else 0.0
     print(
         json.dumps(
             {
@@ -109,40 +120,28 @@ def measure_memory(scale: int, megapixels: float, device: str) -> None:
     )
 
 
-def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: int) -> dict:
-    import torch
-
-    from nssr_cli.engine.polyphase import make_plan
-    from nssr_cli.engine.reference import reference_upscale
-    from nssr_cli.engine.tiles import upscale_planes
+def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dict:
+    from nssr_cli.engine.plans import make_plan, upscale_planes
 
     img = test_image(args.megapixels, s)
     pil = Image.fromarray(img)
-    size = (img.shape[1] * s, img.shape[0] * s)
+    size = (round(img.shape[1] * s), round(img.shape[0] * s))
     plan = make_plan(kernel, s, args.device)
-    h = torch.from_numpy(kernel).to(args.device)
-
-    def sync() -> None:
-        if args.device == "cuda":
-            torch.cuda.synchronize()
 
     def fast() -> None:
         upscale_planes(img, plan)
-        sync()
+        if args.device == "cuda":
+            import torch
 
-    def reference() -> None:
-        x = torch.from_numpy(img).permute(2, 0, 1)[None].to(args.device, torch.float32) / 255
-        out = reference_upscale(x, h, s)
-        (out.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
-        sync()
+            torch.cuda.synchronize()
 
     def bicubic() -> None:
         pil.resize(size, Image.BICUBIC)
 
-    fast()  # warm-up: allocator, oneDNN/cuDNN kernels
+    fast()  # warm-up: allocator, OpenCV / cuDNN kernels
     t_pil = best_of(bicubic, args.repeat)
     t_fast = best_of(fast, args.repeat)
-    t_ref = best_of(reference, max(1, args.repeat - 1)) if args.reference else float("nan")
+    t_torch, t_ref = torch_paths(args, img, kernel, s) if args.reference else (None, None)
     t_pil = min(t_pil, best_of(bicubic, args.repeat))  # PIL before and after: fair to it
     mem = child_memory(args, s)
     row = {
@@ -150,17 +149,20 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: int) -> dict:
         "output_mp": size[0] * size[1] / 1e6,
         "pil_s": t_pil,
         "fast_s": t_fast,
-        "reference_s": t_ref,
         "fast_vs_pil": t_fast / t_pil,
-        "reference_vs_pil": t_ref / t_pil,
+        "torch_engine_s": t_torch,
+        "reference_s": t_ref,
         "fast_peak_rss_above_baseline_mb": mem["peak_mb"] - mem["baseline_mb"],
         "output_mb": mem["output_mb"],
         "gpu_peak_mb": mem["gpu_peak_mb"],
     }
-    ref = f"{t_ref:.3f} s ({t_ref / t_pil:.1f}× PIL)" if args.reference else "skipped"
+
+    def vs(t: float | None) -> str:
+        return "skipped" if t is None else f"{t:.3f} s ({t / t_pil:.2f}× PIL)"
+
     print(
-        f"×{s}  {row['output_mp']:.1f} MP   PIL bicubic {t_pil:.3f} s   reference {ref}   "
-        f"fast {t_fast:.3f} s ({t_fast / t_pil:.2f}× PIL)   "
+        f"×{s:g}  {row['output_mp']:.1f} MP   PIL bicubic {t_pil:.3f} s   "
+        f"nssr {vs(t_fast)}   PyTorch engine {vs(t_torch)}   reference {vs(t_ref)}   "
         f"peak RSS +{row['fast_peak_rss_above_baseline_mb']:.0f} MB "
         f"(of which the output {mem['output_mb']:.0f} MB)",
         flush=True,
@@ -168,11 +170,38 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: int) -> dict:
     return row
 
 
+def torch_paths(
+    args: argparse.Namespace, img: np.ndarray, kernel: np.ndarray, s: float
+) -> tuple[float | None, float]:
+    """The previous engine (PyTorch, on the CPU; None on CUDA, where it is nssr's engine) and
+    the reference path (bicubic, then the convolution over the whole image)."""
+    import torch
+
+    from nssr_cli.engine.plans import make_plan, upscale_planes
+    from nssr_cli.engine.reference import reference_upscale
+
+    h = torch.from_numpy(kernel).to(args.device)
+
+    def reference() -> None:
+        x = torch.from_numpy(img).permute(2, 0, 1)[None].to(args.device, torch.float32) / 255
+        out = reference_upscale(x, h, s)
+        (out.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).cpu().numpy()
+        if args.device == "cuda":
+            torch.cuda.synchronize()
+
+    t_torch = None
+    if args.device == "cpu":
+        plan = make_plan(kernel, s, "cpu", torch=True)
+        upscale_planes(img, plan)
+        t_torch = best_of(lambda: upscale_planes(img, plan), args.repeat)
+    return t_torch, best_of(reference, max(1, args.repeat - 1))
+
+
 def compute_paths(args: argparse.Namespace) -> list[dict]:
     from nssr_cli.kernels.files import resolve_kernel
 
     kernel = resolve_kernel(args.kernel)[0]
-    return [measure_scale(args, kernel, s) for s in args.scales]
+    return [measure_scale(args, kernel, s) for s in [*args.scales, *args.fractional]]
 
 
 PIL_SCRIPT = """
@@ -181,8 +210,86 @@ from PIL import Image
 src, dst, s = sys.argv[1], sys.argv[2], int(sys.argv[3])
 im = Image.open(src)
 im.load()
-im.resize((im.width * s, im.height * s), Image.BICUBIC).save(dst)  # Pillow's PNG defaults, as nssr
+im.resize((im.width * s, im.height * s), Image.BICUBIC).save(dst, quality=95)
 """
+# One file per process, as `find … | xargs -n1 script` runs it: writes <stem>_pil<suffix>.
+PIL_ONE = """
+import sys
+from pathlib import Path
+from PIL import Image
+src = Path(sys.argv[1])
+im = Image.open(src)
+im.load()
+im.resize((im.width * 2, im.height * 2), Image.BICUBIC).save(
+    src.with_name(src.stem + "_pil" + src.suffix), quality=95
+)
+"""
+
+
+def nssr_command() -> list[str]:
+    """The installed ``nssr`` program beside this Python, else ``python -m nssr_cli``."""
+    script = Path(sys.executable).with_name("nssr")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "nssr_cli"]
+
+
+def median_pair(
+    a: list[str], b: list[str], repeat: int, env: dict[str, str]
+) -> tuple[float, float]:
+    """Median wall time of two commands, run alternately (after one warm-up run of each)."""
+
+    def wall(cmd: list[str]) -> float:
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, env=env, capture_output=True)
+        return time.perf_counter() - t
+
+    wall(a), wall(b)
+    times = [(wall(a), wall(b)) for _ in range(repeat)]
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+
+
+def program_case(args: argparse.Namespace, name: str, size: tuple[int, int], ext: str) -> dict:
+    """``nssr upscale in -s 2 -o out`` against the Pillow script, one picture of ``size``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / f"in{ext}", Path(tmp) / f"out{ext}"
+        Image.fromarray(photo(size)).save(src, quality=95)
+        nssr = [*nssr_command(), "upscale", str(src), "-s", "2", "-o", str(out)]
+        nssr += ["--quality", "95", "--device", args.device, "--overwrite", "-q"]
+        pil = [sys.executable, "-c", PIL_SCRIPT, str(src), str(Path(tmp) / f"pil{ext}"), "2"]
+        env = {**os.environ, "NSSR_CACHE_DIR": tmp}
+        t_nssr, t_pil = median_pair(nssr, pil, args.repeat, env)
+        t_help = median_pair([*nssr_command(), "--help"], pil, args.repeat, env)[0]
+    print(
+        f"{name}: {size[0]}×{size[1]} {ext} → ×2 {ext}: Pillow script {t_pil:.2f} s   "
+        f"nssr upscale {t_nssr:.2f} s ({t_nssr / t_pil:.2f}× Pillow)   nssr --help {t_help:.2f} s",
+        flush=True,
+    )
+    return {"pil_script_s": t_pil, "nssr_s": t_nssr, "ratio": t_nssr / t_pil, "help_s": t_help}
+
+
+def folder_case(args: argparse.Namespace, count: int = 200, size: tuple[int, int] = (400, 300)):
+    """``ls *.jpg | xargs -n1 -P2 nssr upscale -s 2``: one process per file, as pipelines run
+    it, against the Pillow script run the same way."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = photo((size[0] * 4, size[1] * 4))
+        for i in range(count):  # different crops, so no two files are the same
+            y, x = (i * 37) % (3 * size[1]), (i * 53) % (3 * size[0])
+            Image.fromarray(base[y : y + size[1], x : x + size[0]]).save(
+                Path(tmp) / f"p{i:03d}.jpg", quality=90
+            )
+        files = " ".join(f"p{i:03d}.jpg" for i in range(count))
+        nssr = " ".join([*nssr_command(), "upscale", "-s", "2", "--quality", "95"])
+        nssr += f" --device {args.device} --overwrite -q"
+        pil = f"{sys.executable} -c '{PIL_ONE}'"
+        sh = ["bash", "-c"]
+        env = {**os.environ, "NSSR_CACHE_DIR": tmp}
+        run = f"cd {tmp} && printf '%s\\n' {files} | xargs -n1 -P2 "
+        t_nssr, t_pil = median_pair([*sh, run + nssr], [*sh, run + pil], args.repeat, env)
+    print(
+        f"folder: {count} JPEGs of {size[0]}×{size[1]}, xargs -n1 -P2: Pillow script "
+        f"{t_pil:.2f} s   nssr upscale {t_nssr:.2f} s ({t_nssr / t_pil:.2f}× Pillow)",
+        flush=True,
+    )
+    return {"files": count, "pil_script_s": t_pil, "nssr_s": t_nssr, "ratio": t_nssr / t_pil}
 
 
 def end_to_end(args: argparse.Namespace) -> dict:
@@ -190,32 +297,15 @@ def end_to_end(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.jpg"
         Image.fromarray(test_image(args.megapixels, 2)).save(src, quality=95)
-        nssr = [
-            sys.executable,
-            "-m",
-            "nssr_cli",
-            "upscale",
-            str(src),
-            "-s",
-            "2",
-            "-o",
-            str(Path(tmp) / "nssr.png"),
-            "--device",
-            args.device,
-            "--overwrite",
-            "-q",
-        ]
+        nssr = [*nssr_command(), "upscale", str(src), "-s", "2", "-o", str(Path(tmp) / "nssr.png")]
+        nssr += ["--device", args.device, "--overwrite", "-q"]
         pil = [sys.executable, "-c", PIL_SCRIPT, str(src), str(Path(tmp) / "pil.png"), "2"]
         env = {**os.environ, "NSSR_CACHE_DIR": tmp}
-        run = lambda cmd: subprocess.run(cmd, check=True, env=env, capture_output=True)  # noqa: E731
-        run(nssr)
-        t_pil = best_of(lambda: run(pil), args.repeat)
-        t_nssr = best_of(lambda: run(nssr), args.repeat)
-        t_pil = min(t_pil, best_of(lambda: run(pil), args.repeat))
+        t_nssr, t_pil = median_pair(nssr, pil, args.repeat, env)
         sizes = {name: (Path(tmp) / f"{name}.png").stat().st_size for name in ("nssr", "pil")}
         upscaled = np.asarray(Image.open(Path(tmp) / "nssr.png"))
     print(
-        f"end to end, 12 MP PNG out: PIL script {t_pil:.2f} s ({sizes['pil'] / 1e6:.1f} MB)   "
+        f"png: 12 MP PNG out: PIL script {t_pil:.2f} s ({sizes['pil'] / 1e6:.1f} MB)   "
         f"nssr upscale {t_nssr:.2f} s ({sizes['nssr'] / 1e6:.1f} MB)   ({t_nssr / t_pil:.2f}× PIL)",
         flush=True,
     )
@@ -253,31 +343,40 @@ def png_encoders(pixels: np.ndarray, repeat: int) -> dict:
     return {"pillow_s": t_pil, "pillow_bytes": n_pil, "nssr_s": t_ours, "nssr_bytes": n_ours}
 
 
+CASES = ("compute", "jpeg", "startup", "folder", "png")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    p.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     p.add_argument("--megapixels", type=float, default=12.0, help="output size (default 12 MP)")
     p.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4])
+    p.add_argument("--fractional", type=float, nargs="*", default=[2.5], help="also these")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--kernel", default="dil")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--no-reference", dest="reference", action="store_false")
-    p.add_argument("--no-end-to-end", dest="e2e", action="store_false")
     p.add_argument("--json", type=Path, help="also write the results here")
-    p.add_argument("--child-memory", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--child-memory", type=float, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child_memory:
         measure_memory(args.child_memory, args.megapixels, args.device)
         return
-    import torch
-
     print(
-        f"nssr speed benchmark: {args.device}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs",
+        f"nssr speed benchmark: {args.device}, {os.cpu_count()} CPUs, numpy {np.__version__}, "
+        f"Pillow {Image.__version__}, Python {sys.version.split()[0]}",
         flush=True,
     )
-    results = {"compute": compute_paths(args), "end_to_end": end_to_end(args) if args.e2e else None}
+    run = {
+        "compute": lambda: compute_paths(args),
+        "jpeg": lambda: program_case(args, "jpeg", (3000, 2000), ".jpg"),
+        "startup": lambda: program_case(args, "startup", (256, 256), ".png"),
+        "folder": lambda: folder_case(args),
+        "png": lambda: end_to_end(args),
+    }
+    results = {case: run[case]() for case in args.cases}
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from nssr_cli.engine.geometry import check_scale
-from nssr_cli.engine.tiles import cached_plan, upscale_planes
+from nssr_cli.engine.plans import cached_plan, upscale_planes
 from nssr_cli.kernels.bank import select_kernel
 from nssr_cli.kernels.files import resolve_kernel
 

@@ -181,8 +181,7 @@ def test_disk_full_stops_the_batch_and_leaves_no_temp_file(tmp_path, monkeypatch
 
 
 def test_upscaler_keeps_alpha_soft_and_reuses_plans() -> None:
-    from nssr_cli.engine.polyphase import make_plan
-    from nssr_cli.engine.tiles import upscale_planes
+    from nssr_cli.engine.plans import make_plan, upscale_planes
     from nssr_cli.kernels.files import resolve_kernel
 
     k = np.full((3, 3), -0.1, np.float32)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from nssr_cli.engine.geometry import output_size
-from nssr_cli.engine.polyphase import make_plan
+from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.engine.reference import reference_upscale
-from nssr_cli.engine.tiles import upscale_planes, upscale_tensor
+from nssr_cli.engine.tiles import upscale_tensor
 from nssr_cli.errors import UsageError
 
 

@@ -21,8 +21,7 @@ from nssr_cli.batch.memory import check_memory
 from nssr_cli.batch.plan import Job
 from nssr_cli.engine.alpha import upscale_with_alpha
 from nssr_cli.engine.geometry import output_size
-from nssr_cli.engine.polyphase import make_plan
-from nssr_cli.engine.tiles import upscale_planes
+from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.errors import InputError, NssrError, OutputError
 from nssr_cli.files.atomic import PublishCancelled, publish
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from nssr_cli.engine.geometry import bicubic_taps, output_size, reflect_indices
-from nssr_cli.engine.polyphase import Plan, rows_conv, stack_rows
+from nssr_cli.engine.polyphase import stack_rows
+from nssr_cli.engine.torch_polyphase import Plan, rows_conv
 
 
 def _resample_axis(

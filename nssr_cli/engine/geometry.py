@@ -29,14 +29,17 @@ def check_scale(scale: float) -> float:
     return s
 
 
-def bicubic_taps(n_in: int, n_out: int, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def bicubic_taps(
+    n_in: int, n_out: int, dst: np.ndarray, dtype: type[np.floating] = np.float32
+) -> tuple[np.ndarray, np.ndarray]:
     """PyTorch's bicubic (A = −0.75, ``align_corners=False``) taps for output indices ``dst``:
-    ``(len(dst), 4)`` clamped source indices and weights, computed in float32 as PyTorch does."""
-    a = np.float32(-0.75)
-    scale = np.float32(n_in / n_out)
-    src = scale * (dst.astype(np.float32) + np.float32(0.5)) - np.float32(0.5)
+    ``(len(dst), 4)`` clamped source indices and weights, computed in ``dtype`` as PyTorch does
+    for an image of that dtype (float32 for images, float64 for the polyphase weights)."""
+    a = dtype(-0.75)
+    scale = dtype(n_in / n_out)
+    src = scale * (dst.astype(dtype) + dtype(0.5)) - dtype(0.5)
     base = np.floor(src)
-    t = (src - base).astype(np.float32)
+    t = (src - base).astype(dtype)
 
     def near(d: np.ndarray) -> np.ndarray:  # |d| ≤ 1
         return ((a + 2) * d - (a + 3)) * d * d + 1
@@ -46,7 +49,7 @@ def bicubic_taps(n_in: int, n_out: int, dst: np.ndarray) -> tuple[np.ndarray, np
 
     w = np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=1)
     idx = np.clip(base.astype(np.int64)[:, None] + np.arange(-1, 3), 0, n_in - 1)
-    return idx, w.astype(np.float32)
+    return idx, w.astype(dtype)
 
 
 def reflect_indices(start: int, stop: int, n: int) -> np.ndarray:

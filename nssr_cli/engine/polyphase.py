@@ -1,44 +1,38 @@
-"""The polyphase fast path for integer scales (DESIGN §6).
+"""The polyphase fold for integer scales (DESIGN §6), in NumPy: no PyTorch.
 
 Bicubic ×s followed by the convolution kernel ``h`` is one linear shift-variant filter with ``s²``
-phases: ``s²`` small kernels on the low-resolution grid, applied by one grouped channels-last
-``conv2d`` whose phases are interleaved straight into the output — no full-resolution
-intermediate. The LR input is replicate-padded, exactly like bicubic's clamped taps, so the result
-equals the reference everywhere but a band of ``r + 1`` pixels along the border (the reference's
-reflect padding), which :mod:`nssr_cli.engine.tiles` recomputes.
+phases: ``s²`` small kernels on the low-resolution grid, whose outputs interleave into the
+high-resolution image — no full-resolution intermediate. With the LR input replicate-padded
+(exactly bicubic's clamped taps) the result equals the reference everywhere but a band of
+``r + 1`` pixels along the border (the reference's reflect padding), which the executors
+recompute: :mod:`nssr_cli.engine.cpu` on the CPU, :mod:`nssr_cli.engine.tiles` with PyTorch.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from nssr_cli.engine.device import resolve_device
-from nssr_cli.engine.geometry import check_scale
-from nssr_cli.engine.reference import reference_upscale
+from nssr_cli.engine.geometry import bicubic_taps
 
 
 def polyphase_weights(h: np.ndarray, s: int) -> tuple[np.ndarray, int, int]:
     """Fold bicubic ×s and the convolution kernel ``h`` into ``s²`` kernels on the LR grid.
 
-    Built from the reference path itself (the response to one LR impulse, in float64), so it
-    inherits bicubic's exact coefficients. Returns ``(weight, pad_lo, pad_hi)``: ``weight`` is
-    ``(s², 1, T, T)`` for cross-correlation (``conv2d``), output channel ``p·s + q`` being HR
-    phase ``(p, q)`` (``pixel_shuffle`` order); the LR input needs ``pad_lo`` pixels before and
-    ``pad_hi`` after each axis.
+    The response of the reference path to one LR impulse, in float64: bicubic's taps exactly
+    as PyTorch computes them for a float64 image, then ``h``. Returns ``(weight, pad_lo,
+    pad_hi)``: ``weight`` is ``(s², 1, T, T)`` float64 for cross-correlation (``conv2d``,
+    ``cv2.filter2D``), output channel ``p·s + q`` being HR phase ``(p, q)`` (``pixel_shuffle``
+    order); the LR input needs ``pad_lo`` pixels before and ``pad_hi`` after each axis.
     """
+    h = np.asarray(h, dtype=np.float64)
     r = h.shape[-1] // 2
     m = math.ceil(r / s) + 4  # LR canvas radius: the response never meets the canvas border
     n = 2 * m + 1
-    x = torch.zeros(1, 1, n, n, dtype=torch.float64)
-    x[0, 0, m, m] = 1.0
-    resp = reference_upscale(x, torch.from_numpy(np.asarray(h, dtype=np.float64)), s)[0, 0]
+    resp = _impulse_response(n, m, s, h)
     # resp[s·(a+m)+p, s·(b+m)+q] = weight of LR x[I−a, J−b] in HR out[s·I+p, s·J+q]
-    k = resp.reshape(n, s, n, s).permute(1, 3, 0, 2).numpy()  # (p, q, a+m, b+m)
+    k = resp.reshape(n, s, n, s).transpose(1, 3, 0, 2)  # (p, q, a+m, b+m)
     used = np.flatnonzero(np.abs(k).max(axis=(0, 1, 2)) + np.abs(k).max(axis=(0, 1, 3)) > 0)
     lo, hi = (int(used[0]), int(used[-1])) if used.size else (m, m)
     sub = k[:, :, lo : hi + 1, lo : hi + 1][:, :, ::-1, ::-1]  # correlation order
@@ -46,39 +40,19 @@ def polyphase_weights(h: np.ndarray, s: int) -> tuple[np.ndarray, int, int]:
     return weight, hi - m, m - lo  # a_hi = hi − m LR pixels before, −a_lo = m − lo after
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What one ``(kernel, scale, device)`` needs, built once and reused across a batch."""
-
-    h: torch.Tensor  # (k, k) convolution kernel, float32, on the device
-    scale: float
-    device: torch.device
-    weight: torch.Tensor | None  # polyphase (m·s², 1, T+m−1, T) for integer scales, else None
-    pad_lo: int = 0
-    pad_hi: int = 0
-    rows: int = 1  # m: LR rows per convolution step (vertical stride)
-
-    @property
-    def band(self) -> int:
-        """HR pixels along each image border that the polyphase path leaves to the reference."""
-        # The LR tiles are replicate-padded, which is exactly how bicubic clamps its taps, so
-        # only the reflect padding of the HR image (radius r) is left to fix.
-        return self.h.shape[-1] // 2 + 1
-
-
-def make_plan(kernel: np.ndarray, scale: float, device: torch.device | str = "cpu") -> Plan:
-    """Prepare ``kernel`` (odd square convolution kernel) for upscaling by ``scale``."""
-    device = resolve_device(device)
-    scale = check_scale(scale)
-    h = torch.from_numpy(np.ascontiguousarray(kernel, dtype=np.float32)).to(device)
-    if not float(scale).is_integer():
-        return Plan(h, scale, device, None)
-    weight, lo, hi = polyphase_weights(np.asarray(kernel, dtype=np.float64), int(scale))
-    # oneDNN computes 8 output channels per vector: at ×2 (4 phases) half the lanes idle,
-    # at ×3 (9) a third; two LR rows per step (8 / 18 phases, stride 2) ran 1.3–1.9× faster.
-    rows = 2 if int(scale) <= 3 else 1
-    w = torch.from_numpy(stack_rows(weight, int(scale), rows).astype(np.float32)).to(device)
-    return Plan(h, scale, device, w, lo, hi, rows)
+def _impulse_response(n: int, m: int, s: int, h: np.ndarray) -> np.ndarray:
+    """The reference output ``(n·s, n·s)`` for an ``n × n`` LR image that is 1 at ``(m, m)``
+    and 0 elsewhere: bicubic is separable, so its response is an outer product; then the
+    convolution with ``h`` (zero padding is exact here: the response stays inside)."""
+    idx, w = bicubic_taps(n, n * s, np.arange(n * s), np.float64)
+    line = np.where(idx == m, w, 0.0).sum(axis=1)  # weight of LR pixel m in each HR pixel
+    up = np.pad(np.outer(line, line), h.shape[0] // 2)
+    size, k = n * s, h.shape[0]
+    out = np.zeros((size, size))
+    for u in range(k):  # true convolution: out[Y, X] = Σ h[u, v] · up[Y − u + r, X − v + r]
+        for v in range(k):
+            out += h[u, v] * up[k - 1 - u : k - 1 - u + size, k - 1 - v : k - 1 - v + size]
+    return out
 
 
 def stack_rows(weight: np.ndarray, s: int, m: int) -> np.ndarray:
@@ -90,54 +64,3 @@ def stack_rows(weight: np.ndarray, s: int, m: int) -> np.ndarray:
     for e in range(m):
         out[e, :, :, e : e + t, :] = weight.reshape(s, s, t, t)
     return out.reshape(m * s * s, 1, t + m - 1, t)
-
-
-def padded_lr(
-    x: torch.Tensor, lo: int, hi: int, device: torch.device, extra: int = 0
-) -> torch.Tensor:
-    """``x`` ``(C, H, W)`` (any dtype) as float32 ``(1, C, H+lo+hi+extra, W+lo+hi)`` on
-    ``device``, replicate-padded (= bicubic's clamped taps), channels-last: one copy, made once
-    per image. ``extra`` rows at the bottom let a strided convolution finish an odd height."""
-    c, height, width = x.shape
-    xp = torch.empty(
-        1,
-        c,
-        height + lo + hi + extra,
-        width + lo + hi,
-        device=device,
-        memory_format=torch.channels_last,
-    )
-    xp[0, :, lo : lo + height, lo : lo + width] = x.to(device)
-    xp[0, :, :lo, lo : lo + width] = xp[0, :, lo : lo + 1, lo : lo + width]
-    xp[0, :, lo + height :, lo : lo + width] = xp[
-        0, :, lo + height - 1 : lo + height, lo : lo + width
-    ]
-    xp[0, :, :, :lo] = xp[0, :, :, lo : lo + 1]
-    xp[0, :, :, lo + width :] = xp[0, :, :, lo + width - 1 : lo + width]
-    return xp
-
-
-def polyphase_tile(
-    plan: Plan, xp: torch.Tensor, ly0: int, ly1: int, lx0: int, lx1: int, bias: float
-) -> torch.Tensor:
-    """Fast path for LR tile rows ``[ly0, ly1)`` × cols ``[lx0, lx1)``, from the padded LR
-    ``xp`` of :func:`_padded_lr`. Returns ``(C, s, s, h, w)`` in *phase layout*
-    (``[c, p, q, i, j]`` is HR pixel ``(s·i + p, s·j + q)`` of the tile), plus ``bias``;
-    exact except in the border band.
-    """
-    assert plan.weight is not None
-    s, c, m = int(plan.scale), xp.shape[1], plan.rows
-    span = plan.pad_lo + plan.pad_hi
-    ly1 = ly0 + m * -(-(ly1 - ly0) // m)  # whole steps of m rows; the caller crops the excess
-    out = rows_conv(xp[:, :, ly0 : ly1 + span + m - 1, lx0 : lx1 + span], plan.weight, m, bias)
-    return out.view(c, m * s, s, *out.shape[-2:])  # (1, C·m·s², h/m, w) → phase layout
-
-
-def rows_conv(x: torch.Tensor, weight: torch.Tensor, m: int, bias: float = 0.0) -> torch.Tensor:
-    """``x`` ``(1, C, H, W)`` convolved with ``weight`` (:func:`_stack_rows` layout), ``m`` rows
-    per step: ``(1, C·len(weight), h, w)``. Grouped, one group per channel, in channels-last
-    memory: measured here 1.5–2× faster than channels in the batch dimension."""
-    c = x.shape[1]
-    region = x.contiguous(memory_format=torch.channels_last)
-    b = torch.full((c * weight.shape[0],), bias, device=x.device) if bias else None
-    return F.conv2d(region, weight.repeat(c, 1, 1, 1), b, stride=(m, 1), groups=c)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -20,7 +19,7 @@ import torch
 from nssr_cli.engine.device import default_tile
 from nssr_cli.engine.fractional import fractional_rows
 from nssr_cli.engine.geometry import output_size
-from nssr_cli.engine.polyphase import Plan, make_plan, padded_lr, polyphase_tile
+from nssr_cli.engine.torch_polyphase import Plan, make_plan, padded_lr, polyphase_tile
 from nssr_cli.errors import UsageError
 
 
@@ -149,34 +148,3 @@ def upscale_tensor(
     out = np.empty((*output_size(*x.shape[-2:], plan.scale), x.shape[0]), np.float32)
     upscale_into(out, x, plan, tile=tile)
     return torch.from_numpy(out).permute(2, 0, 1)
-
-
-_PEAK = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
-
-
-def upscale_planes(image: np.ndarray, plan: Plan, *, tile: int | None = None) -> np.ndarray:
-    """Upscale an ``H×W`` or ``H×W×C`` array (uint8, uint16, or float32 in [0, 1]) with a
-    prepared plan; returns the same dtype and layout, rounded back to the input's bit depth."""
-    if image.dtype not in _PEAK:
-        raise UsageError(f"unsupported array dtype {image.dtype}; use uint8, uint16 or float32")
-    if image.ndim not in (2, 3) or 0 in image.shape:
-        raise UsageError(f"expected an H×W or H×W×C image, got shape {image.shape}")
-    planes = image if image.ndim == 3 else image[:, :, None]
-    # Work in the input's own units (0..255, 0..65535): the filter is linear, so this skips a
-    # divide on the way in and a multiply on the way out. (C, H, W) view of H×W×C memory.
-    x = torch.from_numpy(np.ascontiguousarray(planes)).permute(2, 0, 1)
-    out = np.empty((*output_size(*planes.shape[:2], plan.scale), planes.shape[2]), image.dtype)
-    upscale_into(out, x, plan, peak=_PEAK[image.dtype], tile=tile)
-    return out if image.ndim == 3 else out[:, :, 0]
-
-
-def cached_plan(kernel: np.ndarray, scale: float, device: str | torch.device = "auto") -> Plan:
-    """:func:`make_plan`, remembered for repeated calls with the same (kernel, scale, device)."""
-    h = np.ascontiguousarray(kernel, dtype=np.float32)
-    return _cached_plan(h.tobytes(), h.shape[0], float(scale), str(device))
-
-
-@lru_cache(maxsize=32)
-def _cached_plan(kernel: bytes, size: int, scale: float, device: str) -> Plan:
-    h = np.frombuffer(kernel, dtype=np.float32).reshape(size, size).copy()
-    return make_plan(h, scale, device)

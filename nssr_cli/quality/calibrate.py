@@ -14,8 +14,7 @@ import math
 
 import numpy as np
 
-from nssr_cli.engine.polyphase import make_plan
-from nssr_cli.engine.tiles import upscale_planes
+from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.kernels.bank import bank_kernel
 from nssr_cli.kernels.estimate import (
     LEVELS,

@@ -1,8 +1,8 @@
 """The quality benchmark runner (DESIGN §4): degrade HR photos, upscale them back with bicubic
 and with each kernel, score the rounded 8-bit output (Y-channel PSNR/SSIM, ``s`` border cropped).
 
-Upscaling goes through the engine's fast path (:func:`~nssr_cli.engine.tiles.cached_plan` +
-:func:`~nssr_cli.engine.tiles.upscale_planes`), so the benchmark measures what users get.
+Upscaling goes through the engine's fast path (:func:`~nssr_cli.engine.plans.cached_plan` +
+:func:`~nssr_cli.engine.plans.upscale_planes`), so the benchmark measures what users get.
 Methods: ``bicubic``, ``auto``/``none``/``light``/``medium``/``heavy`` (the bank, as
 ``nssr upscale --blur`` picks), or any kernel name or ``.npy`` path.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nssr_cli.engine.tiles import cached_plan, upscale_planes
+from nssr_cli.engine.plans import cached_plan, upscale_planes
 from nssr_cli.errors import UsageError
 from nssr_cli.files.atomic import publish_problem
 from nssr_cli.files.formats import image_extensions, open_image
