@@ -233,7 +233,7 @@ def nssr_command() -> list[str]:
 
 
 def median_pair(
-    a: list[str], b: list[str], repeat: int, env: dict[str, str]
+    a: list[str], b: list[str], repeat: int, env: dict[str, str], *, warm_up: bool = True
 ) -> tuple[float, float]:
     """Median wall time of two commands, run alternately (after one warm-up run of each)."""
 
@@ -242,7 +242,8 @@ def median_pair(
         subprocess.run(cmd, check=True, env=env, capture_output=True)
         return time.perf_counter() - t
 
-    wall(a), wall(b)
+    if warm_up:
+        wall(a), wall(b)
     times = [(wall(a), wall(b)) for _ in range(repeat)]
     return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
@@ -266,9 +267,10 @@ def program_case(args: argparse.Namespace, name: str, size: tuple[int, int], ext
     return {"pil_script_s": t_pil, "nssr_s": t_nssr, "ratio": t_nssr / t_pil, "help_s": t_help}
 
 
-def folder_case(args: argparse.Namespace, count: int = 200, size: tuple[int, int] = (400, 300)):
+def folder_case(args: argparse.Namespace, size: tuple[int, int] = (400, 300)) -> dict:
     """``ls *.jpg | xargs -n1 -P2 nssr upscale -s 2``: one process per file, as pipelines run
     it, against the Pillow script run the same way."""
+    count = args.folder_files
     with tempfile.TemporaryDirectory() as tmp:
         base = photo((size[0] * 4, size[1] * 4))
         for i in range(count):  # different crops, so no two files are the same
@@ -283,7 +285,10 @@ def folder_case(args: argparse.Namespace, count: int = 200, size: tuple[int, int
         sh = ["bash", "-c"]
         env = {**os.environ, "NSSR_CACHE_DIR": tmp}
         run = f"cd {tmp} && printf '%s\\n' {files} | xargs -n1 -P2 "
-        t_nssr, t_pil = median_pair([*sh, run + nssr], [*sh, run + pil], args.repeat, env)
+        # no warm-up round: the files were just written, and each round is 2×200 processes
+        t_nssr, t_pil = median_pair(
+            [*sh, run + nssr], [*sh, run + pil], args.repeat, env, warm_up=False
+        )
     print(
         f"folder: {count} JPEGs of {size[0]}×{size[1]}, xargs -n1 -P2: Pillow script "
         f"{t_pil:.2f} s   nssr upscale {t_nssr:.2f} s ({t_nssr / t_pil:.2f}× Pillow)",
@@ -357,6 +362,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--kernel", default="dil")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--folder-files", type=int, default=200, help="images in the folder case")
     p.add_argument("--no-reference", dest="reference", action="store_false")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--child-memory", type=float, help=argparse.SUPPRESS)
