@@ -20,11 +20,9 @@ bicubic one, ``B(C·α) / B(α)``: unsharpened there, still exact for a uniform 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from nssr_cli.engine.geometry import output_size
-from nssr_cli.engine.polyphase import Plan
-from nssr_cli.engine.tiles import upscale_into, upscale_planes
+from nssr_cli.engine.plans import AnyPlan, upscale_into, upscale_planes
 
 _ROWS = 256  # rows per block of the final division: its float temporaries stay small
 
@@ -32,8 +30,8 @@ _ROWS = 256  # rows per block of the final division: its float temporaries stay 
 def upscale_with_alpha(
     color: np.ndarray,
     alpha: np.ndarray,
-    plan: Plan,
-    alpha_plan: Plan,
+    plan: AnyPlan,
+    alpha_plan: AnyPlan,
     *,
     tile: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -52,12 +50,11 @@ def upscale_with_alpha(
     pre = np.empty((*col.shape[:2], c + 1), np.float32)  # C·α (colour units) and α
     pre[..., c] = alpha
     np.multiply(col, pre[..., c:] / np.float32(peak), out=pre[..., :c])
-    x = torch.from_numpy(pre).permute(2, 0, 1)
     shape = (*output_size(*col.shape[:2], plan.scale), c + 1)
     sharp, soft = np.empty(shape, np.float32), np.empty(shape, np.float32)
-    upscale_into(sharp, x, plan, peak=np.inf, tile=tile)  # clamped at 0 only
-    upscale_into(soft, x, alpha_plan, peak=np.inf, tile=tile)
-    del pre, x
+    upscale_into(sharp, pre, plan, peak=np.inf, tile=tile)  # clamped at 0 only
+    upscale_into(soft, pre, alpha_plan, peak=np.inf, tile=tile)
+    del pre
     out_color = np.empty((*shape[:2], c), color.dtype)
     for y0 in range(0, shape[0], _ROWS):  # in place, block by block: `sharp` is spent after
         s, b = sharp[y0 : y0 + _ROWS], soft[y0 : y0 + _ROWS]

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from nssr_cli.engine.cpu import CpuPlan, make_cpu_plan, upscale_into
+from nssr_cli.engine.cpu import CpuPlan, make_cpu_plan
+from nssr_cli.engine.cpu import upscale_into as cpu_upscale_into
 from nssr_cli.engine.device import default_tile, resolve_device
 from nssr_cli.engine.geometry import output_size
 from nssr_cli.errors import UsageError
@@ -57,20 +58,29 @@ def upscale_planes(image: np.ndarray, plan: AnyPlan, *, tile: int | None = None)
         raise UsageError(f"unsupported array dtype {image.dtype}; use uint8, uint16 or float32")
     if image.ndim not in (2, 3) or 0 in image.shape:
         raise UsageError(f"expected an H×W or H×W×C image, got shape {image.shape}")
-    tile = default_tile(plan.device) if tile is None else tile
-    if tile < 1:
-        raise UsageError("tile size must be positive")
     planes = image if image.ndim == 3 else image[:, :, None]
     out = np.empty((*output_size(*planes.shape[:2], plan.scale), planes.shape[2]), image.dtype)
     # Work in the input's own units (0..255, 0..65535): the filter is linear, so this skips a
     # divide on the way in and a multiply on the way out.
-    if isinstance(plan, CpuPlan):
-        upscale_into(out, planes, plan, peak=PEAK[image.dtype], tile=tile)
-    else:
-        from torch import from_numpy
-
-        from nssr_cli.engine.tiles import upscale_into as torch_upscale_into
-
-        x = from_numpy(np.ascontiguousarray(planes)).permute(2, 0, 1)  # (C, H, W) view
-        torch_upscale_into(out, x, plan, peak=PEAK[image.dtype], tile=tile)
+    upscale_into(out, planes, plan, peak=PEAK[image.dtype], tile=tile)
     return out if image.ndim == 3 else out[:, :, 0]
+
+
+def upscale_into(
+    dst: np.ndarray, planes: np.ndarray, plan: AnyPlan, *, peak: float, tile: int | None = None
+) -> None:
+    """Upscale ``planes`` ``(H, W, C)`` (uint8, uint16 or float32, values in ``[0, peak]``)
+    into ``dst``, a C-contiguous ``(round(s·H), round(s·W), C)`` uint8, uint16 or float32
+    array, clamped to ``[0, peak]`` (``peak`` may be ``inf``) and rounded for integers."""
+    tile = default_tile(plan.device) if tile is None else tile
+    if tile < 1:
+        raise UsageError("tile size must be positive")
+    if isinstance(plan, CpuPlan):
+        cpu_upscale_into(dst, planes, plan, peak=peak, tile=tile)
+        return
+    from torch import from_numpy
+
+    from nssr_cli.engine.tiles import upscale_into as torch_upscale_into
+
+    x = from_numpy(np.ascontiguousarray(planes)).permute(2, 0, 1)  # (C, H, W) view
+    torch_upscale_into(dst, x, plan, peak=peak, tile=tile)
