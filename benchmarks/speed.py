@@ -52,23 +52,15 @@ def photo(lr: tuple[int, int], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (lr[1], lr[0], 3), dtype=np.uint8)
 
 
-def cpu_of(fn, repeat: int) -> float:
-    """Least CPU seconds (every thread of this process) of ``repeat`` runs: robust to other
-    processes sharing the machine, and fair to PIL (one core) against nssr (every core)."""
+def best_of(fn, repeat: int, clock=time.perf_counter) -> float:
+    """Least time of ``repeat`` runs by ``clock``: wall time, or with ``time.process_time`` the
+    CPU seconds of every thread of this process — robust to other processes sharing the
+    machine, and fair to PIL (one core) against nssr (every core)."""
     best = float("inf")
     for _ in range(repeat):
-        t = time.process_time()
+        t = clock()
         fn()
-        best = min(best, time.process_time() - t)
-    return best
-
-
-def best_of(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
     return best
 
 
@@ -155,7 +147,8 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dic
     t_fast = best_of(fast, args.repeat)
     t_torch, t_ref = torch_paths(args, img, kernel, s) if args.reference else (None, None)
     t_pil = min(t_pil, best_of(bicubic, args.repeat))  # PIL before and after: fair to it
-    cpu_pil, cpu_fast = cpu_of(bicubic, args.repeat), cpu_of(fast, args.repeat)
+    cpu = time.process_time
+    cpu_pil, cpu_fast = best_of(bicubic, args.repeat, cpu), best_of(fast, args.repeat, cpu)
     mem = child_memory(args, s)
     row = {
         "scale": s,
