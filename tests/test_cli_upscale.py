@@ -210,3 +210,13 @@ def test_a_folder_named_with_a_slash_receives_the_output(tmp_path, capsys, monke
     )
     assert code == 0, err
     assert Image.open(tmp_path / "new" / "deeper" / "a_x2.png").size == (32, 24)
+
+
+def test_ray_without_the_extra_is_a_usage_error_with_the_install_command(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    src = image_file(tmp_path / "a.png")
+    code, _, err = nssr(["upscale", str(src), "--ray", "local"], capsys, monkeypatch)
+    assert code == 2 and 'pip install "nssr[ray]"' in err and "Traceback" not in err
+    assert not (tmp_path / "a_x2.png").exists()

@@ -23,7 +23,7 @@ from nssr_cli.engine.alpha import upscale_with_alpha
 from nssr_cli.engine.geometry import output_size
 from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.errors import InputError, NssrError, OutputError
-from nssr_cli.files.atomic import PublishCancelled, publish
+from nssr_cli.files.atomic import DiskFullError, PublishCancelled, publish
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode
 from nssr_cli.files.encode import DEFAULT_QUALITY, check_storable, encode
 from nssr_cli.files.picture import Frame, Picture
@@ -44,6 +44,7 @@ class Result:
     mode: str | None = None
     kernel: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    stops_batch: bool = False  # the disk is full: every later write would fail the same way
 
     def to_json(self) -> dict[str, Any]:
         out = self.job.output
@@ -238,6 +239,7 @@ def process(
         out, kernel = upscaler(pic)
         save(job, out, stdout, settings)
     except NssrError as exc:
-        return Result(job, "failed", str(exc), seconds=time.perf_counter() - start)
+        seconds, full = time.perf_counter() - start, isinstance(exc, DiskFullError)
+        return Result(job, "failed", str(exc), seconds=seconds, stops_batch=full)
     seconds = time.perf_counter() - start
     return Result(job, "done", None, pic.size, out.size, pic.mode, kernel, seconds)

@@ -69,16 +69,33 @@ def upscale(
     as_json: Annotated[bool, typer.Option("--json", help="A JSON object per file.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress or summary.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Report every file.")] = False,
+    ray: Annotated[
+        _Str,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run on a Ray cluster, a task per file: 'local' (start Ray here), 'auto' "
+            "(RAY_ADDRESS) or HOST:PORT. Paths must be on a shared filesystem. Needs nssr[ray].",
+        ),
+    ] = None,
+    gpus_per_worker: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            min=0, help="With --ray: GPUs per file's task \\[default: 1 if the cluster has GPUs]."
+        ),
+    ] = None,
 ) -> None:
     """Upscale images: bicubic plus one learned inverse-blur convolution (alpha: bicubic only).
 
     Examples: [bold]nssr upscale photo.jpg -s 2[/bold] (writes photo_x2.jpg);
     [bold]nssr upscale shots/ -r -o big/ -f png[/bold];
-    [bold]cat a.png | nssr upscale - -o - > b.png[/bold]
+    [bold]cat a.png | nssr upscale - -o - > b.png[/bold];
+    [bold]nssr upscale /shared/in -r -o /shared/out --ray auto[/bold]
     """
     options = UpscaleOptions(
         inputs, scale, output, fmt, kernel, blur.value, device.value, tile, quality, suffix,
-        recursive, overwrite, skip_existing, jobs, max_pixels, as_json, quiet, verbose,
+        recursive, overwrite, skip_existing, jobs, max_pixels, as_json, quiet, verbose, ray,
+        gpus_per_worker,
     )  # fmt: skip
     with _stop_cleanly(as_json):
         run_upscale(options)
@@ -106,6 +123,8 @@ class UpscaleOptions:
     as_json: bool
     quiet: bool
     verbose: bool
+    ray: str | None = None  # a Ray cluster's address (or local / auto): run there
+    gpus_per_worker: float | None = None
 
 
 def run_upscale(o: UpscaleOptions) -> None:
@@ -131,17 +150,52 @@ def run_upscale(o: UpscaleOptions) -> None:
             err.print(f"ignored {why}", markup=False)
         if o.kernel and o.blur != "auto":
             err.print(f"--kernel {o.kernel} given: --blur {o.blur} is not used", markup=False)
-    upscaler = running.Upscaler(o.scale, o.kernel, o.blur, resolve_device(o.device), o.tile)
+    # On a cluster each worker resolves the device (its own GPU, or none).
+    device = o.device if o.ray is not None else resolve_device(o.device)
+    upscaler = running.Upscaler(o.scale, o.kernel, o.blur, device, o.tile)
     configure_limits(o.max_pixels)
     settings = running.Settings(
         o.quality, o.max_pixels, o.jobs, scale=o.scale, overwrite=o.overwrite
     )
     bar = not o.quiet and err.is_terminal
-    with _UpscaleReport(len(jobs), as_json=o.as_json, verbose=o.verbose, bar=bar) as report:
-        results = BatchRun(upscaler, report, settings, stdin=stdin, stdout=stdout).run(jobs)
+    if o.ray is not None:
+        results = _run_on_ray(o, jobs, upscaler, settings, bar)
+    else:
+        with _UpscaleReport(len(jobs), as_json=o.as_json, verbose=o.verbose, bar=bar) as report:
+            results = BatchRun(upscaler, report, settings, stdin=stdin, stdout=stdout).run(jobs)
     if stdout is not None and any(r.status != "done" for r in results):
         silence_stdout()  # what the failed write left buffered must not fail again at exit
     _summary(results, quiet=o.quiet)
+
+
+def _run_on_ray(o: UpscaleOptions, jobs: list[Any], upscaler: Any, settings: Any, bar: bool) -> Any:
+    """The same plan, one Ray task per file; results (and the bar) as files finish."""
+    from nssr_cli.batch import cluster
+
+    cluster.check_files(jobs)
+    with _stdout_for_this_thread(), cluster.connect(o.ray) as ray:
+        using = cluster.resources(ray, o.device, o.gpus_per_worker)
+        with _UpscaleReport(len(jobs), as_json=o.as_json, verbose=o.verbose, bar=bar) as report:
+            return cluster.run(jobs, upscaler, settings, report, using=using)
+
+
+@contextmanager
+def _stdout_for_this_thread() -> Iterator[None]:
+    """Ray's driver prints cluster events ("a worker died…") on ``sys.stdout`` from a thread of
+    its own; stdout carries data only, so while Ray runs, other threads' writes go to stderr."""
+    import threading
+
+    data, owner = sys.stdout, threading.get_ident()
+
+    class Router:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(data if threading.get_ident() == owner else sys.stderr, name)
+
+    sys.stdout = Router()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout = data
 
 
 @contextmanager

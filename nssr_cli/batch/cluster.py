@@ -1,0 +1,325 @@
+"""Running a planned batch on a Ray cluster: one Ray task per file, and in every task exactly the
+local per-file pipeline, :func:`nssr_cli.batch.run.process` (decode → choose kernel → upscale →
+encode → atomic write). Needs the optional extra: ``pip install "nssr[ray]"``.
+
+Files travel, not pixels. The driver plans once (:mod:`nssr_cli.batch.plan`: names, collisions,
+``--skip-existing``, refusals) and sends each task one :class:`Job` (two paths and a format); the
+task sends back one :class:`Result` (a few hundred bytes). So every path must name the same file
+on every node: the inputs and the output folder live on a shared filesystem.
+
+Why Ray tasks, not Ray Data. What nssr promises is per file: one result each, with its own error
+message, an exit code counted from them, a retry of exactly the file whose worker died, and Ctrl-C
+cancelling what has not finished. A task per file is that unit: ``max_retries`` re-runs a file
+whose worker or node died (an atomic write means a dead attempt left no partial output under the
+final name), ``ray.cancel`` stops it, and ``ray.wait`` hands each result to the driver as it
+finishes, for the same progress bar and ``--json`` rows as a local batch. Ray Data is built for
+streaming blocks of rows through operators with backpressure: its retries and errors are per block,
+a failing row fails the dataset unless errors are tolerated wholesale, and what it streams well —
+decoded arrays — is what we deliberately do not move. A bounded window of in-flight tasks gives the
+backpressure we need, and plain ``ray`` (no pyarrow, no pandas) is enough. People who already hold
+a Ray Dataset of paths can still pass it to :func:`upscale_paths`: its rows are read on the driver,
+planned, and run as tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nssr_cli.batch.pipeline import BatchInterrupted
+from nssr_cli.batch.plan import Job, Options, expand_inputs, plan
+from nssr_cli.batch.run import Result, Settings, Upscaler, process
+from nssr_cli.errors import Terminated, UsageError
+from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, configure_limits
+from nssr_cli.files.encode import DEFAULT_QUALITY
+
+INSTALL = 'pip install "nssr[ray]"'
+RETRIES = 3  # a file whose worker dies is tried this many more times
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a :class:`UsageError` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(f"running on a Ray cluster needs Ray: {INSTALL}") from None
+    return ray
+
+
+@contextmanager
+def connect(address: str = "local") -> Iterator[Any]:
+    """Ray, connected for the length of the block; yields the ``ray`` module.
+
+    ``local`` starts a Ray instance on this machine (stopped after); ``auto`` joins the cluster
+    ``RAY_ADDRESS`` names, else the one running here; anything else is a cluster address
+    (``HOST:PORT`` or ``ray://HOST:PORT``). If Ray is already initialised (a library user's or a
+    test's own ``ray.init``), that connection is used and left open.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    # log_to_driver=False: workers' stdout would be copied to ours, which carries data only.
+    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+    try:
+        if address == "local":  # a new instance, even where RAY_ADDRESS names another
+            ray.init(address="local", include_dashboard=False, **quiet)
+        else:
+            ray.init(address=address, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(
+            f"--ray {address}: cannot connect to a Ray cluster ({why}); start one with "
+            "`ray start --head`, or give its address (HOST:PORT, or auto with RAY_ADDRESS set)"
+        ) from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What each file's task asks the Ray scheduler for, and how many can run at once."""
+
+    num_cpus: float
+    num_gpus: float
+    slots: int
+
+
+def resources(ray: Any, device: str = "auto", gpus_per_worker: float | None = None) -> Resources:
+    """One CPU per task, plus ``gpus_per_worker`` GPUs (default: 1 where the cluster has GPUs
+    and the device is not ``cpu``; a fraction lets several files share a GPU)."""
+    total = ray.cluster_resources()
+    gpus, cpus = float(total.get("GPU", 0.0)), float(total.get("CPU", 0.0))
+    want = gpus_per_worker
+    if want is None:
+        want = 1.0 if gpus and device != "cpu" else 0.0
+    if want < 0:
+        raise UsageError(f"--gpus-per-worker {want:g}: must be 0 or more")
+    if want > 0 and not gpus:
+        raise UsageError(
+            f"--gpus-per-worker {want:g}: the Ray cluster has no GPU; leave it out to use CPUs"
+        )
+    if device.startswith("cuda") and not want:
+        raise UsageError("--device cuda: the Ray workers get no GPU (the cluster has none)")
+    slots = int(min(cpus, gpus // want)) if want else int(cpus)
+    return Resources(1.0, want, max(1, slots))
+
+
+def check_files(jobs: list[Job]) -> None:
+    """Tasks read and write files by path: refuse stdin and stdout before starting anything."""
+    if any(j.source.path is None or j.output is None for j in jobs):
+        raise UsageError("--ray reads and writes files: stdin ('-') and -o - are not supported")
+
+
+def run(
+    jobs: list[Job],
+    upscaler: Upscaler,
+    settings: Settings,
+    on_result: Callable[[Result], None],
+    *,
+    using: Resources,
+    retries: int = RETRIES,
+    in_flight: int | None = None,
+) -> list[Result]:
+    """Run a planned batch on the connected Ray cluster; every job yields exactly one
+    :class:`Result` through ``on_result``, in the order files finish.
+
+    Skipped and refused jobs are reported first, without a task. At most ``in_flight`` tasks
+    (default ``2 × slots``) are submitted at a time, so a million files never sit in Ray's queue.
+    A full disk stops new work (the rest: "not attempted"). On ``KeyboardInterrupt`` the
+    unfinished tasks are cancelled (a running one removes its temp file) and
+    :class:`BatchInterrupted` says what was kept (exit 130, or 143 for SIGTERM).
+    """
+    ray = import_ray()
+    check_files(jobs)
+    task = ray.remote(_upscale_file).options(
+        num_cpus=using.num_cpus, num_gpus=using.num_gpus, max_retries=retries,
+        retry_exceptions=False,  # a file that fails fails the same way again; only deaths retry
+    )  # fmt: skip
+    results: list[Result] = []
+
+    def report(res: Result) -> None:
+        results.append(res)
+        on_result(res)
+
+    todo: deque[Job] = deque()
+    for job in jobs:
+        if job.skip or job.error:
+            report(process(job, upscaler, settings))  # decided while planning: no work
+        else:
+            todo.append(job)
+    shared = ray.put(upscaler)  # sent once; a worker keeps its own copy's engine plans
+    run_id, cwd, window = uuid.uuid4().hex, os.getcwd(), in_flight or 2 * using.slots
+    running: dict[Any, Job] = {}
+    stopped = False
+    try:
+        while running or (todo and not stopped):
+            while todo and not stopped and len(running) < window:
+                job = todo.popleft()
+                running[task.remote(job, shared, settings, run_id, cwd)] = job
+            for ref in _finished(ray, list(running)):
+                res = _collect(ray, ref, running.pop(ref), retries)
+                stopped = stopped or res.stops_batch
+                report(res)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+        _cancel(ray, list(running))
+        raise _interrupted(exc, results, len(running), len(todo)) from None
+    for job in todo:
+        report(Result(job, "not attempted", "the batch stopped: the disk is full"))
+    return results
+
+
+def _interrupted(
+    exc: KeyboardInterrupt, results: list[Result], cancelled: int, not_started: int
+) -> BatchInterrupted:
+    """What a stopped run kept, in the words of the local batch's message."""
+    kept = sum(r.status == "done" for r in results)
+    parts = [f"{kept} finished output{'s' * (kept != 1)} kept"]
+    if cancelled:
+        parts.append(f"{cancelled} in progress cancelled (nothing written for them)")
+    if not_started:
+        parts.append(f"{not_started} not started")
+    how, code = (
+        ("terminated (SIGTERM)", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+    )
+    return BatchInterrupted(
+        f"{how}: {', '.join(parts)}; rerun with --skip-existing to resume", code
+    )
+
+
+def _finished(ray: Any, refs: list[Any]) -> list[Any]:
+    """Wait (in short steps, so Ctrl-C is seen) until a task finishes; return all finished."""
+    done: list[Any] = []
+    while not done:
+        done, _ = ray.wait(refs, num_returns=1, timeout=0.5)
+    more, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+    return list(dict.fromkeys(done + more))
+
+
+def _collect(ray: Any, ref: Any, job: Job, retries: int) -> Result:
+    """The task's :class:`Result`, or a failed one saying what became of the task."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:  # raised by our code on the worker: a bug
+        cause = getattr(exc, "cause", None) or exc
+        last = (str(cause).strip().splitlines() or [""])[-1]
+        why = f"{type(cause).__name__}: {last}" if last else type(cause).__name__
+        return Result(job, "failed", f"{job.source.name}: failed on a Ray worker ({why})")
+    except ray.exceptions.RayError as exc:  # the worker or its node died on every try
+        return Result(
+            job,
+            "failed",
+            f"{job.source.name}: the Ray worker upscaling it died, {retries + 1} time(s) "
+            f"({type(exc).__name__}; out of memory?); nothing was written for it",
+        )
+
+
+def _cancel(ray: Any, refs: list[Any]) -> None:
+    """Cancel unfinished tasks: queued ones never start; a running one gets a
+    ``KeyboardInterrupt`` (so its atomic write removes its temp file). Give them a moment."""
+    for ref in refs:
+        ray.cancel(ref)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=10)
+
+
+# Per worker process: the upscaler of the current run, kept between its tasks so the engine
+# plans made for one file serve the next (one entry: a new run replaces it).
+_WORKER_UPSCALER: dict[str, Upscaler] = {}
+
+
+def _upscale_file(
+    job: Job, upscaler: Upscaler, settings: Settings, run_id: str, cwd: str
+) -> Result:
+    """The Ray task: the local per-file pipeline, on a worker. Relative paths are the driver's,
+    so they are resolved from the driver's working folder (the same path on a shared filesystem)."""
+    if run_id not in _WORKER_UPSCALER:
+        _WORKER_UPSCALER.clear()
+        _WORKER_UPSCALER[run_id] = upscaler
+    configure_limits(settings.max_pixels)  # Pillow's bomb limit is per process
+    paths = [p for p in (job.source.path, job.output) if p is not None]
+    if all(p.is_absolute() for p in paths) or os.getcwd() == cwd:
+        return process(job, _WORKER_UPSCALER[run_id], settings)
+    here = os.getcwd()
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        return Result(
+            job,
+            "failed",
+            f"{job.source.name}: the driver's folder {cwd} is not on this Ray node "
+            f"({exc.strerror}); give absolute paths on a shared filesystem",
+        )
+    try:
+        return process(job, _WORKER_UPSCALER[run_id], settings)
+    finally:
+        os.chdir(here)
+
+
+def upscale_paths(
+    paths: Iterable[str | os.PathLike[str]] | Any,
+    output: str | os.PathLike[str],
+    *,
+    scale: float = 2.0,
+    kernel: str | None = None,
+    blur: str = "auto",
+    device: str = "auto",
+    tile: int | None = None,
+    fmt: str | None = None,
+    suffix: str | None = None,
+    recursive: bool = False,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    quality: int = DEFAULT_QUALITY,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    gpus_per_worker: float | None = None,
+    address: str = "local",
+    on_result: Callable[[Result], None] | None = None,
+) -> list[Result]:
+    """Upscale files (or folders, or globs) into the folder ``output`` on a Ray cluster, as
+    ``nssr upscale PATHS -o OUTPUT/ --ray ADDRESS`` does; returns one :class:`Result` per file.
+
+    ``paths`` is a list of paths, or a Ray Dataset (anything with ``iter_rows()``) whose rows
+    hold a path: a ``path`` column, or a single column. Planning refusals (collisions, an
+    unwritable folder) raise :class:`UsageError` before anything runs; a file that fails is a
+    result with ``status == "failed"``, never an exception.
+    """
+    from nssr_cli.engine.geometry import check_scale
+
+    check_scale(scale)
+    specs = [str(p) for p in _rows(paths)]
+    if not specs:
+        raise UsageError("no input paths were given")
+    found = expand_inputs(specs, recursive=recursive, exclude=Path(output))
+    folder = str(output).rstrip("/\\" + os.sep) + os.sep
+    jobs = plan(
+        found.sources, Options(scale, folder, suffix, fmt, recursive, overwrite, skip_existing)
+    )
+    upscaler = Upscaler(scale, kernel, blur, device, tile)  # the device is resolved per worker
+    settings = Settings(quality, max_pixels)
+    with connect(address) as ray:
+        using = resources(ray, device, gpus_per_worker)
+        return run(jobs, upscaler, settings, on_result or (lambda _: None), using=using)
+
+
+def _rows(paths: Any) -> Iterator[Any]:
+    """Paths from a list, or from a Ray Dataset's rows (its ``path`` column or only column)."""
+    if not hasattr(paths, "iter_rows"):
+        yield from paths
+        return
+    for row in paths.iter_rows():
+        if "path" in row:
+            yield row["path"]
+        elif len(row) == 1:
+            yield next(iter(row.values()))
+        else:
+            raise UsageError(f"a dataset row needs a 'path' column; this one has {sorted(row)}")
