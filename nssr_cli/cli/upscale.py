@@ -75,7 +75,7 @@ def upscale(
             "--ray",
             metavar="ADDRESS",
             help="Run on a Ray cluster, a task per file: 'local' (start Ray here), 'auto' "
-            "(RAY_ADDRESS) or HOST:PORT. Paths must be on a shared filesystem. Needs nssr[ray].",
+            "(RAY_ADDRESS) or HOST:PORT. Paths must be on a shared filesystem. Needs nssr\\[ray].",
         ),
     ] = None,
     gpus_per_worker: Annotated[
