@@ -220,3 +220,23 @@ def test_ray_without_the_extra_is_a_usage_error_with_the_install_command(
     code, _, err = nssr(["upscale", str(src), "--ray", "local"], capsys, monkeypatch)
     assert code == 2 and 'pip install "nssr[ray]"' in err and "Traceback" not in err
     assert not (tmp_path / "a_x2.png").exists()
+
+
+def test_ray_address_where_nothing_listens_is_refused_at_once(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    import socket
+    import types
+
+    def init(**kw: object) -> None:
+        raise AssertionError("Ray would retry such an address for minutes")
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=init)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    with socket.socket() as s:  # a port that was free a moment ago
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    src = image_file(tmp_path / "a.png")
+    code, _, err = nssr(["upscale", str(src), "--ray", "auto"], capsys, monkeypatch)
+    assert code == 2 and f"--ray auto: no Ray cluster answers at 127.0.0.1:{port}" in err

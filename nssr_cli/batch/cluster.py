@@ -68,6 +68,7 @@ def connect(address: str = "local") -> Iterator[Any]:
         return
     # log_to_driver=False: workers' stdout would be copied to ours, which carries data only.
     quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+    _check_reachable(os.environ.get("RAY_ADDRESS", "") if address == "auto" else address, address)
     try:
         if address == "local":  # a new instance, even where RAY_ADDRESS names another
             ray.init(address="local", include_dashboard=False, **quiet)
@@ -83,6 +84,22 @@ def connect(address: str = "local") -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(target: str, option: str) -> None:
+    """Refuse at once a ``HOST:PORT`` where nothing listens: Ray would retry for minutes."""
+    import socket
+
+    host, _, port = target.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # not a plain address ("local", "auto" without RAY_ADDRESS): Ray decides
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise UsageError(
+            f"--ray {option}: no Ray cluster answers at {target} ({exc.strerror or exc}); "
+            "check the address (`ray status` on the head node prints it)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -244,23 +261,17 @@ def _upscale_file(
     so they are resolved from the driver's working folder (the same path on a shared filesystem)."""
     if run_id not in _WORKER_UPSCALER:
         _WORKER_UPSCALER.clear()
-        _WORKER_UPSCALER[run_id] = upscaler
+    upscaler = _WORKER_UPSCALER.setdefault(run_id, upscaler)
     configure_limits(settings.max_pixels)  # Pillow's bomb limit is per process
-    paths = [p for p in (job.source.path, job.output) if p is not None]
-    if all(p.is_absolute() for p in paths) or os.getcwd() == cwd:
-        return process(job, _WORKER_UPSCALER[run_id], settings)
     here = os.getcwd()
+    if here != cwd and not all(p.is_absolute() for p in (job.source.path, job.output) if p):
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            why = f"the driver's folder {cwd} is not on this Ray node ({exc.strerror})"
+            return Result(job, "failed", f"{job.source.name}: {why}; give absolute paths")
     try:
-        os.chdir(cwd)
-    except OSError as exc:
-        return Result(
-            job,
-            "failed",
-            f"{job.source.name}: the driver's folder {cwd} is not on this Ray node "
-            f"({exc.strerror}); give absolute paths on a shared filesystem",
-        )
-    try:
-        return process(job, _WORKER_UPSCALER[run_id], settings)
+        return process(job, upscaler, settings)
     finally:
         os.chdir(here)
 
