@@ -95,7 +95,8 @@ def main() -> None:
     def jobs(out: Path) -> list:
         return plan(sources, Options(args.scale, f"{out}/"))
 
-    upscaler, settings = Upscaler(args.scale, None, "auto", "cpu"), Settings()
+    upscaler = Upscaler(args.scale, None, "auto", "cpu")
+    settings = Settings(scale=args.scale)
     ignore = lambda _: None  # noqa: E731
 
     def local(out: Path) -> None:

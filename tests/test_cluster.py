@@ -273,7 +273,7 @@ def test_an_unexpected_error_on_a_worker_fails_that_file_only(cluster, tmp_path)
     jobs = plan(expand_inputs([str(tmp_path / "in")], recursive=False).sources, Options(2, None))
     using, seen = ray_batch.resources(ray, "cpu"), []
     results = ray_batch.run(
-        jobs, Faulty(2, None, "auto", "cpu"), Settings(), seen.append, using=using
+        jobs, Faulty(2, None, "auto", "cpu"), Settings(scale=2), seen.append, using=using
     )
     assert seen == results
     status = {r.job.source.path.name: (r.status, r.error) for r in results}
