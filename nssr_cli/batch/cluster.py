@@ -316,7 +316,7 @@ def upscale_paths(
         found.sources, Options(scale, folder, suffix, fmt, recursive, overwrite, skip_existing)
     )
     upscaler = Upscaler(scale, kernel, blur, device, tile)  # the device is resolved per worker
-    settings = Settings(quality, max_pixels, scale=scale)
+    settings = Settings(quality, max_pixels, scale=scale, overwrite=overwrite)
     with connect(address) as ray:
         using = resources(ray, device, gpus_per_worker)
         return run(jobs, upscaler, settings, on_result or (lambda _: None), using=using)
