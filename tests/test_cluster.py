@@ -236,7 +236,10 @@ def test_an_interrupted_run_cancels_its_tasks(cluster, tmp_path) -> None:
     assert len(written) < 10 and not [k for k in written if k.endswith(".tmp")]
 
 
-def test_ctrl_c_cancels_the_job_and_exits_130(cluster, tmp_path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_cancels_the_job_and_exits_130_or_143(
+    cluster, tmp_path, signum, code
+) -> None:
     src = photos(tmp_path / "in", 40, 300)
     dst = tmp_path / "out"
     env = {**os.environ, "RAY_ADDRESS": cluster}
@@ -245,11 +248,12 @@ def test_ctrl_c_cancels_the_job_and_exits_130(cluster, tmp_path) -> None:
         [*args, "--ray", "auto"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
     first = proc.stdout.readline()  # a file finished: the job is running
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert json.loads(first)["status"] == "done"
-    assert proc.returncode == 130, err.decode()
-    assert b"interrupted: " in err and b"finished output" in err and b"Traceback" not in err
+    assert proc.returncode == code, err.decode()
+    assert (b"interrupted: " in err) if code == 130 else (b"terminated (SIGTERM): " in err)
+    assert b"finished output" in err and b"Traceback" not in err
     time.sleep(2)  # cancelled tasks must not go on writing after the driver left
     written = outputs(dst)
     assert 1 <= len(written) < 40 and not [k for k in written if k.endswith(".tmp")]

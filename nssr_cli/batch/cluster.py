@@ -23,83 +23,24 @@ planned, and run as tasks.
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import os
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nssr_cli.batch.pipeline import BatchInterrupted
 from nssr_cli.batch.plan import Job, Options, expand_inputs, plan
+from nssr_cli.batch.ray_session import connect, import_ray
 from nssr_cli.batch.run import Result, Settings, Upscaler, process
 from nssr_cli.errors import Terminated, UsageError
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, configure_limits
 from nssr_cli.files.encode import DEFAULT_QUALITY
 
-INSTALL = 'pip install "nssr[ray]"'
 RETRIES = 3  # a file whose worker dies is tried this many more times
-
-
-def import_ray() -> Any:
-    """The ``ray`` module, or a :class:`UsageError` saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise UsageError(f"running on a Ray cluster needs Ray: {INSTALL}") from None
-    return ray
-
-
-@contextmanager
-def connect(address: str = "local") -> Iterator[Any]:
-    """Ray, connected for the length of the block; yields the ``ray`` module.
-
-    ``local`` starts a Ray instance on this machine (stopped after); ``auto`` joins the cluster
-    ``RAY_ADDRESS`` names, else the one running here; anything else is a cluster address
-    (``HOST:PORT`` or ``ray://HOST:PORT``). If Ray is already initialised (a library user's or a
-    test's own ``ray.init``), that connection is used and left open.
-    """
-    ray = import_ray()
-    if ray.is_initialized():
-        yield ray
-        return
-    # log_to_driver=False: workers' stdout would be copied to ours, which carries data only.
-    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
-    _check_reachable(os.environ.get("RAY_ADDRESS", "") if address == "auto" else address, address)
-    try:
-        if address == "local":  # a new instance, even where RAY_ADDRESS names another
-            ray.init(address="local", include_dashboard=False, **quiet)
-        else:
-            ray.init(address=address, **quiet)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(
-            f"--ray {address}: cannot connect to a Ray cluster ({why}); start one with "
-            "`ray start --head`, or give its address (HOST:PORT, or auto with RAY_ADDRESS set)"
-        ) from None
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
-def _check_reachable(target: str, option: str) -> None:
-    """Refuse at once a ``HOST:PORT`` where nothing listens: Ray would retry for minutes."""
-    import socket
-
-    host, _, port = target.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        return  # not a plain address ("local", "auto" without RAY_ADDRESS): Ray decides
-    try:
-        socket.create_connection((host, int(port)), timeout=10).close()
-    except OSError as exc:
-        raise UsageError(
-            f"--ray {option}: no Ray cluster answers at {target} ({exc.strerror or exc}); "
-            "check the address (`ray status` on the head node prints it)"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -188,18 +129,18 @@ def run(
                 stopped = stopped or res.stops_batch
                 report(res)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
-        _cancel(ray, list(running))
-        raise _interrupted(exc, results, len(running), len(todo)) from None
+        finished = _cancel(ray, list(running))
+        raise _interrupted(exc, results, finished, len(running), len(todo)) from None
     for job in todo:
         report(Result(job, "not attempted", "the batch stopped: the disk is full"))
     return results
 
 
 def _interrupted(
-    exc: KeyboardInterrupt, results: list[Result], cancelled: int, not_started: int
+    exc: KeyboardInterrupt, results: list[Result], finished: int, running: int, not_started: int
 ) -> BatchInterrupted:
     """What a stopped run kept, in the words of the local batch's message."""
-    kept = sum(r.status == "done" for r in results)
+    kept, cancelled = sum(r.status == "done" for r in results) + finished, running - finished
     parts = [f"{kept} finished output{'s' * (kept != 1)} kept"]
     if cancelled:
         parts.append(f"{cancelled} in progress cancelled (nothing written for them)")
@@ -240,13 +181,18 @@ def _collect(ray: Any, ref: Any, job: Job, retries: int) -> Result:
         )
 
 
-def _cancel(ray: Any, refs: list[Any]) -> None:
+def _cancel(ray: Any, refs: list[Any]) -> int:
     """Cancel unfinished tasks: queued ones never start; a running one gets a
-    ``KeyboardInterrupt`` (so its atomic write removes its temp file). Give them a moment."""
+    ``KeyboardInterrupt`` (so its atomic write removes its temp file). Give them a moment;
+    return how many wrote their output all the same (they were publishing)."""
     for ref in refs:
         ray.cancel(ref)
-    if refs:
-        ray.wait(refs, num_returns=len(refs), timeout=10)
+    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=10) if refs else ([], [])
+    written = 0
+    for ref in ready:
+        with contextlib.suppress(ray.exceptions.RayError):  # cancelled
+            written += ray.get(ref).status == "done"
+    return written
 
 
 # Per worker process: the upscaler of the current run, kept between its tasks so the engine
