@@ -103,7 +103,8 @@ def main() -> None:
         BatchRun(upscaler, ignore, settings).run(jobs(out))
 
     def one_thread(fn: Callable[[Path], object]) -> Callable[[Path], object]:
-        """``fn`` with one torch thread, as in a Ray worker (Ray sets OMP_NUM_THREADS=1)."""
+        """``fn`` with one torch thread, as in a Ray worker (Ray sets OMP_NUM_THREADS=1; the
+        OpenCV CPU engine keeps its own thread pool either way)."""
 
         def go(out: Path) -> None:
             threads = torch.get_num_threads()
