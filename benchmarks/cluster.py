@@ -38,8 +38,9 @@ import torch
 from PIL import Image
 
 from nssr_cli.batch import cluster
+from nssr_cli.batch.pipeline import BatchRun
 from nssr_cli.batch.plan import Options, expand_inputs, plan
-from nssr_cli.batch.run import BatchRun, Settings, Upscaler, process
+from nssr_cli.batch.run import Settings, Upscaler, process
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTO = ROOT / "examples" / "photo.png"
