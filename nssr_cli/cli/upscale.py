@@ -118,6 +118,11 @@ def run_upscale(o: UpscaleOptions) -> None:
     from nssr_cli.files.decode import configure_limits
 
     check_scale(o.scale)
+    if o.kernel and o.blur != "auto":
+        # Both choose the kernel; dropping one silently would give a result nobody asked for.
+        raise UsageError(
+            f"--kernel {o.kernel} and --blur {o.blur} both choose the kernel; give one of them"
+        )
     found = planning.expand_inputs(
         o.inputs, recursive=o.recursive, exclude=_output_folder(o.output)
     )
@@ -129,8 +134,6 @@ def run_upscale(o: UpscaleOptions) -> None:
     if o.verbose:
         for why in found.ignored:
             err.print(f"ignored {why}", markup=False)
-        if o.kernel and o.blur != "auto":
-            err.print(f"--kernel {o.kernel} given: --blur {o.blur} is not used", markup=False)
     upscaler = running.Upscaler(o.scale, o.kernel, o.blur, resolve_device(o.device), o.tile)
     configure_limits(o.max_pixels)
     settings = running.Settings(
