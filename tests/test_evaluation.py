@@ -94,18 +94,19 @@ def test_bad_images_are_one_line_each_and_the_rest_is_scored(hr_dir, capsys, mon
     (hr_dir / "cut.png").write_bytes(good[0].read_bytes()[:200])
     Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(hr_dir / "tiny.png")
     (hr_dir / "bomb.png").write_bytes(bomb_png())
+    (hr_dir / "ps.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
     (hr_dir / "d.png").mkdir()  # a folder with an image's name: not an image
     os.mkfifo(hr_dir / "pipe.png")  # reading it would block: never opened from a folder walk
     code, out, err = nssr(
         ["eval", str(hr_dir), "-s", "2", "--protocol", "classic", "--json"], capsys, monkeypatch
     )
     errors = [line for line in err.splitlines() if line.startswith("Error: ")]
-    bad = ("empty.png", "cut.png", "tiny.png", "bomb.png")
+    bad = ("empty.png", "cut.png", "tiny.png", "bomb.png", "ps.png")  # ps: never Ghostscript
     assert code == 1 and len(errors) == len(bad) + 1, err  # + the closing summary
     assert all(any(name in line for line in errors) for name in bad)
     assert "Traceback" not in err and "internal error" not in err
     doc = json.loads(out)
-    assert {s["image"] for s in doc["scores"]} == {"a", "b"} and len(doc["failed"]) == 4
+    assert {s["image"] for s in doc["scores"]} == {"a", "b"} and len(doc["failed"]) == len(bad)
 
 
 @pytest.mark.parametrize("what", ["fifo", "device"])

@@ -63,12 +63,13 @@ AREA_TOLERANCE = 0.1  # Σh outside 1 ± this changes the brightness visibly: wa
 KERNEL_FILE_BYTES = 1 << 20  # a 63×63 kernel is 32 KB as .npy, ~80 KB as .txt or .json
 
 
-def validate_kernel(k: Any, source: str) -> np.ndarray:
+def validate_kernel(k: Any, source: str, *, warn: bool = True) -> np.ndarray:
     """Check a candidate kernel and return it as a C-contiguous float32 ``(k, k)`` array.
 
     Raises :class:`KernelError` naming ``source`` for a wrong shape, an even or too large side,
     non-numbers, NaN/inf, taps beyond ±:data:`MAX_TAP` or a sum of ~0; warns
-    (:class:`~nssr_cli.errors.NssrWarning`) when the sum is far from 1 (the brightness changes).
+    (:class:`~nssr_cli.errors.NssrWarning`, unless ``warn`` is false) when the sum is far from 1
+    (the brightness changes).
     """
     arr = np.asarray(k)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
@@ -94,7 +95,7 @@ def validate_kernel(k: Any, source: str) -> np.ndarray:
     area = float(wide.sum())
     if abs(area) < 1e-3:
         raise KernelError(f"{source}: the kernel sums to ~0, so it would erase the image")
-    if abs(area - 1) > AREA_TOLERANCE:
+    if warn and abs(area - 1) > AREA_TOLERANCE:
         warnings.warn(
             f"{source}: the kernel's taps sum to {area:.3g}, not 1: "
             f"outputs will be {area:.3g}× as bright",
@@ -190,7 +191,7 @@ def save_kernel(
     """
     path = Path(path)
     files = kernel_outputs(path)
-    k = validate_kernel(kernel, str(path))
+    k = validate_kernel(kernel, str(path), warn=False)  # its source warned when it was read
     if path.suffix == ".npy":
         buf = io.BytesIO()
         np.save(buf, k, allow_pickle=False)
