@@ -111,7 +111,7 @@ def test_output_too_large_for_memory_is_refused_with_its_size(tmp_path, run, mon
 _PEAK_WORK = """
 import sys, threading, time
 import numpy as np
-from nssr_cli.engine.tiles import cached_plan, upscale_planes
+from nssr_cli.engine.plans import cached_plan, upscale_planes
 from nssr_cli.kernels.files import resolve_kernel
 
 def anonymous():  # resident anonymous memory: heap and buffers, not shared library pages
