@@ -32,3 +32,8 @@ class KernelError(NssrError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread by the command line's signal handler: everything
     that stops cleanly on Ctrl-C stops the same way, and the exit code is 143, not 130."""
+
+
+class NssrWarning(UserWarning):
+    """Something the user should know that does not stop the work (the command line prints it
+    as one ``Warning:`` line)."""

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,3 +40,44 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         return subprocess.CompletedProcess(list(args), code, out.encode(), err.encode())
 
     return go
+
+
+Unprivileged = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture
+def unprivileged() -> Iterator[tuple[Path, Unprivileged]]:
+    """A folder anyone may enter, and a runner of ``nssr`` as an ordinary user.
+
+    Permission checks mean nothing as root (root reads and writes whatever the permissions), and
+    CI runs as root: there the command drops to ``nobody`` with ``setpriv``. Skips (saying why)
+    where that is impossible."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root and setpriv is not available to drop privileges")
+        prefix = [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        probe = subprocess.run([*prefix, sys.executable, "-c", "import nssr_cli"], timeout=60)
+        if probe.returncode != 0:
+            pytest.skip("user nobody cannot run this Python and nssr (install permissions)")
+    folder = Path(tempfile.mkdtemp(prefix="nssr-perm-"))
+    folder.chmod(0o755)
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*prefix, sys.executable, "-m", "nssr_cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=folder,
+            env={**os.environ, **(env or {})},
+        )
+
+    try:
+        yield folder, run
+    finally:
+        for p in folder.rglob("*"):  # give back what a test locked, so it can be removed
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(0o755)
+        shutil.rmtree(folder, ignore_errors=True)

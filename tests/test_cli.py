@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from nssr_cli import __version__
@@ -112,24 +113,70 @@ def test_bad_checkpoint_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None
     assert str(bad) in result.stderr
 
 
-def test_bad_training_options_are_usage_errors() -> None:
-    result = nssr("train", "--epochs", "0", "-q")
-    assert result.returncode == 2 and "Error:" in result.stderr and "Traceback" not in result.stderr
+BAD_TRAINING = [
+    ["--kernel-size", "2"],
+    ["--kernel-size", "0"],
+    ["--kernel-size", "-3"],
+    ["--sigma-min", "3", "--sigma-max", "1"],
+    ["--sigma-min", "0"],
+    ["--sigma-max", "nan"],
+    ["--scale", "7"],
+    ["--objective", "scenes", "--blur", "foggy"],
+    ["--objective", "nope"],
+    ["--lr", "inf"],
+    ["--lr", "nan"],
+    ["--lr", "0"],
+    ["--lambda-area", "nan"],
+    ["--lambda-center", "-1"],
+    ["--epochs", "0"],
+    ["--kernels", "0"],
+    ["--batch-size", "-1"],
+    ["--depth", "1000"],
+    ["--width", "100000"],
+    ["-o", "missing-folder/ck.pt"],
+]
+
+
+@pytest.mark.parametrize("bad", BAD_TRAINING, ids=" ".join)
+def test_bad_training_options_are_one_line_before_any_banner(
+    tmp_path, capsys, monkeypatch, bad
+) -> None:
+    from test_cli_upscale import nssr
+
+    monkeypatch.chdir(tmp_path)
+    code, out, err = nssr(["train", "--kernels", "16", "--epochs", "1", *bad], capsys, monkeypatch)
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1 and lines[0].startswith("Error: "), err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_diverging_loss_stops_training_without_a_checkpoint(tmp_path, capsys, monkeypatch):
+    from test_cli_upscale import nssr
+
+    ck = tmp_path / "ck.pt"
+    args = ["train", "-q", "--kernels", "32", "--epochs", "3", "--lr", "1e30", "-o", str(ck)]
+    code, out, err = nssr(args, capsys, monkeypatch)
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert code == 1 and out == "" and len(errors) == 1 and "diverged" in errors[0], err
+    assert "Warning" not in err and not list(tmp_path.iterdir())
 
 
 def test_ctrl_c_during_training_exits_130_and_writes_no_checkpoint(tmp_path: Path) -> None:
     import signal
-    import time
 
     ck = tmp_path / "ck.pt"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nssr_cli", "train", "-q", "-o", str(ck)],
+        [sys.executable, "-m", "nssr_cli", "train", "-o", str(ck)],
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(4)  # past the imports, into the epochs (the full default run takes minutes)
+    # Interrupt only once training has started (the banner comes right before the first
+    # epoch), however long the imports take on a loaded machine; the full run takes minutes.
+    assert proc.stderr is not None
+    banner = proc.stderr.readline()
+    assert "training on" in banner, banner
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and not ck.exists()
     assert not list(tmp_path.iterdir())  # no temp file left either

@@ -75,7 +75,9 @@ def test_integer_outputs_and_modcrop() -> None:
 
 
 def test_seeds_are_fixed_per_image_and_scale() -> None:
-    assert image_seed("baby", 2) == image_seed("baby", 2)
+    # Pinned values: the same on every run and machine (no salted hash()), so the benchmark
+    # degrades each image with the same kernel everywhere.
+    assert (image_seed("baby", 2), image_seed("baby", 3)) == (4108649283, 2212639701)
     assert len({image_seed("baby", 2), image_seed("baby", 3), image_seed("bird", 2)}) == 3
 
 

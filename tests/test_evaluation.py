@@ -73,3 +73,94 @@ def test_eval_without_scikit_image_says_how_to_install_it(hr_dir, monkeypatch, c
     code, out, err = nssr(["eval", str(hr_dir), "-s", "2"], capsys, monkeypatch)
     assert code == 2 and out == ""
     assert "pip install 'nssr[eval]'" in err and "internal error" not in err
+
+
+def _dead_leaves_png(path: Path, seed: int, size: int = 48) -> Path:
+    rng = np.random.default_rng(seed)
+    img = np.stack([dead_leaves(size, rng) for _ in range(3)], axis=-1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((img * 255).round().astype(np.uint8)).save(path)
+    return path
+
+
+def test_bad_images_are_one_line_each_and_the_rest_is_scored(hr_dir, capsys, monkeypatch):
+    import os
+
+    from helpers_images import bomb_png
+    from test_cli_upscale import nssr
+
+    good = sorted(hr_dir.glob("*.png"))
+    (hr_dir / "empty.png").write_bytes(b"")
+    (hr_dir / "cut.png").write_bytes(good[0].read_bytes()[:200])
+    Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(hr_dir / "tiny.png")
+    (hr_dir / "bomb.png").write_bytes(bomb_png())
+    (hr_dir / "ps.png").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
+    (hr_dir / "d.png").mkdir()  # a folder with an image's name: not an image
+    os.mkfifo(hr_dir / "pipe.png")  # reading it would block: never opened from a folder walk
+    code, out, err = nssr(
+        ["eval", str(hr_dir), "-s", "2", "--protocol", "classic", "--json"], capsys, monkeypatch
+    )
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    bad = ("empty.png", "cut.png", "tiny.png", "bomb.png", "ps.png")  # ps: never Ghostscript
+    assert code == 1 and len(errors) == len(bad) + 1, err  # + the closing summary
+    assert all(any(name in line for line in errors) for name in bad)
+    assert "Traceback" not in err and "internal error" not in err
+    doc = json.loads(out)
+    assert {s["image"] for s in doc["scores"]} == {"a", "b"} and len(doc["failed"]) == len(bad)
+
+
+@pytest.mark.parametrize("what", ["fifo", "device"])
+def test_a_named_fifo_or_device_fails_without_blocking(tmp_path: Path, what: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "x.png"
+    if what == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    result = subprocess.run(
+        [sys.executable, "-m", "nssr_cli", "eval", str(path), "-s", "2", "--protocol", "classic"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and f"Error: {path}: is a" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_compare_pointing_at_a_file_is_a_usage_error(hr_dir, tmp_path, capsys, monkeypatch):
+    from test_cli_upscale import nssr
+
+    (tmp_path / "crops").write_text("a file")
+    code, _, err = nssr(
+        ["eval", str(hr_dir), "-s", "2", "--compare", str(tmp_path / "crops")], capsys, monkeypatch
+    )
+    assert code == 2 and err.strip().splitlines() == [err.strip()] and "crops" in err
+
+
+def test_same_stems_get_distinct_scores_and_crops(tmp_path: Path) -> None:
+    a = _dead_leaves_png(tmp_path / "one" / "x.png", 1)
+    b = _dead_leaves_png(tmp_path / "two" / "x.png", 2)
+    args = ["eval", str(a), str(b), "-s", "2", "--protocol", "classic", "-k", "bicubic"]
+    result = CliRunner().invoke(app, [*args, "--compare", str(tmp_path / "c"), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sorted(s["image"] for s in doc["scores"]) == ["x", "x-2"]
+    crops = sorted(p.name for p in (tmp_path / "c").iterdir())
+    assert crops == ["x-2-classic-x2.png", "x-classic-x2.png"]
+
+
+def test_json_stays_valid_for_a_perfect_score(tmp_path: Path) -> None:
+    Image.fromarray(np.full((24, 24, 3), 128, np.uint8)).save(tmp_path / "flat.png")
+    args = ["eval", str(tmp_path / "flat.png"), "-s", "2", "--protocol", "classic"]
+    result = CliRunner().invoke(app, [*args, "-k", "bicubic", "--json"])
+    assert result.exit_code == 0, result.output
+
+    def refuse(token: str) -> None:
+        raise AssertionError(f"{token} is not JSON")
+
+    doc = json.loads(result.stdout.strip().splitlines()[-1], parse_constant=refuse)
+    assert doc["scores"][0]["psnr"] is None and doc["means"][0]["psnr"] is None
+    assert doc["scores"][0]["ssim"] == pytest.approx(1.0)

@@ -108,6 +108,9 @@ def test_every_allowed_format_decodes(fmt: str) -> None:
 
     if fmt == "AVIF" and not features.check("avif"):
         pytest.skip("this Pillow has no AVIF support")
+    Image.init()
+    if fmt not in Image.SAVE:  # e.g. QOI before Pillow 11.3: nssr reads it, Pillow cannot write
+        pytest.skip(f"this Pillow cannot write {fmt} to make the test file")
     rgb = Image.fromarray(gradient(16, 24))
     params = {"save_all": True, "append_images": [rgb]} if fmt == "MPO" else {}
     pic = decode(encoded(rgb, fmt, **params), f"x.{fmt.lower()}")

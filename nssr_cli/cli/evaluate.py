@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from nssr_cli.cli.common import Device, emit_json, err
-from nssr_cli.errors import UsageError
+from nssr_cli.errors import NssrError, UsageError
 
 
 class Protocol(str, Enum):
@@ -49,6 +49,7 @@ def evaluate(
     """
     from rich.table import Table
 
+    from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, configure_limits
     from nssr_cli.quality.evaluation import PROTOCOLS
     from nssr_cli.quality.evaluation import evaluate as run_eval
 
@@ -57,6 +58,7 @@ def evaluate(
         raise UsageError("the benchmark protocols are defined for scales 2, 3 and 4")
     protocols = PROTOCOLS if protocol is Protocol.both else (protocol.value,)
     methods = ["bicubic", *(kernel or ["auto"])]
+    configure_limits(DEFAULT_MAX_PIXELS)
     report = run_eval(
         paths,
         scales=scales,
@@ -65,6 +67,7 @@ def evaluate(
         device=device.value,
         compare_dir=compare,
         overwrite=overwrite,
+        on_error=lambda message: err.print(f"Error: {message}", markup=False),
     )
     table = Table(title="Y-channel PSNR (dB) / SSIM, border cropped")
     extra = ["image", "kernel"] if verbose else []
@@ -83,6 +86,10 @@ def evaluate(
             f"{r['psnr']:.2f}",
             f"{r['ssim']:.4f}",
         )
-    err.print(table)
+    if report.scores:
+        err.print(table)
     if as_json:
         emit_json(report.to_dict())
+    if report.failed:
+        n = len(report.failed) + len({s.image for s in report.scores})
+        raise NssrError(f"{len(report.failed)} of {n} images could not be scored (see above)")

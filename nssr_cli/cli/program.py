@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -59,6 +60,7 @@ def main() -> None:
 
 def _main() -> None:
     _occupy_closed_standard_fds()
+    warnings.showwarning = _show_warning
     try:
         # Typer returns (not raises) an exit code: Ctrl-C comes back as 130.
         rc = app(standalone_mode=False)
@@ -112,6 +114,20 @@ def entry() -> None:
         err.print(str(code), markup=False)
         code = 1
     exit_now(code)
+
+
+_warned: set[str] = set()
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """A warning reaches the user as one ``Warning:`` line, once per message: never the
+    library's source line (``--debug`` shows Python's usual form)."""
+    text = (str(message).strip().splitlines() or [category.__name__])[0]
+    if _state["debug"]:
+        err.print(f"Warning ({category.__name__}): {message}", markup=False)
+    elif text not in _warned:
+        _warned.add(text)
+        err.print(f"Warning: {text}", markup=False)
 
 
 def _exit_interrupted(message: str, code: int | None = None) -> None:

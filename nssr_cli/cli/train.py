@@ -64,7 +64,7 @@ def train(
     """
     from nssr_cli.dil.config import TrainConfig
     from nssr_cli.dil.model import LCNN, LCNNConfig
-    from nssr_cli.dil.training import checkpoint_payload
+    from nssr_cli.dil.training import check_config, checkpoint_payload
     from nssr_cli.dil.training import train as run_training
     from nssr_cli.engine.device import resolve_device
     from nssr_cli.kernels.files import kernel_outputs, save_checkpoint
@@ -84,7 +84,10 @@ def train(
         scale=scale,
         blur=blur,
     )
-    check_outputs(kernel_outputs(output) if solve else [output], overwrite=overwrite)
+    check_config(config)
+    outputs = kernel_outputs(output) if solve else [output]
+    _require_folders(outputs)
+    check_outputs(outputs, overwrite=overwrite)
     if solve:
         _solve_kernel(config, output, seed, as_json, overwrite)
         return
@@ -214,6 +217,7 @@ def export_kernel(
     from nssr_cli.kernels.files import kernel_outputs, save_kernel, shipped_checkpoint
 
     targets = [*(kernel_outputs(output) if output else []), *([plot] if plot else [])]
+    _require_folders(targets)
     check_outputs(targets, overwrite=overwrite)
     exported = collapse_checkpoint(checkpoint or shipped_checkpoint())
     written = (
@@ -234,10 +238,20 @@ def export_kernel(
         f"kernel {s['size']}×{s['size']}: area {s['area']:.4f}, centre tap "
         f"{s['centre_tap']:.4f}, range [{s['min']:.4f}, {s['max']:.4f}]"
     )
-    err.print(
-        f"cached: {exported.cache_path}" + (" (read from cache)" if exported.from_cache else "")
-    )
+    if exported.cache_path is not None:
+        cached = " (read from cache)" if exported.from_cache else ""
+        err.print(f"cached: {exported.cache_path}{cached}", markup=False)
     for p in written:
-        err.print(f"wrote {p}")
+        err.print(f"wrote {p}", markup=False)
     if as_json:
-        emit_json({**s, "cache": str(exported.cache_path), "written": [str(p) for p in written]})
+        cache = None if exported.cache_path is None else str(exported.cache_path)
+        emit_json({**s, "cache": cache, "written": [str(p) for p in written]})
+
+
+def _require_folders(paths: list[Path]) -> None:
+    """Outputs go into existing folders only (a mistyped folder is not created): a usage error
+    before any work, naming the folder."""
+    for path in paths:
+        if not path.parent.is_dir():
+            why = "is not a folder" if path.parent.exists() else "no such folder"
+            raise UsageError(f"{path.parent}: {why} (for {path}); create it first")

@@ -137,6 +137,11 @@ def run_upscale(o: UpscaleOptions) -> None:
     from nssr_cli.files.decode import configure_limits
 
     check_scale(o.scale)
+    if o.kernel and o.blur != "auto":
+        # Both choose the kernel; dropping one silently would give a result nobody asked for.
+        raise UsageError(
+            f"--kernel {o.kernel} and --blur {o.blur} both choose the kernel; give one of them"
+        )
     found = planning.expand_inputs(
         o.inputs, recursive=o.recursive, exclude=_output_folder(o.output)
     )
@@ -148,8 +153,6 @@ def run_upscale(o: UpscaleOptions) -> None:
     if o.verbose:
         for why in found.ignored:
             err.print(f"ignored {why}", markup=False)
-        if o.kernel and o.blur != "auto":
-            err.print(f"--kernel {o.kernel} given: --blur {o.blur} is not used", markup=False)
     # On a cluster each worker resolves the device (its own GPU, or none).
     device = o.device if o.ray is not None else resolve_device(o.device)
     upscaler = running.Upscaler(o.scale, o.kernel, o.blur, device, o.tile)

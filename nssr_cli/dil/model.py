@@ -11,6 +11,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from nssr_cli.engine.geometry import MAX_KERNEL_SIDE
+
+MAX_WIDTH = 512  # 31 layers of 512 channels are 68 M weights (270 MB); wider only wastes memory
+
 
 @dataclass(frozen=True)
 class LCNNConfig:
@@ -25,6 +29,14 @@ class LCNNConfig:
             raise ValueError("depth and width must be positive")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError("kernel_size must be a positive odd number")
+        k, most = self.kernel_size, MAX_KERNEL_SIDE
+        if self.receptive_field > most or self.depth > most // 2:
+            raise ValueError(
+                f"depth {self.depth} with {k}×{k} layers is too deep: the collapsed kernel may "
+                f"be at most {most}×{most} (depth ≤ {most // 2} with 3×3 layers)"
+            )
+        if self.width > MAX_WIDTH:
+            raise ValueError(f"width must be at most {MAX_WIDTH}, got {self.width}")
 
     @property
     def receptive_field(self) -> int:

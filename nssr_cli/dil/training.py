@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,73 @@ from nssr_cli.dil.collapse import impulse_response
 from nssr_cli.dil.config import TrainConfig
 from nssr_cli.dil.model import LCNN
 from nssr_cli.dil.objectives import OBJECTIVES
-from nssr_cli.errors import UsageError
+from nssr_cli.errors import NssrError, UsageError
+from nssr_cli.synth.levels import BLUR_PRIORS
+
+# Bounds that keep a run's memory sane (checked before any work): the gallery is
+# kernels × kernel_size² floats (100 000 × 63² = 1.6 GB); a scene pair takes ~0.2 MB.
+MAX_GALLERY = 100_000
+MAX_SCENE_PAIRS = 10_000
+MAX_GALLERY_SIDE = 63
+SCENE_KERNEL_SIDE = 31  # the scene pairs keep context for kernels up to 31×31
+
+
+def check_config(config: TrainConfig) -> None:
+    """:class:`UsageError` naming the first option that cannot make a sensible run."""
+    if config.objective not in OBJECTIVES:
+        raise UsageError(
+            f"unknown objective {config.objective!r}; choose from {', '.join(OBJECTIVES)}"
+        )
+    most = MAX_SCENE_PAIRS if config.objective == "scenes" else MAX_GALLERY
+    _whole("--kernels", config.kernels, 1, most)
+    _whole("--epochs", config.epochs, 1, 100_000)
+    _whole("--batch-size", config.batch_size, 1, most)
+    _whole("--kernel-size", config.kernel_size, 1, MAX_GALLERY_SIDE)
+    if config.kernel_size % 2 == 0:
+        raise UsageError(f"--kernel-size must be odd (a centred kernel), got {config.kernel_size}")
+    _positive("--sigma-min", config.sigma_min)
+    _positive("--sigma-max", config.sigma_max)
+    if config.sigma_min > config.sigma_max:
+        raise UsageError(
+            f"--sigma-min ({config.sigma_min:g}) must not exceed --sigma-max ({config.sigma_max:g})"
+        )
+    _positive("--lr", config.lr)
+    for name, value in (
+        ("--lambda-area", config.lambda_area),
+        ("--lambda-center", config.lambda_center),
+    ):
+        if not (math.isfinite(value) and value >= 0):
+            raise UsageError(f"{name} must be a finite number ≥ 0, got {value}")
+    if config.scale is not None and config.scale not in (2, 3, 4):
+        raise UsageError(f"--scale must be 2, 3 or 4, got {config.scale:g}")
+    if config.blur is not None and config.blur not in BLUR_PRIORS:
+        raise UsageError(f"unknown --blur {config.blur!r}; choose from {', '.join(BLUR_PRIORS)}")
+    side = config.model.receptive_field
+    if config.objective == "scenes" and side > SCENE_KERNEL_SIDE:
+        raise UsageError(
+            f"--depth {config.model.depth} collapses to {side}×{side}; the scenes objective "
+            f"takes kernels up to {SCENE_KERNEL_SIDE}×{SCENE_KERNEL_SIDE} (--depth ≤ 15)"
+        )
+
+
+def _whole(option: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise UsageError(f"{option} must be between {low:,} and {high:,}, got {value:,}")
+
+
+def _positive(option: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{option} must be a finite number > 0, got {value}")
+
+
+class TrainingDiverged(NssrError):
+    """The loss (or a weight) became NaN or infinite: nothing worth saving was learnt."""
+
+    def __init__(self, epoch: int, step: int, loss: float, lr: float) -> None:
+        super().__init__(
+            f"training diverged at epoch {epoch + 1}, step {step + 1} (the loss is {loss}); "
+            f"no checkpoint was written. Try a smaller --lr (now {lr:g})"
+        )
 
 
 @dataclass(frozen=True)
@@ -47,13 +114,12 @@ def train(
     seed: int = 0,
     on_step: Callable[[StepInfo], None] | None = None,
 ) -> TrainResult:
-    """Train an L-CNN from a seed. Same seed and device → same weights."""
-    if config.objective not in OBJECTIVES:
-        raise UsageError(
-            f"unknown objective {config.objective!r}; choose from {sorted(OBJECTIVES)}"
-        )
-    if config.epochs < 1 or config.batch_size < 1 or config.kernels < 1 or not config.lr > 0:
-        raise UsageError("epochs, batch size, kernel count and learning rate must be positive")
+    """Train an L-CNN from a seed. Same seed and device → same weights.
+
+    Raises :class:`UsageError` for a config that cannot make a sensible run (before any work)
+    and :class:`TrainingDiverged` as soon as the loss or the weights stop being finite.
+    """
+    check_config(config)
     device = torch.device(device)
     data_gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
@@ -71,6 +137,8 @@ def train(
         for step, batch in enumerate(batches):
             h = impulse_response(model, differentiable=True)
             loss, terms = objective.loss(h, batch)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(epoch, step, float(loss.detach()), config.lr)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -81,6 +149,8 @@ def train(
                 on_step(StepInfo(epoch, step, len(batches), opt.param_groups[0]["lr"], means))
         history.append({"epoch": epoch, **{k: v / len(batches) for k, v in sums.items()}})
         sched.step()
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise TrainingDiverged(config.epochs - 1, len(batches) - 1, float("nan"), config.lr)
     model.eval()
     return TrainResult(model.cpu(), config, seed, history, time.perf_counter() - start)
 

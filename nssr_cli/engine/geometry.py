@@ -11,6 +11,10 @@ import numpy as np
 from nssr_cli.errors import UsageError
 
 MAX_SCALE = 16.0
+# The largest kernel side the engine accepts. Its plan's memory grows with the kernel, not the
+# image: at ×2 a 63×63 kernel peaks ~0.2 GB above an 11×11 one, 101×101 took 1.4 GB, 201×201
+# 15 GB. 63 covers a 31-layer 3×3 L-CNN and the largest DIV2KRK blur (×4: 31×31).
+MAX_KERNEL_SIDE = 63
 
 
 def output_size(height: int, width: int, scale: float) -> tuple[int, int]:

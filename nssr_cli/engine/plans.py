@@ -82,5 +82,8 @@ def upscale_into(
 
     from nssr_cli.engine.tiles import upscale_into as torch_upscale_into
 
-    x = from_numpy(np.ascontiguousarray(planes)).permute(2, 0, 1)  # (C, H, W) view
+    planes = np.ascontiguousarray(planes)
+    if not planes.flags.writeable:  # e.g. np.asarray(pil_image): PyTorch warns on a read-only
+        planes = planes.copy()  # array; a copy of the input is small beside the s²× output
+    x = from_numpy(planes).permute(2, 0, 1)  # (C, H, W) view
     torch_upscale_into(dst, x, plan, peak=peak, tile=tile)

@@ -10,7 +10,9 @@ other scales run the fractional path on full-width bands.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -106,7 +108,15 @@ def upscale_into(
     Integer scales use square tiles of about ``tile`` HR pixels: the polyphase path, then the
     border bands from the reference path (computed once per image, so tiled output equals
     un-tiled output exactly). Other scales use full-width bands of about ``tile²`` pixels.
+    On CUDA the convolutions run in full float32, not TF32 (:func:`exact_float32`).
     """
+    with exact_float32(plan.device):
+        _upscale_into(dst, x, plan, peak, tile)
+
+
+def _upscale_into(
+    dst: np.ndarray, x: torch.Tensor, plan: Plan, peak: float, tile: int | None
+) -> None:
     tile = tile or default_tile(plan.device)
     if tile < 1:
         raise UsageError("tile size must be positive")
@@ -148,3 +158,30 @@ def upscale_tensor(
     out = np.empty((*output_size(*x.shape[-2:], plan.scale), x.shape[0]), np.float32)
     upscale_into(out, x, plan, tile=tile)
     return torch.from_numpy(out).permute(2, 0, 1)
+
+
+@contextmanager
+def exact_float32(device: torch.device | str) -> Iterator[None]:
+    """Full float32 in cuDNN convolutions while inside (restored after).
+
+    cuDNN convolutions default to TF32 on Ampere and later GPUs: a 10-bit mantissa, a relative
+    error of ~5e-4. A 16-bit image is filtered in 0–65535 units, where that is ±30 levels; full
+    float32 keeps the result within a level of the CPU's. A no-op on other devices.
+    """
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):  # PyTorch ≥ 2.9
+        saved, conv.fp32_precision = conv.fp32_precision, "ieee"
+        try:
+            yield
+        finally:
+            conv.fp32_precision = saved
+        return
+    saved_flag = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = saved_flag

@@ -1,7 +1,18 @@
-"""Exporting kernels: collapse a checkpoint, describe the kernel, cache it by content hash."""
+"""Exporting kernels: collapse a checkpoint, describe the kernel, cache it by content hash.
+
+The cache (``<cache>/kernels/<sha256 of the checkpoint>.npy`` + its JSON sidecar) is only an
+optimisation: an entry is used only if it is ours (owned by this user, not world-writable) and
+reads back as exactly the kernel its sidecar recorded (``kernel_sha256``); anything else is
+rebuilt from the checkpoint. A cache folder that cannot be written turns caching off, with a
+warning, and the export goes on.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,12 +20,15 @@ from typing import Any
 import numpy as np
 
 from nssr_cli import __version__
+from nssr_cli.errors import KernelError, NssrError, NssrWarning
 from nssr_cli.kernels.files import (
     cached_kernel_path,
-    file_digest,
-    load_checkpoint,
+    kernel_digest,
     load_kernel,
+    parse_checkpoint,
+    read_checkpoint,
     save_kernel,
+    validate_kernel,
 )
 
 
@@ -22,7 +36,7 @@ from nssr_cli.kernels.files import (
 class ExportedKernel:
     kernel: np.ndarray  # (k, k) float32 convolution kernel
     meta: dict[str, Any]
-    cache_path: Path
+    cache_path: Path | None  # None: the cache folder could not be written (caching is off)
     from_cache: bool
 
     @property
@@ -38,42 +52,98 @@ class ExportedKernel:
         }
 
 
-def model_from_checkpoint(ck: dict[str, Any]) -> Any:
-    """Rebuild the L-CNN stored in a checkpoint dict."""
+def model_from_checkpoint(ck: dict[str, Any], source: str = "checkpoint") -> Any:
+    """Rebuild the L-CNN stored in a checkpoint dict; :class:`KernelError` naming ``source``
+    when its config or weights do not describe one."""
     from nssr_cli.dil.model import LCNN, LCNNConfig
 
-    model = LCNN(LCNNConfig(**ck["config"]["model"]))
-    model.load_state_dict(ck["state_dict"])
+    try:
+        shape = ck["config"]["model"]
+        fields = {k: shape[k] for k in ("depth", "width", "kernel_size") if k in shape}
+        if not all(type(v) is int for v in fields.values()):
+            raise TypeError("the model's shape is not given in whole numbers")
+        model = LCNN(LCNNConfig(**fields))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise KernelError(f"{source}: not a usable nssr L-CNN checkpoint ({why})") from None
+    try:
+        model.load_state_dict(ck["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError):
+        raise KernelError(
+            f"{source}: not a usable nssr L-CNN checkpoint (its weights do not fit its "
+            f"{fields.get('depth', 5)}-layer model: missing, extra or wrongly shaped tensors)"
+        ) from None
     return model.eval()
 
 
 def export_kernel(checkpoint: Path) -> ExportedKernel:
     """The checkpoint's collapsed kernel, from the cache when this exact file was seen before."""
-    digest = file_digest(checkpoint)
+    data = read_checkpoint(checkpoint)
+    digest = hashlib.sha256(data).hexdigest()
     cached = cached_kernel_path(digest)
-    if cached.is_file():
-        try:
-            kernel, meta = load_kernel(cached)
-            if meta.get("checkpoint_sha256") == digest:
-                return ExportedKernel(kernel, meta, cached, True)
-        except Exception:  # a damaged cache entry is rebuilt below
-            pass
+    hit = _read_cache(cached, digest)
+    if hit is not None:
+        return ExportedKernel(hit[0], hit[1], cached, True)
     from nssr_cli.dil.collapse import collapse
 
-    ck = load_checkpoint(checkpoint)
-    kernel = collapse(model_from_checkpoint(ck))
+    ck = parse_checkpoint(data, checkpoint)
+    kernel = validate_kernel(collapse(model_from_checkpoint(ck, str(checkpoint))), str(checkpoint))
+    config = ck["config"]
     meta = {
         "kind": "convolution kernel (true convolution: out = x ⊛ h = conv2d(x, flip(h)))",
         "orientation": "convolution",
-        "objective": ck["config"].get("objective", "dil"),
-        "scale": ck["config"].get("scale"),
-        "blur": ck["config"].get("blur"),
+        "objective": config.get("objective", "dil"),
+        "scale": config.get("scale"),
+        "blur": config.get("blur"),
         "checkpoint": Path(checkpoint).name,
         "checkpoint_sha256": digest,
+        "kernel_sha256": kernel_digest(kernel),
         "trained_with": ck.get("nssr_version"),
         "nssr_version": __version__,
         "metrics": ck.get("metrics", {}),
     }
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    save_kernel(kernel, cached, meta, overwrite=True)  # a cache entry is ours to refresh
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        save_kernel(kernel, cached, meta, overwrite=True)  # a cache entry is ours to refresh
+    except (OSError, NssrError) as exc:
+        warnings.warn(
+            f"caching is off ({_reason(exc)}); set NSSR_CACHE_DIR to a writable folder",
+            NssrWarning,
+            stacklevel=2,
+        )
+        return ExportedKernel(kernel, meta, None, False)
     return ExportedKernel(kernel, meta, cached, False)
+
+
+def _read_cache(path: Path, digest: str) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The cached kernel and its sidecar, or ``None`` if the entry is missing, not ours, or does
+    not read back as what was stored for the checkpoint with this ``digest``."""
+    if not all(_ours(p) for p in (path, path.with_suffix(".json"))):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NssrWarning)  # a bad entry is rebuilt, not reported
+            kernel, meta = load_kernel(path)
+    except NssrError:
+        return None
+    if meta.get("checkpoint_sha256") != digest or meta.get("kernel_sha256") != kernel_digest(
+        kernel
+    ):
+        return None
+    return kernel, meta
+
+
+def _ours(path: Path) -> bool:
+    """A regular file owned by this user that nobody else may write (else it may be planted)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    uid = os.geteuid() if hasattr(os, "geteuid") else st.st_uid
+    return stat.S_ISREG(st.st_mode) and st.st_uid == uid and not st.st_mode & stat.S_IWOTH
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc)
+    return str(exc)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,10 @@ from typing import Any
 import numpy as np
 from platformdirs import user_cache_dir
 
-from nssr_cli.errors import KernelError
+from nssr_cli.engine.geometry import MAX_KERNEL_SIDE
+from nssr_cli.errors import InputError, KernelError, NssrWarning
 from nssr_cli.files.atomic import publish
+from nssr_cli.files.regular import read_regular
 
 DEFAULT_CHECKPOINT = "dil.pt"
 DEFAULT_KERNEL = "dil"
@@ -51,54 +55,122 @@ def builtin_kernels() -> dict[str, Path]:
     return found
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes (hex), used to key the kernel cache."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+# Limits for a kernel from anywhere (a file, the cache, an array): the side the engine accepts
+# (MAX_KERNEL_SIDE, 63); shipped taps stay under 5, and a tap beyond 1e3 cannot come from a
+# sharpening kernel (it only overflows the output).
+MAX_TAP = 1e3
+AREA_TOLERANCE = 0.1  # Σh outside 1 ± this changes the brightness visibly: warn
+KERNEL_FILE_BYTES = 1 << 20  # a 63×63 kernel is 32 KB as .npy, ~80 KB as .txt or .json
 
 
-def validate_kernel(k: Any, source: str) -> np.ndarray:
-    """Check a candidate kernel and return it as a C-contiguous float32 ``(k, k)`` array."""
+def validate_kernel(k: Any, source: str, *, warn: bool = True) -> np.ndarray:
+    """Check a candidate kernel and return it as a C-contiguous float32 ``(k, k)`` array.
+
+    Raises :class:`KernelError` naming ``source`` for a wrong shape, an even or too large side,
+    non-numbers, NaN/inf, taps beyond ±:data:`MAX_TAP` or a sum of ~0; warns
+    (:class:`~nssr_cli.errors.NssrWarning`, unless ``warn`` is false) when the sum is far from 1
+    (the brightness changes).
+    """
     arr = np.asarray(k)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise KernelError(f"{source}: a kernel must be a square 2-D array, got shape {arr.shape}")
     if arr.shape[0] % 2 == 0:
         raise KernelError(f"{source}: a kernel needs an odd size (centred), got {arr.shape[0]}")
-    if not np.issubdtype(arr.dtype, np.floating) and not np.issubdtype(arr.dtype, np.integer):
+    if arr.shape[0] > MAX_KERNEL_SIDE:
+        raise KernelError(
+            f"{source}: a kernel may be at most {MAX_KERNEL_SIDE}×{MAX_KERNEL_SIDE}, "
+            f"got {arr.shape[0]}×{arr.shape[1]}"
+        )
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
         raise KernelError(f"{source}: a kernel must hold numbers, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.all(np.isfinite(arr)):
+    wide = arr.astype(np.float64)
+    if not np.all(np.isfinite(wide)):
         raise KernelError(f"{source}: the kernel contains NaN or infinite values")
-    if abs(float(arr.sum(dtype=np.float64))) < 1e-3:
+    if np.abs(wide).max() > MAX_TAP:
+        raise KernelError(
+            f"{source}: a kernel tap of {np.abs(wide).max():.3g} is absurd (at most ±{MAX_TAP:g})"
+        )
+    area = float(wide.sum())
+    if abs(area) < 1e-3:
         raise KernelError(f"{source}: the kernel sums to ~0, so it would erase the image")
-    return arr
+    if warn and abs(area - 1) > AREA_TOLERANCE:
+        warnings.warn(
+            f"{source}: the kernel's taps sum to {area:.3g}, not 1: "
+            f"outputs will be {area:.3g}× as bright",
+            NssrWarning,
+            stacklevel=2,
+        )
+    return np.ascontiguousarray(wide, dtype=np.float32)
+
+
+def kernel_digest(kernel: np.ndarray) -> str:
+    """SHA-256 (hex) of a kernel's size and float32 taps: what a cache entry must read back as."""
+    k = np.ascontiguousarray(kernel, dtype="<f4")
+    return hashlib.sha256(f"{k.shape[0]}x{k.shape[1]}:".encode() + k.tobytes()).hexdigest()
 
 
 def load_kernel(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """Read a kernel (``.npy``, or ``.txt``/``.json`` as written by :func:`save_kernel`)."""
+    """Read a kernel (``.npy``, or ``.txt``/``.json`` as written by :func:`save_kernel`) and
+    its ``.json`` sidecar (``{}`` when there is none or it is unreadable).
+
+    Only a regular file of at most :data:`KERNEL_FILE_BYTES` is read; ``.npy`` never unpickles.
+    Raises :class:`KernelError` naming the file for anything that is not a valid kernel.
+    """
     path = Path(path)
+    data = _read_kernel_file(path, "kernel file")
     try:
         if path.suffix == ".npy":
-            arr = np.load(path, allow_pickle=False)
+            arr = _npy_array(data)
         elif path.suffix == ".json":
-            arr = np.asarray(json.loads(path.read_text())["kernel"], dtype=np.float64)
+            arr = np.asarray(json.loads(data.decode("utf-8"))["kernel"], dtype=np.float64)
         else:
-            arr = np.loadtxt(path, ndmin=2)
-    except FileNotFoundError:
-        raise KernelError(f"{path}: no such kernel file") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise KernelError(f"{path}: not a readable kernel file ({exc})") from None
-    meta_path = path.with_suffix(".json")
+            arr = np.loadtxt(io.StringIO(data.decode("utf-8")), ndmin=2)
+    except UnicodeDecodeError:
+        raise KernelError(
+            f"{path}: not a kernel file (binary data, not text); a kernel is a .npy, "
+            "or a .txt/.json written by `nssr export-kernel` (a checkpoint .pt needs "
+            "`nssr export-kernel --checkpoint` first)"
+        ) from None
+    except (ValueError, KeyError, TypeError, IndexError, EOFError, RecursionError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise KernelError(f"{path}: not a readable kernel file ({why})") from None
     meta: dict[str, Any] = {}
-    if path.suffix != ".json" and meta_path.is_file():
+    sidecar = path.with_suffix(".json")
+    if path.suffix != ".json" and sidecar.is_file():
         try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
+            found = json.loads(_read_kernel_file(sidecar, "sidecar").decode("utf-8"))
+            meta = found if isinstance(found, dict) else {}
+        except (KernelError, ValueError):
             meta = {}
     return validate_kernel(arr, str(path)), meta
+
+
+def _npy_array(data: bytes) -> np.ndarray:
+    """A ``.npy`` file's array, never unpickled, its header checked against the bytes present
+    before anything is allocated (a header may claim terabytes)."""
+    fmt = np.lib.format
+    buf = io.BytesIO(data)
+    version = fmt.read_magic(buf)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(buf)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(buf)
+    else:
+        raise ValueError(f".npy format version {version} is not supported")
+    if dtype.hasobject:
+        raise ValueError("it holds Python objects, which are never unpickled")
+    if math.prod(shape) * dtype.itemsize > len(data):
+        raise ValueError(f"the header says {shape} but the file is too short")
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def _read_kernel_file(path: Path, what: str) -> bytes:
+    try:
+        return read_regular(path, KERNEL_FILE_BYTES, what=what)
+    except InputError as exc:
+        raise KernelError(str(exc)) from None
 
 
 def kernel_outputs(path: Path) -> list[Path]:
@@ -119,7 +191,7 @@ def save_kernel(
     """
     path = Path(path)
     files = kernel_outputs(path)
-    k = validate_kernel(kernel, str(path))
+    k = validate_kernel(kernel, str(path), warn=False)  # its source warned when it was read
     if path.suffix == ".npy":
         buf = io.BytesIO()
         np.save(buf, k, allow_pickle=False)
@@ -178,15 +250,24 @@ def save_checkpoint(path: Path, payload: dict[str, Any], *, overwrite: bool = Fa
     publish(Path(path), buf.getvalue(), overwrite=overwrite)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (safely: ``weights_only=True``)."""
+CHECKPOINT_BYTES = 1 << 30  # the largest L-CNN (31 layers × 512 channels) is ~270 MB
+
+
+def read_checkpoint(path: Path) -> bytes:
+    """A checkpoint file's bytes: a regular file of at most :data:`CHECKPOINT_BYTES` only."""
+    try:
+        return read_regular(Path(path), CHECKPOINT_BYTES, what="checkpoint")
+    except InputError as exc:
+        raise KernelError(str(exc)) from None
+
+
+def parse_checkpoint(data: bytes, path: Path) -> dict[str, Any]:
+    """A checkpoint's contents, loaded safely (``weights_only=True``: tensors and plain data,
+    never code). :class:`KernelError` naming ``path`` if it is not an nssr checkpoint."""
     import torch
 
-    path = Path(path)
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise KernelError(f"{path}: no such checkpoint") from None
+        ck = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
         raise KernelError(
             f"{path}: not a readable nssr checkpoint ({type(exc).__name__})"
@@ -194,3 +275,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise KernelError(f"{path}: not an nssr L-CNN checkpoint (made by `nssr train`)")
     return ck
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (see :func:`parse_checkpoint`)."""
+    return parse_checkpoint(read_checkpoint(path), Path(path))

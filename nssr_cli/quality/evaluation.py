@@ -5,10 +5,18 @@ Upscaling goes through the engine's fast path (:func:`~nssr_cli.engine.plans.cac
 :func:`~nssr_cli.engine.plans.upscale_planes`), so the benchmark measures what users get.
 Methods: ``bicubic``, ``auto``/``none``/``light``/``medium``/``heavy`` (the bank, as
 ``nssr upscale --blur`` picks), or any kernel name or ``.npy`` path.
+
+HR images are read like ``nssr upscale`` reads its inputs (regular files only, the same decoder
+with its format allow-list and pixel limit). An image that cannot be read, or is too small to
+score at a requested scale, is reported and left out; the others are still scored. PSNR is
+infinite where an output equals its reference exactly: :meth:`Report.to_dict` (the ``--json``
+document) gives it as ``null``, so the document stays valid JSON.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,9 +25,11 @@ from typing import Any
 import numpy as np
 
 from nssr_cli.engine.plans import cached_plan, upscale_planes
-from nssr_cli.errors import UsageError
+from nssr_cli.errors import InputError, NssrError, UsageError
 from nssr_cli.files.atomic import publish_problem
-from nssr_cli.files.formats import image_extensions, open_image
+from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode
+from nssr_cli.files.formats import image_extensions
+from nssr_cli.files.regular import read_regular
 from nssr_cli.kernels.bank import BLUR_LEVELS, select_kernel
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.quality.comparison import save_comparison
@@ -33,6 +43,8 @@ from nssr_cli.synth.degradations import (
 )
 
 PROTOCOLS = ("div2krk", "classic")
+HR_FILE_BYTES = 1 << 30  # a 90 MP 16-bit RGB TIFF, uncompressed, is 540 MB
+SSIM_WINDOW = 7  # SSIM's window needs 7×7 pixels left after the border crop
 
 
 @dataclass(frozen=True)
@@ -42,8 +54,8 @@ class Score:
     protocol: str
     scale: int
     method: str
-    image: str
-    psnr: float
+    image: str  # the file's stem, made unique among the inputs (``a``, ``a-2``)
+    psnr: float  # dB; ``inf`` where the output equals the reference exactly
     ssim: float
     kernel: str  # the kernel actually used (the bank entry for blur levels)
 
@@ -51,6 +63,7 @@ class Score:
 @dataclass
 class Report:
     scores: list[Score] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # one message per image left out
 
     def means(self) -> list[dict[str, Any]]:
         """Mean PSNR/SSIM per (protocol, scale, method), in first-seen order."""
@@ -70,29 +83,73 @@ class Report:
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"means": self.means(), "scores": [asdict(s) for s in self.scores]}
+        """Plain data for JSON: an infinite (or NaN) score becomes ``None``."""
+        doc = {"means": self.means(), "scores": [asdict(s) for s in self.scores]}
+        for row in (*doc["means"], *doc["scores"]):
+            for key in ("psnr", "ssim"):
+                row[key] = row[key] if math.isfinite(row[key]) else None
+        return {**doc, "failed": list(self.failed)}
 
 
 def find_images(paths: Iterable[Path]) -> list[Path]:
-    """Image files among ``paths`` (folders are searched, not recursively), sorted per folder."""
+    """Image files among ``paths`` (folders are searched, not recursively, for regular files
+    with an image extension), sorted per folder, each real file once."""
     exts = image_extensions()
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(q for q in p.iterdir() if q.suffix.lower() in exts)
-        elif p.is_file():
-            found.append(p)
+            found += sorted(q for q in p.iterdir() if q.suffix.lower() in exts and q.is_file())
+        elif p.exists() or p.is_symlink():
+            found.append(p)  # not a regular file: reported when it is read
         else:
             raise UsageError(f"{p}: no such file or folder")
-    if not found:
+    unique = list({os.path.realpath(p): p for p in reversed(found)}.values())[::-1]
+    if not unique:
         raise UsageError("no images found in the given paths")
-    return found
+    return unique
 
 
-def load_rgb(path: Path) -> np.ndarray:
-    """An HR image as ``(H, W, 3)`` uint8 RGB (only formats on the allow-list are opened)."""
-    with open_image(path) as im:
-        return np.asarray(im.convert("RGB"))
+def labels(paths: list[Path]) -> list[str]:
+    """A distinct name per image for scores and crop files: its stem, or ``stem-2``, ``stem-3``
+    … for later files of the same stem (``a/x.png``, ``b/x.png``)."""
+    used: set[str] = set()
+    out = []
+    for p in paths:
+        label, n = p.stem, 1
+        while label in used:
+            n += 1
+            label = f"{p.stem}-{n}"
+        used.add(label)
+        out.append(label)
+    return out
+
+
+def min_side(scale: int) -> int:
+    """The smallest HR side scorable at ``scale``: after the modcrop and the ``scale``-pixel
+    border crop, SSIM's 7×7 window must fit."""
+    return scale * math.ceil((2 * scale + SSIM_WINDOW) / scale)
+
+
+def load_rgb(path: Path, scales: Iterable[int] = (2,)) -> np.ndarray:
+    """An HR image as ``(H, W, 3)`` uint8 RGB (16-bit rounded to 8, gray repeated, alpha
+    dropped), read as ``nssr upscale`` reads inputs. :class:`~nssr_cli.errors.InputError`
+    naming ``path`` if it cannot be read, has several frames, or is too small for ``scales``."""
+    pic = decode(read_regular(path, HR_FILE_BYTES), str(path), max_pixels=DEFAULT_MAX_PIXELS)
+    if len(pic.frames) > 1:
+        raise InputError(f"{path}: has {len(pic.frames)} frames; eval scores still images")
+    color = pic.frames[0].color
+    if color.dtype == np.uint16:
+        color = np.round(color / 257.0).astype(np.uint8)
+    if color.ndim == 2:
+        color = np.repeat(color[:, :, None], 3, axis=2)
+    need = max(min_side(s) for s in scales)
+    h, w = color.shape[:2]
+    if min(h, w) < need:
+        raise InputError(
+            f"{path}: {w}×{h} is too small to score at ×{max(scales)} "
+            f"(at least {need}×{need} pixels)"
+        )
+    return np.ascontiguousarray(color)
 
 
 def make_lr(hr: np.ndarray, scale: int, protocol: str, name: str) -> np.ndarray:
@@ -122,29 +179,40 @@ def evaluate(
     device: str = "cpu",
     compare_dir: Path | None = None,
     on_score: Callable[[Score], None] | None = None,
+    on_error: Callable[[str], None] | None = None,
     overwrite: bool = False,
 ) -> Report:
-    """Score every method on every image, scale and protocol. Comparison crops in
-    ``compare_dir`` follow the publishing rule: existing ones are refused, before any work,
-    unless ``overwrite``."""
+    """Score every method on every image, scale and protocol.
+
+    Options, methods and ``compare_dir`` are checked before any image is read
+    (:class:`UsageError`): comparison crops follow the publishing rule (existing ones are
+    refused unless ``overwrite``). An image that cannot be scored is reported through
+    ``on_error``, recorded in :attr:`Report.failed` and left out."""
     require_scikit_image()
-    images = find_images(paths)
-    methods = list(dict.fromkeys(methods))
-    report = Report()
+    scales, protocols = list(scales), list(protocols)
     for protocol in protocols:
         if protocol not in PROTOCOLS:
             raise UsageError(f"unknown protocol {protocol!r}; use div2krk, classic or both")
+    methods = list(dict.fromkeys(methods))
+    for method in methods:
+        if method not in BLUR_LEVELS:
+            resolve_kernel(method)  # a bad kernel is a usage error before any work
+    images = find_images(paths)
+    names = labels(images)
     if compare_dir is not None:
-        crops = [
-            _crop_path(compare_dir, p, pr, s) for pr in protocols for s in scales for p in images
-        ]
-        for problem in (publish_problem(c, overwrite=overwrite) for c in crops):
-            if problem is not None:
-                raise UsageError(problem)
-    for protocol in protocols:
-        for scale in scales:
-            for path in images:
-                hr = modcrop(load_rgb(path), scale)
+        _check_compare(Path(compare_dir), names, protocols, scales, overwrite)
+    report = Report()
+    for path, label in zip(images, names, strict=True):
+        try:
+            hr_full = load_rgb(path, scales)
+        except NssrError as exc:
+            report.failed.append(str(exc))
+            if on_error:
+                on_error(str(exc))
+            continue
+        for protocol in protocols:
+            for scale in scales:
+                hr = modcrop(hr_full, scale)
                 lr = make_lr(hr, scale, protocol, path.stem)
                 outs = []
                 for method in methods:
@@ -153,7 +221,7 @@ def evaluate(
                         protocol,
                         scale,
                         method,
-                        path.stem,
+                        label,
                         psnr_y(out, hr, scale),
                         ssim_y(out, hr, scale),
                         used,
@@ -163,10 +231,33 @@ def evaluate(
                     if on_score:
                         on_score(score)
                 if compare_dir is not None:
-                    dest = _crop_path(compare_dir, path, protocol, scale)
+                    dest = _crop_path(Path(compare_dir), label, protocol, scale)
                     save_comparison(dest, lr, outs, hr, scale, overwrite=overwrite)
     return report
 
 
-def _crop_path(compare_dir: Path, image: Path, protocol: str, scale: int) -> Path:
-    return Path(compare_dir) / f"{image.stem}-{protocol}-x{scale}.png"
+def _crop_path(folder: Path, label: str, protocol: str, scale: int) -> Path:
+    return folder / f"{label}-{protocol}-x{scale}.png"
+
+
+def _check_compare(
+    folder: Path, names: list[str], protocols: list[str], scales: list[int], overwrite: bool
+) -> None:
+    """``folder`` exists as a folder afterwards and no crop would replace a file unless
+    ``overwrite``, or :class:`UsageError` says why not."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder}: --compare needs a folder, and this is a file")
+    for name in names:
+        for protocol in protocols:
+            for scale in scales:
+                problem = publish_problem(
+                    _crop_path(folder, name, protocol, scale), overwrite=overwrite
+                )
+                if problem is not None:
+                    raise UsageError(problem)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"{folder}: cannot make the --compare folder ({exc.strerror or exc})"
+        ) from None

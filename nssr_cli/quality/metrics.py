@@ -54,7 +54,8 @@ def psnr_y(out: np.ndarray, ref: np.ndarray, border: int = 0) -> float:
     from skimage.metrics import peak_signal_noise_ratio
 
     a, b = _y_pair(out, ref, border)
-    return float(peak_signal_noise_ratio(b, a, data_range=PEAK))
+    with np.errstate(divide="ignore"):  # identical images: an infinite PSNR, not a warning
+        return float(peak_signal_noise_ratio(b, a, data_range=PEAK))
 
 
 def ssim_y(out: np.ndarray, ref: np.ndarray, border: int = 0) -> float:
