@@ -4,6 +4,9 @@
     python benchmarks/speed.py --device cuda   # the same on a GPU (PIL stays on the CPU)
     python benchmarks/speed.py --megapixels 48 --scales 4 --no-end-to-end
 
+Next to each upscale: the cost of ``auto``'s choice for that image (noise and blur estimates on
+a ≤512² centre crop, then the rule) — it must stay under 10 % of the upscale.
+
 Timings on a shared machine are noisy, so every number is the best of ``--repeat`` runs and
 is reported as a ratio to PIL measured in the same run. Peak memory is measured in a fresh
 child process (peak RSS above the baseline after importing torch and loading the image).
@@ -115,6 +118,7 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: int) -> dict:
     from nssr_cli.engine.polyphase import make_plan
     from nssr_cli.engine.reference import reference_upscale
     from nssr_cli.engine.tiles import upscale_planes
+    from nssr_cli.kernels.estimate import blur_parts, noise_sigma
 
     img = test_image(args.megapixels, s)
     pil = Image.fromarray(img)
@@ -139,11 +143,16 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: int) -> dict:
     def bicubic() -> None:
         pil.resize(size, Image.BICUBIC)
 
+    def choose() -> None:  # `auto`'s most expensive path: a clean input needs every estimate
+        noise_sigma(img)
+        blur_parts(img, need_edge=True)  # (then the rule: a few comparisons)
+
     fast()  # warm-up: allocator, oneDNN/cuDNN kernels
     t_pil = best_of(bicubic, args.repeat)
     t_fast = best_of(fast, args.repeat)
     t_ref = best_of(reference, max(1, args.repeat - 1)) if args.reference else float("nan")
     t_pil = min(t_pil, best_of(bicubic, args.repeat))  # PIL before and after: fair to it
+    t_choose = best_of(choose, args.repeat)
     mem = child_memory(args, s)
     row = {
         "scale": s,
@@ -152,6 +161,8 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: int) -> dict:
         "fast_s": t_fast,
         "reference_s": t_ref,
         "fast_vs_pil": t_fast / t_pil,
+        "choose_s": t_choose,
+        "choose_vs_fast": t_choose / t_fast,
         "reference_vs_pil": t_ref / t_pil,
         "fast_peak_rss_above_baseline_mb": mem["peak_mb"] - mem["baseline_mb"],
         "output_mb": mem["output_mb"],
@@ -161,6 +172,7 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: int) -> dict:
     print(
         f"×{s}  {row['output_mp']:.1f} MP   PIL bicubic {t_pil:.3f} s   reference {ref}   "
         f"fast {t_fast:.3f} s ({t_fast / t_pil:.2f}× PIL)   "
+        f"auto's choice {t_choose * 1000:.0f} ms ({100 * t_choose / t_fast:.0f} % of fast)   "
         f"peak RSS +{row['fast_peak_rss_above_baseline_mb']:.0f} MB "
         f"(of which the output {mem['output_mb']:.0f} MB)",
         flush=True,

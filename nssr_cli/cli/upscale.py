@@ -216,6 +216,8 @@ class _UpscaleReport:
         elif self.verbose:
             k = res.kernel
             blur = f", blur {k['blur']}" if k and k["blur"] else ""
+            if k and (k.get("blur_info") or {}).get("why"):
+                blur += f": {k['blur_info']['why']}"
             how = f" (kernel {k['kernel']}{blur})" if k else ""
             dst = res.job.output or "<stdout>"
             err.print(f"{res.status}: {res.job.source.name} → {dst}{how}", markup=False)
