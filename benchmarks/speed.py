@@ -14,6 +14,9 @@ against the Pillow script the same way; ``png`` — a 12 MP PNG out, and nssr's 
 Timings on a shared machine are noisy, so every number is reported as a ratio to Pillow
 measured in the same run, nssr and Pillow alternating: compute takes the best of ``--repeat``
 runs, whole programs the median.
+
+Next to each compute case: the cost of ``auto``'s choice for that image (noise and blur
+estimates on a ≤512² centre crop, then the rule) — it must stay under 10 % of the upscale.
 """
 
 from __future__ import annotations
@@ -126,6 +129,7 @@ def measure_memory(scale: float, megapixels: float, device: str) -> None:
 
 def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dict:
     from nssr_cli.engine.plans import make_plan, upscale_planes
+    from nssr_cli.kernels.estimate import blur_parts, noise_sigma
 
     img = test_image(args.megapixels, s)
     pil = Image.fromarray(img)
@@ -142,6 +146,10 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dic
     def bicubic() -> None:
         pil.resize(size, Image.BICUBIC)
 
+    def choose() -> None:  # `auto`'s most expensive path: a clean input needs every estimate
+        noise_sigma(img)
+        blur_parts(img, need_edge=True)  # (then the rule: a few comparisons)
+
     fast()  # warm-up: allocator, OpenCV / cuDNN kernels
     t_pil = best_of(bicubic, args.repeat)
     t_fast = best_of(fast, args.repeat)
@@ -149,6 +157,7 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dic
     t_pil = min(t_pil, best_of(bicubic, args.repeat))  # PIL before and after: fair to it
     cpu = time.process_time
     cpu_pil, cpu_fast = best_of(bicubic, args.repeat, cpu), best_of(fast, args.repeat, cpu)
+    t_choose = best_of(choose, args.repeat)
     mem = child_memory(args, s)
     row = {
         "scale": s,
@@ -160,6 +169,8 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dic
         "fast_cpu_s": cpu_fast,
         "torch_engine_s": t_torch,
         "reference_s": t_ref,
+        "choose_s": t_choose,
+        "choose_vs_fast": t_choose / t_fast,
         "fast_peak_rss_above_baseline_mb": mem["peak_mb"] - mem["baseline_mb"],
         "output_mb": mem["output_mb"],
         "gpu_peak_mb": mem["gpu_peak_mb"],
@@ -172,6 +183,7 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dic
         f"×{s:g}  {row['output_mp']:.1f} MP   PIL bicubic {t_pil:.3f} s   "
         f"nssr {vs(t_fast)}   PyTorch engine {vs(t_torch)}   reference {vs(t_ref)}   "
         f"CPU time: PIL {cpu_pil:.3f} s, nssr {cpu_fast:.3f} s ({cpu_fast / cpu_pil:.2f}×)   "
+        f"auto's choice {t_choose * 1000:.0f} ms ({100 * t_choose / t_fast:.0f} % of nssr)   "
         f"peak RSS +{row['fast_peak_rss_above_baseline_mb']:.0f} MB "
         f"(of which the output {mem['output_mb']:.0f} MB)",
         flush=True,

@@ -59,7 +59,9 @@ def test_json_reports_each_file_and_the_bank_choice(tmp_path, capsys, monkeypatc
     from nssr_cli.batch import run as runner
     from nssr_cli.kernels import bank
 
-    def fake_select(image: np.ndarray, scale: float, blur: str = "auto") -> bank.Selection:
+    def fake_select(
+        image: np.ndarray, scale: float, blur: str = "auto", *, info: dict | None = None
+    ) -> bank.Selection:
         assert image.shape[:2] == (12, 16) and scale == 2.0 and blur == "light"
         return bank.Selection(
             np.ones((1, 1), np.float32), "x2-light", "light", {"sigma": np.float32(0.5)}

@@ -45,11 +45,17 @@ def test_eval_cli_json_table_and_compare(hr_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout.strip().splitlines()[-1])
     means = doc["means"]
-    assert len(means) == 2 * 2 * 2  # protocols × scales × methods (bicubic listed once)
+    assert len(means) == 2 * 2 * 3  # protocols × scales × (bicubic, auto, the oracle)
     assert {m["images"] for m in means} == {2}
     assert {s["image"] for s in doc["scores"]} == {"a", "b"}
     by = {(m["protocol"], m["scale"], m["method"]): m for m in means}
     assert by[("classic", 2, "bicubic")]["psnr"] > 20
+    summary = {(r["protocol"], r["scale"], r["method"]): r for r in doc["summary"]}
+    assert len(summary) == 2 * 2 * 2 and {r["worst_image"] for r in doc["summary"]} <= {"a", "b"}
+    for (protocol, scale, _), row in summary.items():
+        # the oracle picks the best bank entry per image: never below auto's mean
+        assert row["oracle"] == summary[(protocol, scale, "oracle")]["gain"]
+        assert row["worst"] <= row["gain"] <= summary[(protocol, scale, "oracle")]["gain"] + 1e-9
     assert len(list(out.glob("*.png"))) == 2 * 2 * 2
 
 
@@ -147,7 +153,7 @@ def test_same_stems_get_distinct_scores_and_crops(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [*args, "--compare", str(tmp_path / "c"), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout.strip().splitlines()[-1])
-    assert sorted(s["image"] for s in doc["scores"]) == ["x", "x-2"]
+    assert sorted(s["image"] for s in doc["scores"] if s["method"] == "bicubic") == ["x", "x-2"]
     crops = sorted(p.name for p in (tmp_path / "c").iterdir())
     assert crops == ["x-2-classic-x2.png", "x-classic-x2.png"]
 
@@ -164,3 +170,22 @@ def test_json_stays_valid_for_a_perfect_score(tmp_path: Path) -> None:
     doc = json.loads(result.stdout.strip().splitlines()[-1], parse_constant=refuse)
     assert doc["scores"][0]["psnr"] is None and doc["means"][0]["psnr"] is None
     assert doc["scores"][0]["ssim"] == pytest.approx(1.0)
+
+
+def test_jpeg_and_noisy_protocols_degrade_the_lr_as_real_files_do(hr_dir: Path) -> None:
+    from nssr_cli.quality.evaluation import load_rgb
+    from nssr_cli.quality.protocols import make_lr, protocol_names
+
+    assert protocol_names("jpeg") == [
+        f"{b}+jpeg{q}" for b in ("div2krk", "classic") for q in (75, 85, 95)
+    ]
+    assert len(protocol_names("all")) == 12 and protocol_names("classic") == ["classic"]
+    hr = load_rgb(hr_dir / "a.png")
+    clean, info = make_lr(hr, 2, "classic", "a")
+    assert info == {}
+    jpeg, info = make_lr(hr, 2, "classic+jpeg75", "a")
+    assert len(info["quantization"]) == 64 and jpeg.shape == clean.shape
+    noisy, _ = make_lr(hr, 2, "classic+noise5", "a")
+    again, _ = make_lr(hr, 2, "classic+noise5", "a")
+    np.testing.assert_array_equal(noisy, again)  # a fixed seed per image, scale and σ
+    assert 3 < np.std(noisy.astype(float) - clean) < 7

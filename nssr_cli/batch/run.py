@@ -114,7 +114,7 @@ class Upscaler:
         """The kernel's name, the kernel, and what to report about the choice."""
         if self.fixed is not None:
             return self.fixed[1], self.fixed[0], {"kernel": self.fixed[1], "blur": None}
-        sel = select_kernel(pic.frames[0].color, self.scale, self.blur)
+        sel = select_kernel(pic.frames[0].color, self.scale, self.blur, info=pic.info)
         return sel.name, sel.kernel, {"kernel": sel.name, "blur": sel.blur, "blur_info": sel.info}
 
     def __call__(self, pic: Picture) -> tuple[Picture, dict[str, Any]]:

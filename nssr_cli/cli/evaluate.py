@@ -16,6 +16,9 @@ class Protocol(str, Enum):
     div2krk = "div2krk"
     classic = "classic"
     both = "both"
+    jpeg = "jpeg"
+    noisy = "noisy"
+    all = "all"
 
 
 def evaluate(
@@ -32,7 +35,17 @@ def evaluate(
     scale: Annotated[
         list[int] | None, typer.Option("--scale", "-s", help="Scale (repeatable; 2 3 4).")
     ] = None,
-    protocol: Annotated[Protocol, typer.Option(help="Degradation: DESIGN §4.")] = Protocol.both,
+    protocol: Annotated[
+        Protocol,
+        typer.Option(
+            help="Degradation (DESIGN §4): div2krk (blurred), classic (sharp), both; jpeg or "
+            "noisy: both, then JPEG at quality 75/85/95 or noise σ 2/5; all: every one."
+        ),
+    ] = Protocol.both,
+    oracle: Annotated[
+        bool,
+        typer.Option(help="Also score every bank kernel: the best per image (an oracle)."),
+    ] = True,
     compare: Annotated[
         Path | None, typer.Option(help="Write side-by-side PNG crops into this folder.")
     ] = None,
@@ -50,13 +63,13 @@ def evaluate(
     from rich.table import Table
 
     from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, configure_limits
-    from nssr_cli.quality.evaluation import PROTOCOLS
     from nssr_cli.quality.evaluation import evaluate as run_eval
+    from nssr_cli.quality.protocols import protocol_names
 
     scales = scale or [2, 3, 4]
     if any(s not in (2, 3, 4) for s in scales):
         raise UsageError("the benchmark protocols are defined for scales 2, 3 and 4")
-    protocols = PROTOCOLS if protocol is Protocol.both else (protocol.value,)
+    protocols = protocol_names(protocol.value)
     methods = ["bicubic", *(kernel or ["auto"])]
     configure_limits(DEFAULT_MAX_PIXELS)
     report = run_eval(
@@ -68,6 +81,7 @@ def evaluate(
         compare_dir=compare,
         overwrite=overwrite,
         on_error=lambda message: err.print(f"Error: {message}", markup=False),
+        with_oracle=oracle,
     )
     table = Table(title="Y-channel PSNR (dB) / SSIM, border cropped")
     extra = ["image", "kernel"] if verbose else []
@@ -88,6 +102,22 @@ def evaluate(
         )
     if report.scores:
         err.print(table)
+    gains = Table(title="Gain over bicubic (Y PSNR dB): mean, worst image, oracle")
+    for col in ("protocol", "scale", "method", "mean", "SSIM", "worst", "image", "oracle"):
+        gains.add_column(col, justify="left" if col in ("protocol", "method", "image") else "right")
+    for r in report.summary():
+        gains.add_row(
+            r["protocol"],
+            f"×{r['scale']}",
+            r["method"],
+            f"{r['gain']:+.2f}",
+            f"{r['ssim_gain']:+.4f}",
+            f"{r['worst']:+.2f}",
+            r["worst_image"],
+            "" if r["oracle"] is None else f"{r['oracle']:+.2f}",
+        )
+    if report.scores:
+        err.print(gains)
     if as_json:
         emit_json(report.to_dict())
     if report.failed:

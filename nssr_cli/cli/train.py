@@ -39,7 +39,11 @@ def train(
         int | None, typer.Option(help="Upscale factor the objective targets (scenes: 2–4).")
     ] = None,
     blur: Annotated[
-        str | None, typer.Option(help="Blur prior (scenes: none, light, medium, heavy...).")
+        str | None,
+        typer.Option(
+            help="Prior (scenes): a blur level (none, light, medium, heavy, div2krk), "
+            "optionally with -q95/-q85/-q75 (JPEG) or -n2/-n5 (noise), e.g. none-q85."
+        ),
     ] = None,
     solve: Annotated[
         bool,

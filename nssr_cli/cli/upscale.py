@@ -12,7 +12,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from nssr_cli.cli.common import Device, emit_json, err, quiet_broken_pipe, silence_stdout
+from nssr_cli.cli.common import Device, err, quiet_broken_pipe, silence_stdout
+from nssr_cli.cli.report import UpscaleReport, summarize
 from nssr_cli.errors import NssrError, UsageError
 from nssr_cli.synth.levels import LEVELS
 
@@ -164,11 +165,11 @@ def run_upscale(o: UpscaleOptions) -> None:
     if o.ray is not None:
         results = _run_on_ray(o, jobs, upscaler, settings, bar)
     else:
-        with _UpscaleReport(len(jobs), as_json=o.as_json, verbose=o.verbose, bar=bar) as report:
+        with UpscaleReport(len(jobs), as_json=o.as_json, verbose=o.verbose, bar=bar) as report:
             results = BatchRun(upscaler, report, settings, stdin=stdin, stdout=stdout).run(jobs)
     if stdout is not None and any(r.status != "done" for r in results):
         silence_stdout()  # what the failed write left buffered must not fail again at exit
-    _summary(results, quiet=o.quiet)
+    summarize(results, quiet=o.quiet)
 
 
 def _run_on_ray(o: UpscaleOptions, jobs: list[Any], upscaler: Any, settings: Any, bar: bool) -> Any:
@@ -178,7 +179,7 @@ def _run_on_ray(o: UpscaleOptions, jobs: list[Any], upscaler: Any, settings: Any
     cluster.check_files(jobs)
     with _stdout_for_this_thread(), cluster.connect(o.ray) as ray:
         using = cluster.resources(ray, o.device, o.gpus_per_worker)
-        with _UpscaleReport(len(jobs), as_json=o.as_json, verbose=o.verbose, bar=bar) as report:
+        with UpscaleReport(len(jobs), as_json=o.as_json, verbose=o.verbose, bar=bar) as report:
             return cluster.run(jobs, upscaler, settings, report, using=using)
 
 
@@ -261,70 +262,3 @@ def _check_streams(plan: list[Any], as_json: bool) -> tuple[Any, Any]:
         sys.stdin.buffer if from_stdin else None,
         sys.stdout.buffer if to_stdout else None,
     )
-
-
-class _UpscaleReport:
-    """Per-file reporting for ``upscale``: errors, -v lines, --json objects and the progress bar."""
-
-    def __init__(self, total: int, *, as_json: bool, verbose: bool, bar: bool) -> None:
-        self.total, self.as_json, self.verbose, self.bar = total, as_json, verbose, bar
-        self.progress: Any = None
-        self.megapixels = 0.0
-        self.start = 0.0
-
-    def __enter__(self) -> _UpscaleReport:
-        import time
-
-        self.start = time.perf_counter()
-        if self.bar:
-            from rich import progress as rp
-
-            self.progress = rp.Progress(
-                rp.TextColumn("upscaling"),
-                rp.BarColumn(),
-                rp.MofNCompleteColumn(),
-                rp.TextColumn("{task.fields[rate]}"),
-                rp.TimeRemainingColumn(),
-                console=err,
-                transient=True,
-                redirect_stdout=False,  # stdout is for data (--json), even beside a terminal
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("upscale", total=self.total, rate="")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-
-    def __call__(self, res: Any) -> None:
-        import time
-
-        if res.status == "failed":
-            err.print(f"Error: {res.error}", markup=False)
-        elif self.verbose:
-            k = res.kernel
-            blur = f", blur {k['blur']}" if k and k["blur"] else ""
-            how = f" (kernel {k['kernel']}{blur})" if k else ""
-            dst = res.job.output or "<stdout>"
-            err.print(f"{res.status}: {res.job.source.name} → {dst}{how}", markup=False)
-        if self.as_json:
-            emit_json(res.to_json())
-        if res.output_size:
-            self.megapixels += res.output_size[0] * res.output_size[1] / 1e6
-        if self.progress is not None:
-            rate = self.megapixels / max(time.perf_counter() - self.start, 1e-6)
-            self.progress.update(self.task, advance=1, rate=f"{rate:.1f} MP/s")
-
-
-def _summary(results: list[Any], *, quiet: bool) -> None:
-    kinds = ("done", "skipped", "failed", "not attempted")
-    counts = {k: sum(r.status == k for r in results) for k in kinds}
-    bad = counts["failed"] + counts["not attempted"]
-    line = ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "done")
-    if len(results) == 1 and bad:  # its one Error: line has been printed: say nothing more
-        raise typer.Exit(1)
-    if not quiet and len(results) > 1:
-        err.print(f"{len(results)} files: {line}", markup=False)
-    if bad:
-        raise NssrError(f"{bad} of {len(results)} files not upscaled (see above)")

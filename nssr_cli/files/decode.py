@@ -99,7 +99,20 @@ def _decode(
         frames, (exif, orientation) = [frame], _exif(im)
     frames = [_writable(_orient(f, orientation)) for f in frames]
     info = {k: im.info[k] for k in ("loop", "dpi") if k in im.info}
+    luma = _luma_quantization(im)
+    if luma is not None:
+        info["quantization"] = luma
     return Picture(frames, im.format or "PNG", icc, exif, info)
+
+
+def _luma_quantization(im: Image.Image) -> tuple[int, ...] | None:
+    """A JPEG's first (luma) quantization table, 64 values in natural order, or None: it says
+    how hard the file was compressed, which the kernel choice needs (``kernels.estimate``)."""
+    tables = getattr(im, "quantization", None) or {}
+    table = tables.get(0) if isinstance(tables, dict) else None
+    if table is None or len(table) != 64:
+        return None
+    return tuple(int(v) for v in table)
 
 
 def _writable(frame: Frame) -> Frame:

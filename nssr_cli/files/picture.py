@@ -31,7 +31,7 @@ class Picture:
     format: str  # Pillow's name for the source format, e.g. "PNG"
     icc: bytes | None = None
     exif: bytes | None = None  # with orientation reset to 1
-    info: dict[str, Any] = field(default_factory=dict)  # "loop", "dpi"
+    info: dict[str, Any] = field(default_factory=dict)  # "loop", "dpi", JPEG "quantization"
 
     @property
     def size(self) -> tuple[int, int]:

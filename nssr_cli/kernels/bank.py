@@ -1,19 +1,28 @@
-"""Choosing the kernel for an image: the shipped bank of kernels per (scale, blur level), and the
-blur-adaptive ``auto`` choice.
+"""Choosing the kernel for an image: the shipped bank of kernels per (scale, prior), and the
+``auto`` choice that fails safe.
 
-The bank holds ``weights/bank/x{s}-{level}.npy`` for s ∈ {2, 3, 4} and each level of
-:data:`nssr_cli.synth.levels.LEVELS`: 11×11 convolution kernels solved on procedural scenes under
-the level's blur prior (``nssr train --objective scenes --solve``; README). ``none`` is fitted to
-sharp inputs (an antialiased bicubic downscale), so it is a mild kernel that still beats plain
-bicubic. Fractional scales use the kernel of the nearest integer scale in 2…4. ``auto`` asks
-:func:`nssr_cli.kernels.estimate.blur_score` how blurred the input already is (a few small FFTs
-and, at ×4, an edge-width estimate) and picks the level with the best expected gain (thresholds
-calibrated on synthetic scenes); between two levels it may pick their average kernel
-(``"light+medium"``: still one 11×11 kernel).
+The bank holds ``weights/bank/x{s}-{prior}.npy`` for s ∈ {2, 3, 4}: 11×11 convolution kernels
+solved on procedural scenes (``nssr train --objective scenes --solve``; README) under a prior
+named in :mod:`nssr_cli.synth.levels` — a blur level (``none`` = the classic sharp downscale,
+``light``, ``medium``, ``heavy``), and for real files also the same after JPEG (``none-q85``,
+``medium-q85``, …). Under compression the best linear inverse sharpens less (a Wiener
+trade-off), so those kernels are milder. Noisy inputs get plain bicubic: kernels solved under
+noise (``nssr train --blur none-n5``) still lost to it on noisy photographs. Fractional scales
+use the kernels of the nearest integer scale in 2…4.
+
+``auto`` (:func:`select_kernel`) first asks what the file carries: a JPEG's quality read from its
+quantization table (:func:`~nssr_cli.kernels.estimate.jpeg_quality`), else the noise level
+(:func:`~nssr_cli.kernels.estimate.noise_sigma`). That picks a family of kernels; within it, a
+blur score (spectral and edge widths) picks how strong, by thresholds calibrated on synthetic
+scenes only (textures, text, flat graphics included; :mod:`nssr_cli.quality.calibrate`) to
+maximise the expected gain with losses weighed :data:`LOSS_WEIGHT` times — over-sharpening a
+sharp input costs 5–15 dB, under-sharpening a blurred one a fraction of the gain. Between two
+entries it may pick their average kernel (``"light+medium"``: still one 11×11 kernel).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -21,12 +30,18 @@ from typing import Any
 import numpy as np
 
 from nssr_cli.errors import KernelError
-from nssr_cli.kernels.estimate import blur_score, level_for
+from nssr_cli.kernels.estimate import blur_parts, jpeg_quality, noise_sigma
 from nssr_cli.kernels.files import builtin_kernels, load_kernel
 from nssr_cli.synth.levels import LEVELS
 
 BLUR_LEVELS = ("auto", *LEVELS)
 BANK_SCALES = (2, 3, 4)
+# Every prior the bank has a kernel for, at every scale.
+BANK_PRIORS = (
+    *LEVELS,
+    *(f"{lv}-{q}" for q in ("q95", "q85", "q75") for lv in ("none", "medium")),
+)
+LOSS_WEIGHT = 4.0  # in the calibration: a dB lost to bicubic counts as much as this many gained
 
 
 @dataclass(frozen=True)
@@ -34,9 +49,9 @@ class Selection:
     """The kernel chosen for one image, and why."""
 
     kernel: np.ndarray  # (k, k) float32 convolution kernel
-    name: str  # what to show the user, e.g. "x2-medium"
-    blur: str  # the blur level used (never "auto"), or "a+b": the mean of two levels' kernels
-    info: dict[str, Any] = field(default_factory=dict)  # e.g. the blur estimate
+    name: str  # what to show the user, e.g. "x2-medium" or "x2-none-q85+medium-q85"
+    blur: str  # the bank prior used (never "auto"), or "a+b": the mean of two entries' kernels
+    info: dict[str, Any] = field(default_factory=dict)  # the estimates behind the choice
 
 
 def bank_scale(scale: float) -> int:
@@ -44,31 +59,126 @@ def bank_scale(scale: float) -> int:
     return min(BANK_SCALES, key=lambda s: (abs(s - scale), s))
 
 
-@lru_cache(maxsize=32)
+def bank_entries(scale: float) -> list[str]:
+    """The names of the shipped bank kernels for ``scale``, e.g. ``"x2-none-q85"``."""
+    s = bank_scale(scale)
+    return [f"x{s}-{p}" for p in BANK_PRIORS]
+
+
+@lru_cache(maxsize=64)
 def bank_kernel(name: str) -> np.ndarray:
-    """The shipped bank kernel ``name`` (e.g. ``"x2-medium"``), read once."""
+    """The shipped bank kernel ``name`` (e.g. ``"x2-medium"``), read once; ``"a+b"`` names
+    (``"x2-light+medium"``) give the mean of two entries' kernels, ``"x2-bicubic"`` plain
+    bicubic (the 1×1 identity)."""
+    if name.endswith("-bicubic"):
+        return np.ones((1, 1), np.float32)
+    if "+" in name:
+        first, second = name.split("+")
+        other = first[: first.index("-") + 1] + second
+        return ((bank_kernel(first) + bank_kernel(other)) / np.float32(2)).astype(np.float32)
     path = builtin_kernels().get(name)
     if path is None or path.parent.name != "bank":
         raise KernelError(f"the kernel bank entry {name} is missing from the installed weights")
     return load_kernel(path)[0]
 
 
-def select_kernel(image: np.ndarray, scale: float, blur: str = "auto") -> Selection:
+def degradation_of(image: np.ndarray, info: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """Which family of kernels fits ``image``: ``"clean"``, a JPEG quality class (``"q95"``,
+    ``"q85"``, ``"q75"``; from the file's quantization table in ``info``) or a noise class
+    (``"n2"``, ``"n5"``; estimated), and the number behind it."""
+    quality = jpeg_quality((info or {}).get("quantization"))
+    if quality is not None:
+        hi, mid = JPEG_CLASSES
+        return ("q95" if quality >= hi else "q85" if quality >= mid else "q75"), {
+            "jpeg_quality": quality
+        }
+    sigma = noise_sigma(image)
+    cls = "clean" if sigma < NOISE_CLASSES[0] else "n2" if sigma < NOISE_CLASSES[1] else "n5"
+    return cls, {"noise": round(sigma, 3)}
+
+
+def steps(degradation: str) -> tuple[str, ...]:
+    """What ``auto`` may choose for a family, mildest first."""
+    if degradation == "clean":  # heavy only on request: where it misfires it costs 5–15 dB
+        return ("none", "none+light", "light", "light+medium", "medium")
+    if degradation.startswith("q"):
+        d = degradation
+        return (f"none-{d}", f"none-{d}+medium-{d}", f"medium-{d}")
+    return ("bicubic",)  # noisy: every kernel, even one solved under noise, lost on photos
+
+
+def choose(score: float, scale: int, degradation: str) -> str:
+    """The step of :func:`steps` for a blur ``score`` under the calibrated thresholds."""
+    options = steps(degradation)
+    thresholds = THRESHOLDS.get((scale, degradation), ())
+    return options[min(sum(score >= t for t in thresholds), len(options) - 1)]
+
+
+def select_kernel(
+    image: np.ndarray, scale: float, blur: str = "auto", *, info: Mapping[str, Any] | None = None
+) -> Selection:
     """The kernel for ``image`` (``H×W`` or ``H×W×C``, uint8/uint16/float32) at ``scale``.
 
-    ``blur``: one of :data:`BLUR_LEVELS`; ``auto`` estimates it from ``image`` (the LR input)."""
+    ``blur``: one of :data:`BLUR_LEVELS`; ``auto`` estimates it from ``image`` (the LR input) and
+    ``info`` (the decoded file's ``Picture.info``: a JPEG's ``"quantization"`` table)."""
     if blur not in BLUR_LEVELS:
         raise ValueError(f"blur must be one of {BLUR_LEVELS}")
     s = bank_scale(scale)
-    info: dict[str, Any] = {"bank_scale": s}
+    why: dict[str, Any] = {"bank_scale": s}
     if blur == "auto":
-        sigma, parts = blur_score(image, s)
-        blur = level_for(sigma, s)
-        info["sigma"] = round(sigma, 4)
-        info.update({k: round(v, 4) for k, v in parts.items()})
-    name = f"x{s}-{blur}"
-    if "+" in blur:
-        a, b = blur.split("+")
-        kernel = (bank_kernel(f"x{s}-{a}") + bank_kernel(f"x{s}-{b}")) / np.float32(2)
-        return Selection(kernel.astype(np.float32), name, blur, info)
-    return Selection(bank_kernel(name), name, blur, info)
+        degradation, measured = degradation_of(image, info)
+        source = (
+            f"JPEG quality {measured['jpeg_quality']:.0f}"
+            if "jpeg_quality" in measured
+            else f"noise σ {measured['noise']:.2f}"
+        )
+        why.update(measured, degradation=degradation)
+        if len(steps(degradation)) == 1:  # nothing left to choose: skip the blur estimate
+            blur = steps(degradation)[0]
+            why["why"] = f"{source} → {degradation} → {blur}"
+        else:
+            weights = WEIGHTS.get((s, degradation), (1.0, 0.0))
+            parts = blur_parts(image, need_edge=weights[1] != 0.0)
+            score = weights[0] * parts["spectral"] + weights[1] * parts.get("edge", 0.0)
+            blur = choose(score, s, degradation)
+            why["blur_score"] = round(score, 4)
+            why.update({k: round(v, 4) for k, v in parts.items()})
+            why["why"] = f"{source} → {degradation}; blur score {score:.3f} → {blur}"
+    name = "bicubic" if blur == "bicubic" else f"x{s}-{blur}"
+    return Selection(bank_kernel(f"x{s}-{blur}"), name, blur, why)
+
+
+# The rule, from `python -m nssr_cli.quality.calibrate` (synthetic scenes only): JPEG quality
+# at or above which a file counts as q95 / q85 (below: q75); noise σ̂ (8-bit luminance) at or
+# above which an input counts as n2 / n5; per (scale, family) the weights of (spectral σ̂,
+# edge σ̂) in the blur score and the score thresholds between consecutive steps.
+JPEG_CLASSES = (90, 80)
+NOISE_CLASSES = (1.0, 2.3)
+WEIGHTS: dict[tuple[int, str], tuple[float, float]] = {
+    (2, "clean"): (0.458, 0.542),
+    (2, "q95"): (0.555, 0.445),
+    (2, "q85"): (0.555, 0.445),
+    (2, "q75"): (0.524, 0.476),
+    (3, "clean"): (0.329, 0.671),
+    (3, "q95"): (0.424, 0.576),
+    (3, "q85"): (0.427, 0.573),
+    (3, "q75"): (0.4, 0.6),
+    (4, "clean"): (0.513, 0.487),
+    (4, "q95"): (0.583, 0.417),
+    (4, "q85"): (0.57, 0.43),
+    (4, "q75"): (0.566, 0.434),
+}
+THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
+    (2, "clean"): (0.82, 0.966, 0.966, 0.966),
+    (2, "q95"): (0.901, 0.901),
+    (2, "q85"): (0.832, 0.931),
+    (2, "q75"): (0.833, 0.907),
+    (3, "clean"): (0.832, 1.066, 1.066, 1.066),
+    (3, "q95"): (0.78, 1.005),
+    (3, "q85"): (0.774, 1.026),
+    (3, "q75"): (0.926, 0.926),
+    (4, "clean"): (0.69, 0.726, 0.745, 0.856),
+    (4, "q95"): (0.72, 0.72),
+    (4, "q85"): (0.726, 0.726),
+    (4, "q75"): (0.759, 0.772),
+}

@@ -28,18 +28,14 @@ come out cautious.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 import numpy as np
-
-from nssr_cli.synth.levels import LEVELS
 
 BAND = (0.03, 0.42)  # cycles per pixel
 BINS = 16
 CROP = 512
 TILE = 64
-# What ``auto`` can choose: a level, or the average of two neighbouring levels' kernels.
-STEPS = ("none", "none+light", "light", "light+medium", "medium", "medium+heavy", "heavy")
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
@@ -129,38 +125,73 @@ def edge_sigma(image: np.ndarray) -> float:
     return EDGE_REBLUR / math.sqrt(max(ratio * ratio - 1.0, 1e-6))
 
 
-# Per integer scale: weights of (spectral σ̂, edge σ̂) in the blur score, and the score thresholds
-# between consecutive STEPS (or, with three thresholds, LEVELS) (from
-# `python -m nssr_cli.quality.calibrate`; synthetic scenes only).
-WEIGHTS: dict[int, tuple[float, float]] = {
-    2: (1.0, 0.0),
-    3: (1.0, 0.0),
-    4: (0.543, 0.457),
-}
-THRESHOLDS: dict[int, tuple[float, ...]] = {
-    2: (0.485, 0.567, 0.756),
-    3: (0.539, 0.658, 0.775),
-    4: (0.312, 0.688, 0.701, 0.733, 0.891, 0.997),
-}
-
-
-def _nearest(table: Mapping[int, tuple[float, ...]], scale: float) -> tuple[float, ...]:
-    """The entry of ``table`` for the calibrated scale nearest ``scale``."""
-    return table[min(table, key=lambda s: abs(s - scale))]
-
-
-def blur_score(image: np.ndarray, scale: float) -> tuple[float, dict[str, float]]:
-    """The blur score of ``image`` for ``scale`` (a weighted mean of :func:`estimate_sigma` and
-    :func:`edge_sigma`, in input pixels) and its parts, e.g. ``{"spectral": …, "edge": …}``."""
-    a, b = _nearest(WEIGHTS, scale)
+def blur_parts(image: np.ndarray, *, need_edge: bool = True) -> dict[str, float]:
+    """The blur estimates the kernel choice weighs: ``{"spectral": σ̂, "edge": σ̂}`` (input
+    pixels; :func:`estimate_sigma`, :func:`edge_sigma`), the edge one only if ``need_edge``."""
     parts = {"spectral": estimate_sigma(image)}
-    if b:
+    if need_edge:
         parts["edge"] = edge_sigma(image)
-    return a * parts["spectral"] + b * parts.get("edge", 0.0), parts
+    return parts
 
 
-def level_for(sigma: float, scale: float) -> str:
-    """The bank level (or ``"a+b"`` blend of two neighbouring levels, one of :data:`STEPS`) for a
-    blur score ``sigma`` at ``scale`` (nearest calibrated scale)."""
-    t = _nearest(THRESHOLDS, scale)
-    return (LEVELS if len(t) == len(LEVELS) - 1 else STEPS)[sum(sigma >= v for v in t)]
+# The IJG (libjpeg) base luminance table, JPEG Annex K, natural row-major order.
+_IJG_LUMA = np.array(
+    [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+     14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+     18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99],
+    dtype=np.float64,
+)  # fmt: skip
+
+
+def _ijg_tables() -> np.ndarray:
+    """``(100, 64)``: the IJG luma table libjpeg writes at each quality 1…100."""
+    q = np.arange(1, 101, dtype=np.float64)[:, None]
+    factor = np.where(q < 50, 5000.0 / q, 200.0 - 2.0 * q)
+    return np.clip(np.floor((_IJG_LUMA * factor + 50.0) / 100.0), 1, 255)
+
+
+def jpeg_quality(luma_table: Sequence[int] | None) -> float | None:
+    """The IJG quality (1…100) whose luma table is closest to ``luma_table`` (a JPEG's 64 luma
+    quantization steps, natural order; ``files.decode`` puts them in ``Picture.info``), by mean
+    absolute log ratio, so encoders with their own tables still map to a comparable quality.
+    None without a table."""
+    if luma_table is None or len(luma_table) != 64:
+        return None
+    t = np.log(np.clip(np.asarray(luma_table, dtype=np.float64), 1, None))
+    err = np.abs(np.log(_ijg_tables()) - t).mean(axis=1)
+    return float(1 + int(np.argmin(err)))
+
+
+NOISE_BLOCK = 8  # pixels a side of the blocks the noise estimate ranks by flatness
+NOISE_FLATTEST = 0.1  # the flattest tenth of blocks count
+# The flattest blocks are also those where the noise happened to be weakest: on pure white
+# noise the estimate reads 0.74 of the truth, so it is scaled back.
+NOISE_BIAS = 1.35
+
+
+def noise_sigma(image: np.ndarray) -> float:
+    """Standard deviation of white noise in ``image``, on the 8-bit luminance scale (noise of σ
+    on each RGB channel reads ≈ 0.67σ). Immerkær's estimator (1996): the mean absolute response
+    to a 3×3 Laplacian-difference mask, which cancels linear ramps, times √(π/2)/6 — over the
+    flattest :data:`NOISE_FLATTEST` of 8×8 blocks only, so edges and texture count as little as
+    they can (a finely textured image still reads a little noisy). Blocks touching black or
+    white are skipped (clipping hides noise). Same crop and input types as
+    :func:`estimate_sigma`; tiny images return 0."""
+    y = luminance(_centre_crop(image))
+    if min(y.shape) < 3 * NOISE_BLOCK:
+        return 0.0
+    lap = (
+        y[:-2, :-2] - 2 * y[:-2, 1:-1] + y[:-2, 2:]
+        - 2 * y[1:-1, :-2] + 4 * y[1:-1, 1:-1] - 2 * y[1:-1, 2:]
+        + y[2:, :-2] - 2 * y[2:, 1:-1] + y[2:, 2:]
+    )  # fmt: skip
+    b = NOISE_BLOCK
+    h, w = (lap.shape[0] // b) * b, (lap.shape[1] // b) * b
+    blocks = np.abs(lap[:h, :w]).reshape(h // b, b, w // b, b).mean(axis=(1, 3)).ravel()
+    inner = y[1 : h + 1, 1 : w + 1].reshape(h // b, b, w // b, b)
+    ok = ((inner.min(axis=(1, 3)) > 2) & (inner.max(axis=(1, 3)) < 253)).ravel()
+    blocks = blocks[ok] if ok.sum() >= 4 else blocks
+    k = max(1, int(len(blocks) * NOISE_FLATTEST))
+    flat = np.partition(blocks, k - 1)[:k].mean()
+    return float(NOISE_BIAS * math.sqrt(math.pi / 2) / 6 * flat)

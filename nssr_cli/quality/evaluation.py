@@ -11,6 +11,13 @@ with its format allow-list and pixel limit). An image that cannot be read, or is
 score at a requested scale, is reported and left out; the others are still scored. PSNR is
 infinite where an output equals its reference exactly: :meth:`Report.to_dict` (the ``--json``
 document) gives it as ``null``, so the document stays valid JSON.
+
+Protocols: ``div2krk`` (blurred) and ``classic`` (sharp), each also followed by what real files
+carry (issue 9): a JPEG round trip at quality 75, 85 or 95 (``div2krk+jpeg85``; the LR goes
+through nssr's own decoder, so ``auto`` sees the file's quantization tables as a user's JPEG
+would) or Gaussian noise of σ 2 or 5 on the 8-bit scale (``classic+noise5``; a fixed seed per
+image, scale and σ). Next to each method's scores the report keeps an **oracle**: the bank entry
+with the best PSNR for each image (it sees the HR), so a selector's shortfall is visible.
 """
 
 from __future__ import annotations
@@ -30,19 +37,19 @@ from nssr_cli.files.atomic import publish_problem
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode
 from nssr_cli.files.formats import image_extensions
 from nssr_cli.files.regular import read_regular
-from nssr_cli.kernels.bank import BLUR_LEVELS, select_kernel
+from nssr_cli.kernels.bank import BLUR_LEVELS, bank_entries, bank_kernel, select_kernel
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.quality.comparison import save_comparison
 from nssr_cli.quality.metrics import psnr_y, require_scikit_image, ssim_y
+from nssr_cli.quality.protocols import (
+    PROTOCOL_SETS,
+    PROTOCOLS,
+    make_lr,
+)
 from nssr_cli.synth.degradations import (
-    classic_lr,
-    div2krk_lr,
-    image_seed,
     modcrop,
-    recipe_kernel,
 )
 
-PROTOCOLS = ("div2krk", "classic")
 HR_FILE_BYTES = 1 << 30  # a 90 MP 16-bit RGB TIFF, uncompressed, is 540 MB
 SSIM_WINDOW = 7  # SSIM's window needs 7×7 pixels left after the border crop
 
@@ -82,12 +89,49 @@ class Report:
             for (p, sc, m), v in groups.items()
         ]
 
+    def summary(self) -> list[dict[str, Any]]:
+        """Per (protocol, scale, method other than bicubic): mean PSNR and SSIM gain over
+        bicubic, the worst single image's PSNR gain (and which image), and the oracle's mean PSNR
+        gain (when it was measured), in first-seen order."""
+        base = {(s.protocol, s.scale, s.image): s for s in self.scores if s.method == "bicubic"}
+        groups: dict[tuple[str, int, str], list[Score]] = {}
+        for s in self.scores:
+            if s.method != "bicubic" and (s.protocol, s.scale, s.image) in base:
+                groups.setdefault((s.protocol, s.scale, s.method), []).append(s)
+        rows = []
+        for (p, sc, m), v in groups.items():
+            gain = [s.psnr - base[p, sc, s.image].psnr for s in v]
+            worst = int(np.argmin(gain))
+            ssim = [s.ssim - base[p, sc, s.image].ssim for s in v]
+            rows.append(
+                {
+                    "protocol": p,
+                    "scale": sc,
+                    "method": m,
+                    "images": len(v),
+                    "gain": float(np.mean(gain)),
+                    "ssim_gain": float(np.mean(ssim)),
+                    "worst": float(gain[worst]),
+                    "worst_image": v[worst].image,
+                }
+            )
+        oracle = {(r["protocol"], r["scale"]): r["gain"] for r in rows if r["method"] == "oracle"}
+        for r in rows:
+            r["oracle"] = oracle.get((r["protocol"], r["scale"]))
+        return rows
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON: an infinite (or NaN) score becomes ``None``."""
-        doc = {"means": self.means(), "scores": [asdict(s) for s in self.scores]}
-        for row in (*doc["means"], *doc["scores"]):
-            for key in ("psnr", "ssim"):
-                row[key] = row[key] if math.isfinite(row[key]) else None
+        doc = {
+            "means": self.means(),
+            "summary": self.summary(),
+            "scores": [asdict(s) for s in self.scores],
+        }
+        for row in (*doc["means"], *doc["scores"], *doc["summary"]):
+            for key in ("psnr", "ssim", "gain", "ssim_gain", "worst", "oracle"):
+                value = row.get(key)
+                if isinstance(value, float) and not math.isfinite(value):
+                    row[key] = None
         return {**doc, "failed": list(self.failed)}
 
 
@@ -152,22 +196,26 @@ def load_rgb(path: Path, scales: Iterable[int] = (2,)) -> np.ndarray:
     return np.ascontiguousarray(color)
 
 
-def make_lr(hr: np.ndarray, scale: int, protocol: str, name: str) -> np.ndarray:
-    """The LR input of one image: ``(H/s, W/s, 3)`` uint8 (``hr`` already modcropped)."""
-    if protocol == "classic":
-        return classic_lr(hr, scale)
-    rng = np.random.default_rng(image_seed(name, scale))
-    return div2krk_lr(hr, recipe_kernel(scale, rng), scale)
-
-
-def upscale(lr: np.ndarray, scale: int, method: str, device: str) -> tuple[np.ndarray, str]:
+def upscale(
+    lr: np.ndarray, scale: int, method: str, device: str, info: dict[str, Any] | None = None
+) -> tuple[np.ndarray, str]:
     """``lr`` upscaled by one method, and the name of the kernel it used."""
     if method in BLUR_LEVELS:
-        sel = select_kernel(lr, scale, method)
+        sel = select_kernel(lr, scale, method, info=info)
         kernel, name = sel.kernel, sel.name
     else:
         kernel, name = resolve_kernel(method)
     return upscale_planes(lr, cached_plan(kernel, scale, device)), name
+
+
+def oracle(lr: np.ndarray, hr: np.ndarray, scale: int, device: str) -> tuple[str, float, float]:
+    """The bank entry with the best PSNR on this image (it sees ``hr``): name, PSNR, SSIM."""
+    scored = []
+    for name in bank_entries(scale):
+        out = upscale_planes(lr, cached_plan(bank_kernel(name), scale, device))
+        scored.append((psnr_y(out, hr, scale), name, out))
+    p, name, out = max(scored, key=lambda t: t[0])
+    return name, p, ssim_y(out, hr, scale)
 
 
 def evaluate(
@@ -181,8 +229,11 @@ def evaluate(
     on_score: Callable[[Score], None] | None = None,
     on_error: Callable[[str], None] | None = None,
     overwrite: bool = False,
+    with_oracle: bool = True,
 ) -> Report:
-    """Score every method on every image, scale and protocol.
+    """Score every method on every image, scale and protocol (``base`` or ``base+variant``, as
+    :func:`protocol_names` lists them); with ``with_oracle`` also the method ``oracle``, the best
+    bank entry for each image.
 
     Options, methods and ``compare_dir`` are checked before any image is read
     (:class:`UsageError`): comparison crops follow the publishing rule (existing ones are
@@ -191,8 +242,11 @@ def evaluate(
     require_scikit_image()
     scales, protocols = list(scales), list(protocols)
     for protocol in protocols:
-        if protocol not in PROTOCOLS:
-            raise UsageError(f"unknown protocol {protocol!r}; use div2krk, classic or both")
+        base, _, variant = protocol.partition("+")
+        if base not in PROTOCOLS or (variant and variant not in PROTOCOL_SETS["all"][1]):
+            raise UsageError(
+                f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOL_SETS)}"
+            )
     methods = list(dict.fromkeys(methods))
     for method in methods:
         if method not in BLUR_LEVELS:
@@ -213,10 +267,10 @@ def evaluate(
         for protocol in protocols:
             for scale in scales:
                 hr = modcrop(hr_full, scale)
-                lr = make_lr(hr, scale, protocol, path.stem)
+                lr, info = make_lr(hr, scale, protocol, path.stem)
                 outs = []
                 for method in methods:
-                    out, used = upscale(lr, scale, method, device)
+                    out, used = upscale(lr, scale, method, device, info)
                     score = Score(
                         protocol,
                         scale,
@@ -228,6 +282,12 @@ def evaluate(
                     )
                     report.scores.append(score)
                     outs.append(out)
+                    if on_score:
+                        on_score(score)
+                if with_oracle:
+                    best, p, q = oracle(lr, hr, scale, device)
+                    score = Score(protocol, scale, "oracle", label, p, q, best)
+                    report.scores.append(score)
                     if on_score:
                         on_score(score)
                 if compare_dir is not None:

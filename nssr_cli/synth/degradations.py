@@ -6,6 +6,8 @@
   half-sample-symmetric borders (``scipy.ndimage``'s ``reflect``, as KernelGAN used), keep pixels
   ``0, s, 2s, …``, round to 8 bits.
 * The classic protocol: Pillow's antialiased bicubic downscale (same pixel-centre convention).
+* What real inputs add on top: a JPEG round trip at a given quality (Pillow's encoder, IJG
+  tables, 4:2:0 chroma for colour) and Gaussian noise on the 8-bit scale, clipped and rounded.
 
 Images here are ``(H, W, C)`` ``float64`` in ``[0, 1]`` unless a function says ``uint8``.
 Blur kernels from this module are *correlation* kernels (the recipe correlates), ``float64``,
@@ -22,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from nssr_cli.synth.levels import BLUR_PRIORS, DIV2KRK_EIGEN_RANGE
+from nssr_cli.synth.levels import BLUR_PRIORS, DEGRADATIONS, DIV2KRK_EIGEN_RANGE, split_prior
 
 KERNEL_SIZES = {2: 11, 3: 21, 4: 31}
 EIGEN_RANGE = DIV2KRK_EIGEN_RANGE
@@ -164,10 +166,43 @@ def classic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
     return lr.astype(np.uint8) if as_uint8 else lr / 255.0
 
 
-def degrade(hr: np.ndarray, scale: int, blur: str, rng: np.random.Generator) -> np.ndarray:
-    """LR of a modcropped ``(H, W, C)`` float HR under the prior of bank level ``blur``
-    (a fresh kernel drawn from ``rng``); 8-bit-rounded float64."""
-    prior = BLUR_PRIORS[blur]
-    if prior is None:
-        return classic_lr(hr, scale)
-    return div2krk_lr(hr, recipe_kernel(scale, rng, prior), scale)
+def jpeg_roundtrip(lr: np.ndarray, quality: int) -> np.ndarray:
+    """``lr`` saved as JPEG at ``quality`` (Pillow's defaults otherwise) and decoded again.
+    ``(H, W, C)`` with C = 1 (greyscale JPEG) or 3; uint8 in → uint8 out, float in → float out."""
+    import io
+
+    as_uint8 = lr.dtype == np.uint8
+    x = lr if as_uint8 else np.round(np.clip(lr, 0, 1) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(x[:, :, 0] if x.shape[2] == 1 else x).save(buf, "JPEG", quality=int(quality))
+    buf.seek(0)
+    with Image.open(buf) as im:
+        out = np.asarray(im).reshape(x.shape)
+    return out if as_uint8 else out / 255.0
+
+
+def add_noise(lr: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """``lr`` plus Gaussian noise of ``sigma`` on the 8-bit scale, clipped and rounded to 8 bits;
+    uint8 in → uint8 out, float in → float out."""
+    as_uint8 = lr.dtype == np.uint8
+    x = lr.astype(np.float64) if as_uint8 else lr * 255.0
+    out = np.clip(np.round(x + rng.normal(0.0, sigma, lr.shape)), 0, 255)
+    return out.astype(np.uint8) if as_uint8 else out / 255.0
+
+
+def degrade(hr: np.ndarray, scale: int, prior: str, rng: np.random.Generator) -> np.ndarray:
+    """LR of a modcropped ``(H, W, C)`` float HR under the prior named ``prior`` (a blur level,
+    optionally with a degradation, :func:`~nssr_cli.synth.levels.split_prior`: a fresh kernel,
+    quality or σ drawn from ``rng``); 8-bit-rounded float64."""
+    blur, degradation = split_prior(prior)
+    eigen = BLUR_PRIORS[blur]
+    if eigen is None:
+        lr = classic_lr(hr, scale)
+    else:
+        lr = div2krk_lr(hr, recipe_kernel(scale, rng, eigen), scale)
+    if degradation is None:
+        return lr
+    kind, lo, hi = DEGRADATIONS[degradation]
+    if kind == "jpeg":
+        return jpeg_roundtrip(lr, int(rng.integers(int(lo), int(hi) + 1)))
+    return add_noise(lr, float(rng.uniform(lo, hi)), rng)

@@ -1,5 +1,6 @@
 """Training pairs for the image-free ``scenes`` objective: procedural scenes, degraded under a
-bank level's blur prior, upsampled back with the engine's bicubic (DESIGN §3 step 1)."""
+bank entry's prior (blur, then maybe JPEG or noise), upsampled back with the engine's bicubic
+(DESIGN §3 step 1)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from nssr_cli.synth.degradations import degrade
-from nssr_cli.synth.levels import BLUR_PRIORS
+from nssr_cli.synth.levels import split_prior
 from nssr_cli.synth.scenes import scene
 
 MARGIN = 16  # HR pixels at each scene border left out of the target (border effects)
@@ -22,8 +23,7 @@ def scene_pairs(
     ``x`` ``(n, 1, S, S)`` the sharp scene's interior, ``S = size − 2·MARGIN``; float32 [0, 1].
 
     ``seed`` feeds a generator salted apart from the benchmark's seeds."""
-    if blur not in BLUR_PRIORS:
-        raise ValueError(f"unknown blur level {blur!r}; choose from {sorted(BLUR_PRIORS)}")
+    split_prior(blur)  # ValueError for an unknown prior, before any work
     if scale not in (2, 3, 4):
         raise ValueError("scene pairs are made for scales 2, 3 and 4")
     size -= size % scale

@@ -4,6 +4,10 @@
   (density ∝ r⁻³, scale invariant, so the power spectrum falls off about like 1/f², as natural
   images do), rendered with 2× supersampling so edges are antialiased.
 * 1/f² Gaussian random fields: white noise shaped to an amplitude spectrum ∝ 1/f.
+* For calibrating the kernel choice on what users also bring (:func:`content_scene`): periodic
+  textures (gratings, bricks and tiles), stochastic ones (gravel-like tiny leaves, rough
+  1/f^β fields with β < 1.6), text and strokes (Pillow's built-in font, lines) and flat
+  graphics (polygons of flat colour on gradients, half of them without antialiasing).
 
 Scenes are ``(size, size)`` float64 grey images in ``[0, 1]``; randomness comes from the
 ``numpy.random.Generator`` passed in.
@@ -11,7 +15,10 @@ Scenes are ``(size, size)`` float64 grey images in ``[0, 1]``; randomness comes 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 
 def _radius(rng: np.random.Generator, r_min: float, r_max: float) -> float:
@@ -66,3 +73,116 @@ def scene(size: int, rng: np.random.Generator) -> np.ndarray:
     if rng.uniform() < 0.75:
         return dead_leaves(size, rng)
     return power_law_field(size, rng)
+
+
+def _gratings(size: int, rng: np.random.Generator) -> np.ndarray:
+    """One to three sine or antialiased square-wave gratings, periods 2.5–24 px, any angle."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    img = np.zeros((size, size))
+    for _ in range(int(rng.integers(1, 4))):
+        theta = rng.uniform(0, math.pi)
+        period = math.exp(rng.uniform(math.log(2.5), math.log(24)))
+        phase = (xx * math.cos(theta) + yy * math.sin(theta)) * 2 * math.pi / period
+        wave = np.sin(phase + rng.uniform(0, 2 * math.pi))
+        if rng.uniform() < 0.5:
+            wave = np.tanh(rng.uniform(2, 20) * wave)
+        img += rng.uniform(0.3, 1) * wave
+    img = (img - img.min()) / (np.ptp(img) + 1e-9)
+    lo = rng.uniform(0, 0.5)
+    return lo + rng.uniform(0.2, 1 - lo) * img
+
+
+def _bricks(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows of bricks or tiles (4–24 px high) with mortar lines, a shade per brick and a fine
+    grain, 4× supersampled, sometimes rotated."""
+    ss = 4
+    bh = rng.uniform(4, 24)
+    bw = bh * rng.uniform(1.0, 3.0)
+    mortar = rng.uniform(0.5, 2.5)
+    yy, xx = np.mgrid[0 : size * ss, 0 : size * ss] / ss
+    row = np.floor(yy / bh)
+    x = xx + (row % 2) * bw * rng.uniform(0.3, 0.7)
+    col = np.floor(x / bw)
+    inside = ((yy % bh) > mortar) & ((x % bw) > mortar)
+    shades = rng.uniform(0.3, 0.9, (int(row.max()) + 1, int(col.max()) + 1))
+    img = np.where(inside, shades[row.astype(int), col.astype(int)], rng.uniform())
+    img = img.reshape(size, ss, size, ss).mean(axis=(1, 3))
+    img += rng.uniform(0, 0.08) * (power_law_field(size, rng, rng.uniform(0.5, 1.5)) - 0.5)
+    if rng.uniform() < 0.5:
+        im = Image.fromarray(img.astype(np.float32))
+        im = im.rotate(rng.uniform(-30, 30), Image.BICUBIC, fillcolor=float(img.mean()))
+        img = np.asarray(im, dtype=np.float64)
+    return np.clip(img, 0, 1)
+
+
+def _text(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Lines of random characters (Pillow's built-in font, 7–28 px) or random strokes, dark on
+    light or light on dark, 4× supersampled."""
+    ss = 4
+    bg, fg = rng.uniform(0.75, 1.0), rng.uniform(0.0, 0.3)
+    if rng.uniform() < 0.3:
+        bg, fg = 1 - bg, 1 - fg
+    im = Image.new("F", (size * ss, size * ss), float(bg))
+    draw = ImageDraw.Draw(im)
+    if rng.uniform() < 0.6:
+        px = float(rng.uniform(7, 28))
+        font = ImageFont.load_default(size=px * ss)
+        chars = list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,;:-")
+        y = rng.uniform(-px, px) * ss
+        while y < size * ss:
+            line = "".join(rng.choice(chars, size=int(2 * size / px) + 2))
+            draw.text((rng.uniform(-px, 0) * ss, y), line, fill=float(fg), font=font)
+            y += px * rng.uniform(1.1, 1.8) * ss
+    else:
+        for _ in range(int(rng.integers(5, 40))):
+            points = [tuple(rng.uniform(0, size * ss, 2)) for _ in range(int(rng.integers(2, 5)))]
+            shade = float(fg if rng.uniform() < 0.8 else rng.uniform())
+            draw.line(points, fill=shade, width=max(1, int(rng.uniform(0.7, 4) * ss)))
+    return np.asarray(im.resize((size, size), Image.BOX), dtype=np.float64)
+
+
+def _graphics(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Rectangles, ellipses and triangles of flat colour, sometimes on a linear gradient; half
+    the time drawn without antialiasing (pixel art, screenshots)."""
+    ss = 4 if rng.uniform() < 0.5 else 1
+    n = size * ss
+    yy, xx = np.mgrid[0:n, 0:n] / n
+    theta = rng.uniform(0, 2 * math.pi)
+    ramp = (xx * math.cos(theta) + yy * math.sin(theta)) * rng.uniform(-0.4, 0.4)
+    img = rng.uniform() + (ramp if rng.uniform() < 0.4 else 0.0)
+    im = Image.fromarray(np.asarray(img, dtype=np.float32) * np.ones((n, n), np.float32))
+    draw = ImageDraw.Draw(im)
+    for _ in range(int(rng.integers(3, 25))):
+        shade = float(rng.uniform())
+        x0, y0 = rng.uniform(-0.2, 1, 2) * n
+        w, h = rng.uniform(0.03, 0.6, 2) * n
+        kind = int(rng.integers(3))
+        if kind == 0:
+            draw.rectangle([x0, y0, x0 + w, y0 + h], fill=shade)
+        elif kind == 1:
+            draw.ellipse([x0, y0, x0 + w, y0 + h], fill=shade)
+        else:
+            draw.polygon([tuple(rng.uniform(0, n, 2)) for _ in range(3)], fill=shade)
+    out = np.asarray(im, dtype=np.float64).reshape(size, ss, size, ss).mean(axis=(1, 3))
+    return np.clip(out, 0, 1)
+
+
+CONTENT = ("leaves", "field", "periodic", "stochastic", "text", "graphics")
+
+
+def content_scene(size: int, rng: np.random.Generator) -> tuple[str, np.ndarray]:
+    """One calibration scene of a kind drawn evenly from :data:`CONTENT`: ``(kind, (size,
+    size) float64 in [0, 1])``."""
+    kind = CONTENT[int(rng.integers(len(CONTENT)))]
+    if kind == "leaves":
+        return kind, dead_leaves(size, rng)
+    if kind == "field":
+        return kind, power_law_field(size, rng, rng.uniform(1.6, 3.0))
+    if kind == "periodic":
+        return kind, (_gratings if rng.uniform() < 0.5 else _bricks)(size, rng)
+    if kind == "stochastic":
+        if rng.uniform() < 0.5:
+            tiny = int(size * size / rng.uniform(4, 12))
+            return kind, dead_leaves(size, rng, r_min=0.5, r_max=rng.uniform(2, 8), discs=tiny)
+        return kind, power_law_field(size, rng, rng.uniform(0.5, 1.6))
+    return kind, (_text if kind == "text" else _graphics)(size, rng)
