@@ -25,14 +25,21 @@ def evaluate(
         typer.Option(
             "--kernel",
             "-k",
-            help="Method to compare with bicubic, repeatable: a "
-            "blur level (auto, none, light, medium, heavy), a kernel name or a .npy.",
+            help="Method to compare with bicubic, repeatable: a blur level (auto, none, "
+            "light, medium, heavy), a kernel name (dil, x2-medium, …) or a .npy \\[default: auto].",
         ),
     ] = None,
     scale: Annotated[
-        list[int] | None, typer.Option("--scale", "-s", help="Scale (repeatable; 2 3 4).")
+        list[int] | None,
+        typer.Option("--scale", "-s", help="Scale, 2, 3 or 4 (repeatable) \\[default: all three]."),
     ] = None,
-    protocol: Annotated[Protocol, typer.Option(help="Degradation: DESIGN §4.")] = Protocol.both,
+    protocol: Annotated[
+        Protocol,
+        typer.Option(
+            help="How each HR photo is made small: div2krk (a random anisotropic Gaussian blur, "
+            "then every s-th pixel), classic (Pillow's bicubic downscale), or both."
+        ),
+    ] = Protocol.both,
     compare: Annotated[
         Path | None, typer.Option(help="Write side-by-side PNG crops into this folder.")
     ] = None,

@@ -41,7 +41,11 @@ def upscale(
         ),
     ] = None,
     kernel: Annotated[
-        _Str, typer.Option(help="Built-in kernel name or .npy path [default: chosen per image].")
+        _Str,
+        typer.Option(
+            help="Kernel: dil, bicubic, a bank name (x2-medium, …) or a .npy path "
+            "\\[default: chosen per image, see --blur].",
+        ),
     ] = None,
     blur: Annotated[Blur, typer.Option(help="Blur of the inputs, without --kernel.")] = Blur.auto,
     device: Annotated[Device, typer.Option(help="Where to compute.")] = Device.auto,
