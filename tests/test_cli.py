@@ -154,6 +154,8 @@ BAD_TRAINING = [
     ["--depth", "1000"],
     ["--width", "100000"],
     ["-o", "missing-folder/ck.pt"],
+    ["-o", "kernel.npy"],  # a checkpoint under a kernel's name
+    ["--objective", "scenes", "--solve", "-o", "k.pt"],
 ]
 
 

@@ -98,6 +98,13 @@ def train(
         blur=blur,
     )
     check_config(config)
+    if not solve and output.suffix.lower() in (".npy", ".txt", ".json"):
+        # A checkpoint under a kernel's name would later be refused by --kernel as binary.
+        raise UsageError(
+            f"{output}: nssr train writes a checkpoint (.pt); make the kernel file with "
+            f"nssr export-kernel --checkpoint CHECKPOINT.pt -o {output.name}, "
+            "or add --solve (scenes objective)"
+        )
     outputs = kernel_outputs(output) if solve else [output]
     _require_folders(outputs)
     check_outputs(outputs, overwrite=overwrite)
