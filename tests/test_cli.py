@@ -55,7 +55,7 @@ def test_help_does_not_import_torch() -> None:
 @pytest.mark.parametrize(
     ("command", "shown"),
     [
-        ("upscale", ["[default: chosen per image, see --blur]"]),
+        ("upscale", ["[default: per image]"]),
         ("train", ["(K⊛h)[centre]", "[default: medium]", "scenes"]),
         ("eval", ["[default: auto]", "[default: all three]", "Pillow's bicubic downscale"]),
         ("export-kernel", []),

@@ -41,11 +41,7 @@ def upscale(
         ),
     ] = None,
     kernel: Annotated[
-        _Str,
-        typer.Option(
-            help="Kernel: dil, bicubic, a bank name (x2-medium, …) or a .npy path "
-            "\\[default: chosen per image, see --blur].",
-        ),
+        _Str, typer.Option(help="dil, bicubic, x2-medium… or a .npy path \\[default: per image].")
     ] = None,
     blur: Annotated[Blur, typer.Option(help="Blur of the inputs, without --kernel.")] = Blur.auto,
     device: Annotated[Device, typer.Option(help="Where to compute.")] = Device.auto,
