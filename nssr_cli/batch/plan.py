@@ -288,6 +288,8 @@ def _check_existing(job: Job, inputs: set[tuple[int, int] | None], opts: Options
             "replace it. Choose another -o or --suffix, or pass --overwrite"
         )
     elif replaceable and not opts.overwrite:
-        job.error = f"{dst}: already exists; pass --overwrite to replace it or --skip-existing"
+        job.error = (
+            f"{dst}: already exists; pass --overwrite to replace it, or --skip-existing to keep it"
+        )
     else:
         job.error = publish_problem(dst, overwrite=opts.overwrite)

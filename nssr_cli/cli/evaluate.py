@@ -28,18 +28,20 @@ def evaluate(
         typer.Option(
             "--kernel",
             "-k",
-            help="Method to compare with bicubic, repeatable: a "
-            "blur level (auto, none, light, medium, heavy), a kernel name or a .npy.",
+            help="Method to compare with bicubic, repeatable: a blur level (auto, none, "
+            "light, medium, heavy), a kernel name (dil, x2-medium, …) or a .npy \\[default: auto].",
         ),
     ] = None,
     scale: Annotated[
-        list[int] | None, typer.Option("--scale", "-s", help="Scale (repeatable; 2 3 4).")
+        list[int] | None,
+        typer.Option("--scale", "-s", help="Scale, 2, 3 or 4 (repeatable) \\[default: all three]."),
     ] = None,
     protocol: Annotated[
         Protocol,
         typer.Option(
-            help="Degradation (DESIGN §4): div2krk (blurred), classic (sharp), both; jpeg or "
-            "noisy: both, then JPEG at quality 75/85/95 or noise σ 2/5; all: every one."
+            help="How each HR photo is made small: div2krk (a random anisotropic Gaussian blur, "
+            "then every s-th pixel), classic (Pillow's bicubic downscale), both; jpeg or noisy: "
+            "both, then JPEG at quality 75/85/95 or noise σ 2/5; all: every one."
         ),
     ] = Protocol.both,
     oracle: Annotated[

@@ -78,4 +78,3 @@ def summarize(results: list[Any], *, quiet: bool) -> None:
         err.print(f"{len(results)} files: {line}", markup=False)
     if bad:
         raise NssrError(f"{bad} of {len(results)} files not upscaled (see above)")
-

@@ -20,7 +20,13 @@ def train(
     output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write.")] = Path(
         "lcnn.pt"
     ),
-    objective: Annotated[str, typer.Option(help="Training objective (dil = the paper's).")] = "dil",
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="Training objective: dil (the paper's, on a Random Kernel Gallery) or scenes "
+            "(a bank kernel: image-free scenes at --scale and --blur)."
+        ),
+    ] = "dil",
     kernels: Annotated[int, typer.Option(help="Kernels in the Random Kernel Gallery.")] = 3200,
     kernel_size: Annotated[int, typer.Option(help="Side of each gallery kernel (odd).")] = 21,
     sigma_min: Annotated[float, typer.Option(help="Smallest Gaussian σ in the gallery.")] = 0.175,
@@ -29,20 +35,24 @@ def train(
     width: Annotated[int, typer.Option(help="L-CNN channels per hidden layer.")] = 32,
     epochs: Annotated[int, typer.Option(help="Passes over the gallery.")] = 50,
     lambda_area: Annotated[float, typer.Option(help="Weight of |1 − Σh| (λ₁).")] = 0.8,
-    lambda_center: Annotated[float, typer.Option(help="Weight of |1 − (K⊛h)[centre]| (λ₂).")] = 0.2,
+    lambda_center: Annotated[
+        float, typer.Option(help="Weight of |1 − (K⊛h)\\[centre]| (λ₂).")
+    ] = 0.2,
     lr: Annotated[
         float, typer.Option(help="Adam learning rate (the paper's 0.1 diverges).")
     ] = 2e-3,
     batch_size: Annotated[int, typer.Option(help="Kernels per optimiser step.")] = 32,
     seed: Annotated[int, typer.Option(help="Seed for the gallery and the initial weights.")] = 0,
     scale: Annotated[
-        int | None, typer.Option(help="Upscale factor the objective targets (scenes: 2–4).")
+        int | None,
+        typer.Option(help="Upscale factor the scenes objective targets: 2, 3 or 4 \\[default: 2]."),
     ] = None,
     blur: Annotated[
         str | None,
         typer.Option(
             help="Prior (scenes): a blur level (none, light, medium, heavy, div2krk), "
-            "optionally with -q95/-q85/-q75 (JPEG) or -n2/-n5 (noise), e.g. none-q85."
+            "optionally with -q95/-q85/-q75 (JPEG) or -n2/-n5 (noise), e.g. none-q85 "
+            "\\[default: medium]."
         ),
     ] = None,
     solve: Annotated[
@@ -89,6 +99,13 @@ def train(
         blur=blur,
     )
     check_config(config)
+    if not solve and output.suffix.lower() in (".npy", ".txt", ".json"):
+        # A checkpoint under a kernel's name would later be refused by --kernel as binary.
+        raise UsageError(
+            f"{output}: nssr train writes a checkpoint (.pt); make the kernel file with "
+            f"nssr export-kernel --checkpoint CHECKPOINT.pt -o {output.name}, "
+            "or add --solve (scenes objective)"
+        )
     outputs = kernel_outputs(output) if solve else [output]
     _require_folders(outputs)
     check_outputs(outputs, overwrite=overwrite)

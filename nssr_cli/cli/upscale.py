@@ -42,7 +42,7 @@ def upscale(
         ),
     ] = None,
     kernel: Annotated[
-        _Str, typer.Option(help="Built-in kernel name or .npy path [default: chosen per image].")
+        _Str, typer.Option(help="dil, bicubic, x2-medium… or a .npy path \\[default: per image].")
     ] = None,
     blur: Annotated[Blur, typer.Option(help="Blur of the inputs, without --kernel.")] = Blur.auto,
     device: Annotated[Device, typer.Option(help="Where to compute.")] = Device.auto,

@@ -177,7 +177,10 @@ def kernel_outputs(path: Path) -> list[Path]:
     """Every file :func:`save_kernel` writes for ``path``: a ``.npy`` gets a ``.json`` sidecar."""
     path = Path(path)
     if path.suffix not in (".npy", ".json", ".txt"):
-        raise KernelError(f"{path}: kernel output must end in .npy, .txt or .json")
+        raise KernelError(
+            f"{path}: a kernel is written as .npy, .txt or .json; end the name in one of them "
+            "(e.g. kernel.npy)"
+        )
     return [path, path.with_suffix(".json")] if path.suffix == ".npy" else [path]
 
 
