@@ -13,6 +13,7 @@ ROOT = Path(nssr_cli.__file__).parent
 # Higher ranks may import lower ones; a module may also import from its own subpackage.
 RANKS = {
     "errors": 0,
+    "system": 0,
     "engine": 1,
     "synth": 1,
     "files": 1,

@@ -15,7 +15,6 @@ float32 ``(round(s·H), round(s·W), C)``, rounded as ``trunc(clamp(v + 0.5, 0, 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import numpy as np
 from nssr_cli.engine.cpu_rows import correlate, reference_rows
 from nssr_cli.engine.geometry import check_scale, output_size
 from nssr_cli.engine.polyphase import polyphase_weights
+from nssr_cli.system import usable_cores
 
 MAX_CHANNELS = 4  # OpenCV filters up to 4 interleaved channels at full speed; more go in groups
 
@@ -97,20 +97,13 @@ def _upscale_group(dst: np.ndarray, x: np.ndarray, plan: CpuPlan, peak: float, t
 
 def _run(work: Callable[[int], None], starts: range) -> None:
     """``work(start)`` for every band start, on all cores when there is more than one band."""
-    workers = min(len(starts), _cores(), 8)
+    workers = min(len(starts), usable_cores(), 8)
     if workers < 2:
         for start in starts:
             work(start)
         return
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(work, starts))  # list(): re-raise the first error
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _polyphase_band(

@@ -9,7 +9,6 @@ other scales run the fractional path on full-width bands.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from nssr_cli.engine.fractional import fractional_rows
 from nssr_cli.engine.geometry import output_size
 from nssr_cli.engine.torch_polyphase import Plan, make_plan, padded_lr, polyphase_tile
 from nssr_cli.errors import UsageError
+from nssr_cli.system import usable_cores
 
 
 def _border_strips(plan: Plan, x: torch.Tensor) -> list[tuple[int, int, torch.Tensor]]:
@@ -86,7 +86,7 @@ def _store(
 
 def _parallel_copy(dst: np.ndarray, src: np.ndarray) -> None:
     """``dst[...] = src`` split by rows over the CPU cores (numpy releases the GIL)."""
-    n = min(len(dst), os.cpu_count() or 1, 8)
+    n = min(len(dst), usable_cores(), 8)
     if n < 2 or dst.size < 1 << 20:
         dst[...] = src
         return

@@ -14,7 +14,6 @@ as zlib at the same level), Python's zlib otherwise.
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from collections import deque
@@ -22,6 +21,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
+
+from nssr_cli.system import usable_cores
 
 try:  # a maintained, faster deflate with zlib's API; the standard library's zlib otherwise
     from zlib_ng import zlib_ng as _deflate
@@ -89,7 +90,7 @@ def _deflated_bands(
     h, width = rows.shape
     band = max(1, BAND_BYTES // width)
     spans = [(y0, min(h, y0 + band)) for y0 in range(0, h, band)]
-    workers = min(len(spans), threads or min(os.cpu_count() or 1, MAX_THREADS))
+    workers = min(len(spans), threads or min(usable_cores(), MAX_THREADS))
     if workers <= 1:
         yield from (_deflate_band(rows, y0, y1, bpp) for y0, y1 in spans)
         return
