@@ -250,6 +250,20 @@ im.resize((im.width * 2, im.height * 2), Image.BICUBIC).save(
 CPU_SECONDS: list[tuple[float, float]] = []  # (a, b) median CPU seconds of each median_pair
 
 
+def program_env(cache: str) -> dict[str, str]:
+    """The environment whole-program cases run in: nssr (and Pillow) as installed. pip
+    byte-compiles a package when it installs it; a source checkout run under
+    ``PYTHONDONTWRITEBYTECODE`` would recompile every nssr module in every process (~35 ms),
+    a cost no user pays. So compile once here, and let the children use and write bytecode."""
+    import compileall
+
+    import nssr_cli
+
+    compileall.compile_dir(Path(nssr_cli.__file__).parent, quiet=1)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "NSSR_CACHE_DIR": cache}
+
+
 def nssr_command() -> list[str]:
     """The installed ``nssr`` program beside this Python, else ``python -m nssr_cli``."""
     script = Path(sys.executable).with_name("nssr")
@@ -288,7 +302,7 @@ def program_case(args: argparse.Namespace, name: str, size: tuple[int, int], ext
         nssr = [*nssr_command(), "upscale", str(src), "-s", "2", "-o", str(out)]
         nssr += ["--quality", "95", "--device", args.device, "--overwrite", "-q"]
         pil = [sys.executable, "-c", PIL_SCRIPT, str(src), str(Path(tmp) / f"pil{ext}"), "2"]
-        env = {**os.environ, "NSSR_CACHE_DIR": tmp}
+        env = program_env(tmp)
         t_nssr, t_pil = median_pair(nssr, pil, args.repeat, env)
         c_nssr, c_pil = CPU_SECONDS[-1]
         t_help = median_pair([*nssr_command(), "--help"], pil, args.repeat, env)[0]
@@ -324,7 +338,7 @@ def folder_case(args: argparse.Namespace, size: tuple[int, int] = (400, 300)) ->
         nssr += f" --device {args.device} --overwrite -q"
         pil = f"{sys.executable} -c '{PIL_ONE}'"
         sh = ["bash", "-c"]
-        env = {**os.environ, "NSSR_CACHE_DIR": tmp}
+        env = program_env(tmp)
         run = f"cd {tmp} && printf '%s\\n' {files} | xargs -n1 -P2 "
         # no warm-up round: the files were just written, and each round is 2×200 processes
         t_nssr, t_pil = median_pair(
@@ -355,7 +369,7 @@ def end_to_end(args: argparse.Namespace) -> dict:
         nssr = [*nssr_command(), "upscale", str(src), "-s", "2", "-o", str(Path(tmp) / "nssr.png")]
         nssr += ["--device", args.device, "--overwrite", "-q"]
         pil = [sys.executable, "-c", PIL_SCRIPT, str(src), str(Path(tmp) / "pil.png"), "2"]
-        env = {**os.environ, "NSSR_CACHE_DIR": tmp}
+        env = program_env(tmp)
         t_nssr, t_pil = median_pair(nssr, pil, args.repeat, env)
         sizes = {name: (Path(tmp) / f"{name}.png").stat().st_size for name in ("nssr", "pil")}
         upscaled = np.asarray(Image.open(Path(tmp) / "nssr.png"))

@@ -1,5 +1,5 @@
 """``python -m nssr_cli`` runs the command-line tool."""
 
-from nssr_cli.cli.program import entry
+from nssr_cli.cli.entry import entry
 
 entry()

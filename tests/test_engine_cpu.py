@@ -144,7 +144,7 @@ def test_nssr_upscale_on_the_cpu_never_imports_torch(tmp_path: Path) -> None:
     argv = ["nssr", "upscale", str(src), "-s", "2", "-o", str(out), "--device", "auto"]
     code = (
         "import sys\n"
-        "from nssr_cli.cli.program import main\n"
+        "from nssr_cli.cli import main\n"
         f"sys.argv = {argv!r}\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])\n"

@@ -100,6 +100,22 @@ def test_one_allow_list_for_opening_and_for_extensions() -> None:
         open_image(io.BytesIO(EPS))  # what nssr eval opens with, too
 
 
+def test_loading_only_the_allowed_plugins_knows_what_loading_all_would() -> None:
+    """nssr imports Pillow's plugins for the allow-list only (start-up time); every format and
+    extension of the allow-list must still be there, as after ``Image.init()``."""
+    from PIL import Image
+
+    from nssr_cli.files.formats import READABLE, readable_formats, writable
+
+    ours = (set(readable_formats()), image_extensions())
+    Image.init()
+    assert ours == (
+        {f for f in READABLE if f in Image.OPEN},
+        {e for e, f in Image.registered_extensions().items() if f in READABLE},
+    )
+    assert writable("PNG") and writable("PDF") and not writable("NOPE")  # rare ones load on demand
+
+
 @pytest.mark.parametrize(
     "fmt", ["PNG", "JPEG", "MPO", "GIF", "WEBP", "TIFF", "BMP", "PPM", "TGA", "QOI", "AVIF"]
 )

@@ -424,9 +424,9 @@ def test_invalid_kernel_files_are_named(tmp_path, run, bad) -> None:
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch) -> None:
-    from nssr_cli.cli import program as cli
+    from nssr_cli.cli.common import state
 
-    monkeypatch.setitem(cli._state, "debug", False)  # restored after the test
+    monkeypatch.setitem(state, "debug", False)  # restored after the test
     (tmp_path / "a.png").write_bytes(b"")
     (tmp_path / "b.png").write_bytes(b"")
     with pytest.raises(Exception, match="not upscaled"):

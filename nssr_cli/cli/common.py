@@ -13,12 +13,33 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from nssr_cli.errors import OutputError, UsageError
-from nssr_cli.files.atomic import publish_problem
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# This run's --debug (the Typer app sets it) and the signal that stopped it, if any.
+state: dict[str, Any] = {"debug": False, "signal": None}
+
+
+class _Stderr:
+    """rich's Console on stderr, made on first use: importing rich costs ~30 ms, which a quiet
+    ``nssr upscale`` in a ``find | xargs`` loop (one process per file) never needs to pay.
+    Attributes are the console's (``err.print``, ``err.is_terminal``); ``err.console`` is the
+    Console itself, for rich objects that take one."""
+
+    _console: Any = None
+
+    @property
+    def console(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+err = _Stderr()
 
 
 class Device(str, Enum):
@@ -47,6 +68,8 @@ def emit_json(obj: Any) -> None:
 def check_outputs(paths: list[Path], *, overwrite: bool) -> None:
     """Exit 2 before any work if a command could not publish one of ``paths`` (it exists and
     no ``--overwrite``, it is a folder or device, its folder is missing…), or names one twice."""
+    from nssr_cli.files.atomic import publish_problem
+
     if len({os.path.abspath(p) for p in paths}) < len(paths):
         raise UsageError(f"{', '.join(map(str, paths))}: two outputs have the same name")
     for path in paths:

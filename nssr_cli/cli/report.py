@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import typer
-
 from nssr_cli.cli.common import emit_json, err
 from nssr_cli.errors import NssrError
 
@@ -33,7 +31,7 @@ class UpscaleReport:
                 rp.MofNCompleteColumn(),
                 rp.TextColumn("{task.fields[rate]}"),
                 rp.TimeRemainingColumn(),
-                console=err,
+                console=err.console,
                 transient=True,
                 redirect_stdout=False,  # stdout is for data (--json), even beside a terminal
             )
@@ -73,7 +71,7 @@ def summarize(results: list[Any], *, quiet: bool) -> None:
     bad = counts["failed"] + counts["not attempted"]
     line = ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "done")
     if len(results) == 1 and bad:  # its one Error: line has been printed: say nothing more
-        raise typer.Exit(1)
+        raise SystemExit(1)
     if not quiet and len(results) > 1:
         err.print(f"{len(results)} files: {line}", markup=False)
     if bad:

@@ -193,7 +193,7 @@ def _train_progress(epochs: int, *, enabled: bool) -> Iterator[Any]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as bar:
+    with Progress(*columns, console=err.console, transient=False) as bar:
         task = bar.add_task("train", total=None, epoch=0, epochs=epochs, terms="")
 
         def on_step(info: Any) -> None:

@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
-import secrets
-import socket
 import stat
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,8 +44,15 @@ class PublishCancelled(OutputError):
 
 def _host_tag() -> str:
     """Six hex digits naming this machine: a PID only proves a process dead on its own host
-    (the folder may be shared over the network)."""
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+    (the folder may be shared over the network). A CRC, not a cryptographic hash: it only
+    tells hosts apart, and OpenSSL's load (hashlib) costs every short-lived process ~4 ms."""
+    if hasattr(os, "uname"):
+        host = os.uname().nodename
+    else:  # Windows
+        import socket
+
+        host = socket.gethostname()
+    return f"{zlib.crc32(host.encode()):08x}"[:6]
 
 
 _HOST = _host_tag()
@@ -55,7 +60,7 @@ _HOST = _host_tag()
 
 def temp_name(pid: int | None = None) -> str:
     """A fresh temp file name for process ``pid`` (default: this one) on this host."""
-    return f"{_PREFIX}{_HOST}-{os.getpid() if pid is None else pid}-{secrets.token_hex(4)}{_SUFFIX}"
+    return f"{_PREFIX}{_HOST}-{os.getpid() if pid is None else pid}-{os.urandom(4).hex()}{_SUFFIX}"
 
 
 def publish_problem(path: Path, *, overwrite: bool) -> str | None:

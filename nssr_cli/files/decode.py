@@ -10,7 +10,7 @@ import io
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from nssr_cli.errors import InputError, NssrError
 from nssr_cli.files.deep16 import deep_rawmode, read_deep
@@ -205,6 +205,8 @@ def _has_alpha(im: Image.Image) -> bool:
 def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Frame, bytes | None]:
     """CMYK → sRGB through the embedded profile (then tagged sRGB), else Pillow's naive formula."""
     if icc:
+        from PIL import ImageCms  # LittleCMS: only for the rare CMYK file with a profile
+
         try:
             srgb = ImageCms.createProfile("sRGB")
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))

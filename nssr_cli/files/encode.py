@@ -16,6 +16,7 @@ from PIL import Image
 
 from nssr_cli.errors import OutputError, UsageError
 from nssr_cli.files.deep16 import encode_tiff16
+from nssr_cli.files.formats import format_of_extension, writable
 from nssr_cli.files.picture import Frame, Picture
 from nssr_cli.files.png import encode_png
 
@@ -26,17 +27,15 @@ _DEEP = ("PNG", "TIFF")
 
 def format_name(name: str) -> str:
     """``png``/``jpg``/``tif``… → Pillow's writable format name, or :class:`UsageError`."""
-    Image.init()
     fmt = _ALIASES.get(name.upper().lstrip("."), name.upper().lstrip("."))
-    if fmt not in Image.SAVE:
+    if not writable(fmt):
         raise UsageError(f"cannot write {name!r} images; choose png, jpeg, webp, tiff, gif or bmp")
     return fmt
 
 
 def format_for_path(path: Path) -> str | None:
     """The format a file name's extension asks for, or ``None`` for an unknown extension."""
-    Image.init()
-    return Image.registered_extensions().get(path.suffix.lower())
+    return format_of_extension(path.suffix.lower())
 
 
 def extension_for(fmt: str) -> str:
@@ -54,8 +53,7 @@ _ALPHA = ("PNG", "WEBP", "TIFF", "GIF", "AVIF", "JPEG2000", "TGA", "QOI", "SGI",
 
 def check_storable(pic: Picture, fmt: str) -> None:
     """Refuse, before any work, what the format cannot hold (or cannot be written at all)."""
-    Image.init()
-    if fmt not in Image.SAVE:
+    if not writable(fmt):
         raise OutputError(
             f"nssr can read {fmt} images but cannot write them; "
             "choose another format (e.g. -f png or -o NAME.png)"

@@ -7,18 +7,15 @@ kernel (DESIGN §3). Metadata sits beside them in ``<name>.json``.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
 import os
 import warnings
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from platformdirs import user_cache_dir
 
 from nssr_cli.engine.geometry import MAX_KERNEL_SIDE
 from nssr_cli.errors import InputError, KernelError, NssrWarning
@@ -32,15 +29,18 @@ DEFAULT_KERNEL = "dil"
 def cache_dir() -> Path:
     """The user cache folder, computed at call time: ``$NSSR_CACHE_DIR`` or platformdirs'."""
     env = os.environ.get("NSSR_CACHE_DIR")
-    return Path(env) if env else Path(user_cache_dir("nssr", appauthor=False))
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir  # only here: most runs never touch the cache
+
+    return Path(user_cache_dir("nssr", appauthor=False))
 
 
 def weights_dir() -> Path:
     """The shipped ``weights/`` folder: inside the wheel, or beside the package in a checkout."""
-    packaged = Path(str(resources.files("nssr_cli") / "weights"))
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "weights"
+    package = Path(__file__).resolve().parents[1]  # nssr_cli/: a folder, never a zip (np.load)
+    packaged = package / "weights"
+    return packaged if packaged.is_dir() else package.parent / "weights"
 
 
 def shipped_checkpoint() -> Path:
@@ -108,6 +108,8 @@ def validate_kernel(k: Any, source: str, *, warn: bool = True) -> np.ndarray:
 def kernel_digest(kernel: np.ndarray) -> str:
     """SHA-256 (hex) of a kernel's size and float32 taps: what a cache entry must read back as."""
     k = np.ascontiguousarray(kernel, dtype="<f4")
+    import hashlib  # here: a plain upscale never needs OpenSSL (~4 ms to load)
+
     return hashlib.sha256(f"{k.shape[0]}x{k.shape[1]}:".encode() + k.tobytes()).hexdigest()
 
 
