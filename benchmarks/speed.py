@@ -246,6 +246,13 @@ im.resize((im.width * 2, im.height * 2), Image.BICUBIC).save(
 )
 """
 
+# The floor of the folder case: what any NumPy + OpenCV program pays per process, doing nothing.
+IMPORTS_ONLY = """
+import os
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy, cv2
+from PIL import Image, JpegImagePlugin
+"""
 
 CPU_SECONDS: list[tuple[float, float]] = []  # (a, b) median CPU seconds of each median_pair
 
@@ -324,7 +331,9 @@ def program_case(args: argparse.Namespace, name: str, size: tuple[int, int], ext
 
 def folder_case(args: argparse.Namespace, size: tuple[int, int] = (400, 300)) -> dict:
     """``ls *.jpg | xargs -n1 -P2 nssr upscale -s 2``: one process per file, as pipelines run
-    it, against the Pillow script run the same way."""
+    it, against the Pillow script run the same way — and the floor under any NumPy + OpenCV
+    program: a process that only imports NumPy (one BLAS thread, as nssr sets it), OpenCV and
+    Pillow's JPEG plugin, then exits."""
     count = args.folder_files
     with tempfile.TemporaryDirectory() as tmp:
         base = photo((size[0] * 4, size[1] * 4))
@@ -344,11 +353,16 @@ def folder_case(args: argparse.Namespace, size: tuple[int, int] = (400, 300)) ->
         t_nssr, t_pil = median_pair(
             [*sh, run + nssr], [*sh, run + pil], args.repeat, env, warm_up=False
         )
-    c_nssr, c_pil = CPU_SECONDS[-1]
+        c_nssr, c_pil = CPU_SECONDS[-1]
+        floor = f"{sys.executable} -c '{IMPORTS_ONLY}'"
+        t_floor, t_pil2 = median_pair(
+            [*sh, run + floor], [*sh, run + pil], args.repeat, env, warm_up=False
+        )
     print(
         f"folder: {count} JPEGs of {size[0]}×{size[1]}, xargs -n1 -P2: Pillow script "
         f"{t_pil:.2f} s   nssr upscale {t_nssr:.2f} s ({t_nssr / t_pil:.2f}× Pillow)   "
-        f"CPU time: Pillow {c_pil:.1f} s, nssr {c_nssr:.1f} s ({c_nssr / c_pil:.2f}×)",
+        f"CPU time: Pillow {c_pil:.1f} s, nssr {c_nssr:.1f} s ({c_nssr / c_pil:.2f}×)   "
+        f"floor (imports only) {t_floor / t_pil2:.2f}× Pillow",
         flush=True,
     )
     return {
@@ -358,6 +372,7 @@ def folder_case(args: argparse.Namespace, size: tuple[int, int] = (400, 300)) ->
         "ratio": t_nssr / t_pil,
         "pil_cpu_s": c_pil,
         "nssr_cpu_s": c_nssr,
+        "imports_only_vs_pil": t_floor / t_pil2,
     }
 
 

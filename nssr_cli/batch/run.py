@@ -20,6 +20,7 @@ import numpy as np
 from nssr_cli.batch.memory import check_memory
 from nssr_cli.batch.plan import Job
 from nssr_cli.engine.alpha import upscale_with_alpha
+from nssr_cli.engine.device import resolve_device
 from nssr_cli.engine.geometry import output_size
 from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.errors import InputError, NssrError, OutputError
@@ -122,6 +123,7 @@ class Upscaler:
         there is one), alpha with plain bicubic."""
         name, kernel, report = self.choose(pic)
         plan, alpha_plan = self._plan(name, kernel), self._plan("\0bicubic", self.bicubic)
+        report["device"] = resolve_device(self.device)  # where it ran: `auto` resolved
         frames = [
             Frame(upscale_planes(f.color, plan, tile=self.tile), None, f.duration)
             if f.alpha is None

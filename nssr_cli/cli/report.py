@@ -53,7 +53,8 @@ class UpscaleReport:
             blur = f", blur {k['blur']}" if k and k["blur"] else ""
             if k and (k.get("blur_info") or {}).get("why"):
                 blur += f": {k['blur_info']['why']}"
-            how = f" (kernel {k['kernel']}{blur})" if k else ""
+            where = f", on {k['device']}" if k and k.get("device") else ""
+            how = f" (kernel {k['kernel']}{blur}{where})" if k else ""
             dst = res.job.output or "<stdout>"
             err.print(f"{res.status}: {res.job.source.name} → {dst}{how}", markup=False)
         if self.as_json:
