@@ -185,9 +185,14 @@ def _cancel(ray: Any, refs: list[Any]) -> int:
     """Cancel unfinished tasks: queued ones never start; a running one gets a
     ``KeyboardInterrupt`` (so its atomic write removes its temp file). Give them a moment;
     return how many wrote their output all the same (they were publishing)."""
-    for ref in refs:
+    if not refs:
+        return 0
+    # Only what has not finished: cancelling a task whose reply is arriving can trip an
+    # internal check in Ray's core worker, which aborts the driver (seen with Ray 2.60).
+    _, unfinished = ray.wait(refs, num_returns=len(refs), timeout=0)
+    for ref in unfinished:
         ray.cancel(ref)
-    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=10) if refs else ([], [])
+    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=10)
     written = 0
     for ref in ready:
         with contextlib.suppress(ray.exceptions.RayError):  # cancelled
