@@ -1,4 +1,4 @@
-"""The L-CNN collapses exactly into one convolution kernel (DESIGN §1, §3)."""
+"""The L-CNN collapses exactly into one convolution kernel ``h``: ``LCNN(x) == x ⊛ h``."""
 
 from __future__ import annotations
 

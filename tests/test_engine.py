@@ -1,4 +1,4 @@
-"""The fast paths equal the reference path (DESIGN §3), tiles are seamless, sizes are right."""
+"""The fast paths equal the reference (``engine.reference``), tiles are seamless, sizes right."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def random_kernel(size: int = 11, seed: int = 0) -> np.ndarray:
 
 
 def reference(x: torch.Tensor, h: np.ndarray, s: float) -> torch.Tensor:
-    """``(C, H, W)`` → DESIGN §3 output, clamped (float64 internally)."""
+    """``(C, H, W)`` → the reference output, clamped (float64 internally)."""
     out = reference_upscale(x[None].double(), torch.from_numpy(h).double(), s)[0]
     return out.clamp(0, 1).float()
 

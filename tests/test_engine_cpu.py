@@ -1,4 +1,4 @@
-"""The CPU engine (NumPy + OpenCV) equals the reference (DESIGN §3) and never needs PyTorch."""
+"""The CPU engine (NumPy + OpenCV) equals ``engine.reference`` and never needs PyTorch."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def random_image(shape: tuple[int, ...], dtype: type, rng: np.random.Generator) 
 
 
 def reference(img: np.ndarray, h: np.ndarray, scale: float) -> np.ndarray:
-    """DESIGN §3 in float64 with PyTorch, clamped and rounded to ``img``'s dtype, (H', W', C)."""
+    """The reference upscale in float64, clamped and rounded to ``img``'s dtype, (H', W', C)."""
     peak = PEAK[img.dtype.type]
     planes = img if img.ndim == 3 else img[:, :, None]
     x = torch.from_numpy(planes.astype(np.float64) / peak).permute(2, 0, 1)[None]

@@ -1,4 +1,4 @@
-"""The Random Kernel Gallery (DESIGN §2)."""
+"""The paper's Random Kernel Gallery (``nssr_cli.dil.gallery``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""L-CNN → one convolution kernel, exactly (pure math, DESIGN §3).
+"""L-CNN → one convolution kernel, exactly (pure math; every kernel file holds such an ``h``).
 
 A stack of linear shift-invariant layers equals one convolution whose kernel is the stack's
 impulse response ``h = LCNN(δ)``. With PyTorch's cross-correlating ``conv2d``:

@@ -13,8 +13,9 @@ from nssr_cli.dil.model import LCNNConfig
 class TrainConfig:
     """Everything that defines a training run (saved in the checkpoint).
 
-    Paper values where the paper gives them (DESIGN §2); ``lr``, ``batch_size`` and the schedule
-    are nssr's (the paper's lr 0.1 diverges).
+    Paper values where the paper gives them (3,200 kernels of 21×21, σ ∈ [0.175, 6], the 5-layer
+    L-CNN, 50 epochs, λ₁ = 0.8, λ₂ = 0.2); ``lr``, ``batch_size`` and the schedule are nssr's
+    (README, "Deviations from the paper": the paper's lr 0.1 diverges).
     """
 
     objective: str = "dil"

@@ -1,4 +1,4 @@
-"""The L-CNN: a stack of 3×3 convolutions with no bias and no activation (DESIGN §1).
+"""The L-CNN: a stack of 3×3 convolutions with no bias and no activation (the paper's learner).
 
 Being linear and shift-invariant, the whole network is one convolution; ``collapse.py`` extracts it.
 """

@@ -57,9 +57,11 @@ def identity_error(kernels: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
 
 
 class DeepIdentityLearning(Objective):
-    """The paper's DIL loss on a Random Kernel Gallery (DESIGN §2):
+    """The paper's DIL loss on a Random Kernel Gallery (:mod:`nssr_cli.dil.gallery`):
 
-    ``‖K ⊛ h − δ‖² + λ₁·|1 − Σh| + λ₂·|1 − (K ⊛ h)[centre]|``, averaged over the batch.
+    ``‖K ⊛ h − δ‖² + λ₁·|1 − Σh| + λ₂·|1 − (K ⊛ h)[centre]|``, averaged over the batch;
+    ``K ⊛ h`` the full convolution, δ the impulse at its centre, λ₁ = ``lambda_area``,
+    λ₂ = ``lambda_center``.
     """
 
     name = "dil"

@@ -1,4 +1,4 @@
-"""Bicubic plus one convolution, on arrays (DESIGN §3, §6): the geometry every path shares
+"""Bicubic plus one convolution, on arrays (README, "Speed"): the geometry every path shares
 (``geometry``), the polyphase fold (``polyphase``), plans and the one entry to upscale arrays
 (``plans``), devices (``device``); the CPU executor, NumPy and OpenCV only (``cpu``, with the
 reference on bands of rows in ``cpu_rows``); the PyTorch executor for CUDA (``torch_polyphase``,

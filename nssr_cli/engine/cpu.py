@@ -1,4 +1,4 @@
-"""The CPU executor: bicubic + kernel with NumPy and OpenCV, never PyTorch (DESIGN §3, §6).
+"""The CPU executor: bicubic + kernel with NumPy and OpenCV, never PyTorch (README, "Speed").
 
 Integer scales: the ``s²`` polyphase kernels (:mod:`nssr_cli.engine.polyphase`) run as
 ``cv2.filter2D`` on full-width bands of LR rows, the LR image replicate-extended (bicubic's

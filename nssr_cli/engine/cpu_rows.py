@@ -1,4 +1,5 @@
-"""The reference upscale (DESIGN §3) on a band of output rows, in NumPy and OpenCV: no PyTorch.
+"""The reference upscale (:mod:`~nssr_cli.engine.reference`) on a band of output rows, in NumPy
+and OpenCV: no PyTorch.
 
 Serves the CPU engine's fractional scales and the border band of its polyphase path. A separable
 bicubic of just the low-resolution rows the band needs (taps as PyTorch computes them), the rows

@@ -2,7 +2,7 @@
 
 On the CPU the plan runs :mod:`nssr_cli.engine.cpu` (NumPy and OpenCV; PyTorch is never
 imported); on CUDA, PyTorch's :mod:`nssr_cli.engine.tiles`. Both produce the reference output
-(DESIGN §3) within float32 rounding.
+(:mod:`nssr_cli.engine.reference`) within float32 rounding.
 """
 
 from __future__ import annotations

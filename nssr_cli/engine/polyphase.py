@@ -1,4 +1,4 @@
-"""The polyphase fold for integer scales (DESIGN §6), in NumPy: no PyTorch.
+"""The polyphase fold for integer scales (README, "Speed"), in NumPy: no PyTorch.
 
 Bicubic ×s followed by the convolution kernel ``h`` is one linear shift-variant filter with ``s²``
 phases: ``s²`` small kernels on the low-resolution grid, whose outputs interleave into the

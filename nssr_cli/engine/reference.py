@@ -1,8 +1,9 @@
-"""The reference upscale (DESIGN §3): the definition of correct output every fast path matches.
+"""The reference upscale: the definition of correct output every fast path matches.
 
 Bicubic (``align_corners=False``) to ``(round(s·H), round(s·W))``, then a reflect-padded
-convolution with the kernel ``h`` per channel. Used as the tests' oracle, to build the
-polyphase weights and for the thin border band the fast path leaves to it.
+convolution with the kernel ``h`` per channel; output pixels are that, clamped to the input's
+range and rounded to its bit depth. Used as the tests' oracle, to build the polyphase weights and
+for the thin border band the fast path leaves to it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from nssr_cli.engine.geometry import output_size, reflect_indices
 
 
 def reference_upscale(x: torch.Tensor, h: torch.Tensor, scale: float) -> torch.Tensor:
-    """The definition of correct output (DESIGN §3), unclamped.
+    """The definition of correct output, before the clamp and rounding.
 
     ``x``: ``(N, C, H, W)`` float; ``h``: ``(k, k)`` convolution kernel. Returns
     ``(N, C, round(s·H), round(s·W))``: bicubic (``align_corners=False``), reflect-padded

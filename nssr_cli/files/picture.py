@@ -3,7 +3,7 @@
 A :class:`Picture` holds one :class:`Frame` per animation frame or TIFF page. Each frame is a
 colour array — ``(H, W)`` gray or ``(H, W, 3)`` RGB, ``uint8`` or ``uint16`` — plus an optional
 ``(H, W)`` alpha plane of the same dtype, kept apart because alpha is upscaled with plain bicubic
-(DESIGN §3). Pixels are already rotated upright; the metadata says orientation 1.
+(sharpening alpha makes halos). Pixels are already rotated upright; the metadata says orientation 1.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 shipped weights.
 
 Kernel files are ``.npy``, float32, 2-D, odd square size, centred, holding a *true convolution*
-kernel (DESIGN §3). Metadata sits beside them in ``<name>.json``.
+kernel ``h``: ``x ⊛ h == conv2d(x, flip(h))`` with PyTorch's cross-correlating ``conv2d``
+(:mod:`nssr_cli.dil.collapse`). Metadata sits beside them in ``<name>.json``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The quality benchmark runner (DESIGN §4): degrade HR photos, upscale them back with bicubic
-and with each kernel, score the rounded 8-bit output (Y-channel PSNR/SSIM, ``s`` border cropped).
+"""The quality benchmark runner (the protocol: README, "Quality"): degrade HR photos, upscale
+them back with bicubic and with each kernel, score the rounded 8-bit output (Y-channel PSNR/SSIM,
+``s`` border cropped).
 
 Upscaling goes through the engine's fast path (:func:`~nssr_cli.engine.plans.cached_plan` +
 :func:`~nssr_cli.engine.plans.upscale_planes`), so the benchmark measures what users get.

@@ -1,4 +1,4 @@
-"""Image quality metrics of the benchmark protocol (DESIGN §4): PSNR and SSIM on the Y channel.
+"""Image quality metrics of the benchmark protocol (README, "Quality"): Y-channel PSNR and SSIM.
 
 Inputs are ``(H, W, 3)`` RGB or ``(H, W)`` grey arrays on the 8-bit scale (``uint8``, or float in
 ``[0, 255]``). Y is ITU-R BT.601 studio range: ``16 + (65.481 R + 128.553 G + 24.966 B)/255``,

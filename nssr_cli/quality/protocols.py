@@ -1,5 +1,5 @@
-"""The degradations ``nssr eval`` scores on (DESIGN §4, and what real files carry): how an HR
-photo becomes the LR input of each protocol.
+"""The degradations ``nssr eval`` scores on (README, "Quality"; the recipes themselves are in
+:mod:`nssr_cli.synth.degradations`): how an HR photo becomes the LR input of each protocol.
 
 ``div2krk`` (blurred) and ``classic`` (sharp), each optionally followed by a JPEG round trip at
 quality 75, 85 or 95 (``div2krk+jpeg85``: the LR goes through nssr's own decoder, so ``auto``

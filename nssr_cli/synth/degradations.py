@@ -1,4 +1,4 @@
-"""Degradations for measuring and for synthetic training data (DESIGN §4).
+"""Degradations for measuring (README, "Quality") and for synthetic training data.
 
 * The DIV2KRK recipe: a random anisotropic Gaussian blur kernel with multiplicative noise, its
   centre of mass moved so that low-resolution (LR) pixel ``i`` sits at high-resolution (HR)
@@ -74,7 +74,8 @@ def shift_to(k: np.ndarray, target: float) -> np.ndarray:
 
 
 def sampling_centre(size: int, scale: int) -> float:
-    """Where a kernel's centre of mass must sit: ``size//2 + 0.5·(s − size%2)`` (DESIGN §4)."""
+    """Where a kernel's centre of mass must sit: ``size//2 + 0.5·(s − size%2)``: for an odd
+    ``size``, LR pixel ``i`` (HR pixel ``s·i``, correlated) then sits at HR ``s·i + (s−1)/2``."""
     return size // 2 + 0.5 * (scale - size % 2)
 
 

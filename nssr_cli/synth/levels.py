@@ -14,7 +14,8 @@ from __future__ import annotations
 
 LEVELS: tuple[str, ...] = ("none", "light", "medium", "heavy")
 
-# DIV2KRK recipe (DESIGN §4): covariance eigenvalues of the ×2 kernel, HR pixels².
+# DIV2KRK recipe (synth.degradations.recipe_kernel): covariance eigenvalues of the ×2 kernel,
+# HR pixels².
 DIV2KRK_EIGEN_RANGE = (0.6, 5.0)
 
 # The blur prior of each bank level: DIV2KRK-recipe eigenvalue ranges (×2 units; ×3 scales them

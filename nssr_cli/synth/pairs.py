@@ -1,6 +1,6 @@
 """Training pairs for the image-free ``scenes`` objective: procedural scenes, degraded under a
 bank entry's prior (blur, then maybe JPEG or noise), upsampled back with the engine's bicubic
-(DESIGN §3 step 1)."""
+(``align_corners=False``, the first step of :mod:`nssr_cli.engine.reference`)."""
 
 from __future__ import annotations
 
