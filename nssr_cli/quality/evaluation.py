@@ -14,7 +14,7 @@ infinite where an output equals its reference exactly: :meth:`Report.to_dict` (t
 document) gives it as ``null``, so the document stays valid JSON.
 
 Protocols: ``div2krk`` (blurred) and ``classic`` (sharp), each also followed by what real files
-carry (issue 9): a JPEG round trip at quality 75, 85 or 95 (``div2krk+jpeg85``; the LR goes
+carry: a JPEG round trip at quality 75, 85 or 95 (``div2krk+jpeg85``; the LR goes
 through nssr's own decoder, so ``auto`` sees the file's quantization tables as a user's JPEG
 would) or Gaussian noise of σ 2 or 5 on the 8-bit scale (``classic+noise5``; a fixed seed per
 image, scale and σ). Next to each method's scores the report keeps an **oracle**: the bank entry
