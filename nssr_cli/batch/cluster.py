@@ -23,8 +23,8 @@ planned, and run as tasks.
 
 from __future__ import annotations
 
-import contextlib
 import os
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -117,6 +117,8 @@ def run(
             todo.append(job)
     shared = ray.put(upscaler)  # sent once; a worker keeps its own copy's engine plans
     run_id, cwd, window = uuid.uuid4().hex, os.getcwd(), in_flight or 2 * using.slots
+    since = int(time.time())  # outputs modified since were written by this run (whole seconds:
+    # some filesystems keep no finer times)
     running: dict[Any, Job] = {}
     stopped = False
     try:
@@ -129,7 +131,7 @@ def run(
                 stopped = stopped or res.stops_batch
                 report(res)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
-        finished = _cancel(ray, list(running))
+        finished = _cancel(ray, running, since)
         raise _interrupted(exc, results, finished, len(running), len(todo)) from None
     for job in todo:
         report(Result(job, "not attempted", "the batch stopped: the disk is full"))
@@ -181,10 +183,11 @@ def _collect(ray: Any, ref: Any, job: Job, retries: int) -> Result:
         )
 
 
-def _cancel(ray: Any, refs: list[Any]) -> int:
+def _cancel(ray: Any, running: dict[Any, Job], since: float) -> int:
     """Cancel unfinished tasks: queued ones never start; a running one gets a
     ``KeyboardInterrupt`` (so its atomic write removes its temp file). Give them a moment;
     return how many wrote their output all the same (they were publishing)."""
+    refs = list(running)
     if not refs:
         return 0
     # Only what has not finished: cancelling a task whose reply is arriving can trip an
@@ -192,12 +195,17 @@ def _cancel(ray: Any, refs: list[Any]) -> int:
     _, unfinished = ray.wait(refs, num_returns=len(refs), timeout=0)
     for ref in unfinished:
         ray.cancel(ref)
-    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=10)
-    written = 0
-    for ref in ready:
-        with contextlib.suppress(ray.exceptions.RayError):  # cancelled
-            written += ray.get(ref).status == "done"
-    return written
+    ray.wait(refs, num_returns=len(refs), timeout=10)
+    # A task cancelled while it published still wrote its file, but Ray reports it cancelled:
+    # the disk says what was kept.
+    return sum(_written_since(running[ref].output, since) for ref in refs)
+
+
+def _written_since(output: Path | None, since: float) -> bool:
+    try:
+        return output is not None and output.stat().st_mtime >= since
+    except OSError:
+        return False
 
 
 # Per worker process: the upscaler of the current run, kept between its tasks so the engine
