@@ -135,7 +135,10 @@ def run_and_list_modules(tmp_path: Path, *args: str) -> tuple[subprocess.Complet
 def test_a_quiet_upscale_loads_no_typer_rich_torch_or_unused_image_plugins(tmp_path) -> None:
     src = image_file(tmp_path / "in.jpg")
     out = tmp_path / "out.jpg"
-    proc, modules = run_and_list_modules(tmp_path, str(src), "-o", str(out), "-q")
+    # --device cpu: with `auto` on a machine with a GPU, PyTorch is rightly imported
+    proc, modules = run_and_list_modules(
+        tmp_path, str(src), "-o", str(out), "-q", "--device", "cpu"
+    )
     assert proc.returncode == 0, proc.stderr
     assert Image.open(out).size == (32, 24)
     heavy = {m.split(".")[0] for m in modules} & {"typer", "rich", "pydantic", "click", "torch"}
