@@ -224,3 +224,22 @@ def test_compressed_16bit_tiff_decodes_exactly(channels: int) -> None:
     f = decode(_deflate_tiff16(arr), "deflate.tif").frames[0]
     got = np.dstack([f.color] + ([] if f.alpha is None else [f.alpha]))
     assert f.color.dtype == np.uint16 and np.array_equal(got, arr)
+
+
+@pytest.mark.parametrize("sampling", [0, 1, 2])
+def test_a_jpeg_source_keeps_its_chroma_subsampling(sampling: int) -> None:
+    from PIL import JpegImagePlugin
+
+    src = encoded(RGB, "JPEG", quality=95, subsampling=sampling)
+    pic = decode(src, "a.jpg")
+    assert pic.info["jpeg_subsampling"] == sampling
+    assert JpegImagePlugin.get_sampling(reopen(encode(pic, "JPEG", quality=95))) == sampling
+
+
+@pytest.mark.parametrize(("quality", "sampling"), [(95, 0), (90, 0), (89, 2), (75, 2)])
+def test_other_sources_get_full_chroma_at_high_quality(quality: int, sampling: int) -> None:
+    from PIL import JpegImagePlugin
+
+    pic = decode(encoded(RGB, "PNG"), "a.png")
+    assert "jpeg_subsampling" not in pic.info
+    assert JpegImagePlugin.get_sampling(reopen(encode(pic, "JPEG", quality=quality))) == sampling
