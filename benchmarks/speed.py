@@ -129,7 +129,7 @@ def measure_memory(scale: float, megapixels: float, device: str) -> None:
 
 def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dict:
     from nssr_cli.engine.plans import make_plan, upscale_planes
-    from nssr_cli.kernels.estimate import blur_parts, noise_sigma
+    from nssr_cli.kernels.estimate import Estimates, blur_parts
 
     img = test_image(args.megapixels, s)
     pil = Image.fromarray(img)
@@ -147,8 +147,9 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dic
         pil.resize(size, Image.BICUBIC)
 
     def choose() -> None:  # `auto`'s most expensive path: a clean input needs every estimate
-        noise_sigma(img)
-        blur_parts(img, need_edge=True)  # (then the rule: a few comparisons)
+        est = Estimates(img)  # what select_kernel does: one luminance crop for all three
+        _ = est.noise
+        blur_parts(est, need_edge=True)  # (then the rule: a few comparisons)
 
     fast()  # warm-up: allocator, OpenCV / cuDNN kernels
     t_pil = best_of(bicubic, args.repeat)

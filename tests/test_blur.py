@@ -82,3 +82,62 @@ def test_fit_separates_sharp_from_blurred_and_is_cautious() -> None:
     # a rule with its first threshold at the midpoint is less cautious: it must not do better
     naive = evaluate_rule(rows, {"clean": (weights, (0.7,) * len(thresholds))})["clean"]
     assert evaluate_rule(rows, rule)["clean"]["sharp_worst"] >= naive["sharp_worst"]
+
+
+def _welch_reference(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """radial_spectrum written the direct way: every tile cut out, its mean removed, windowed,
+    one complex 2-D FFT each (float64), power averaged, then the same rings."""
+    from nssr_cli.kernels.estimate import BAND, BINS, TILE
+
+    t = min(TILE, *y.shape)
+    step = max(1, t // 2)
+    win = np.outer(np.hanning(t), np.hanning(t))
+    tiles = np.lib.stride_tricks.sliding_window_view(y.astype(np.float64), (t, t))
+    tiles = tiles[::step, ::step].reshape(-1, t, t)
+    tiles = tiles - tiles.mean(axis=(1, 2), keepdims=True)
+    p = (np.abs(np.fft.rfft2(tiles * win)) ** 2).mean(axis=0) / (win**2).sum()
+    f2 = np.fft.fftfreq(t)[:, None] ** 2 + np.fft.rfftfreq(t)[None, :] ** 2
+    ring = np.digitize(np.sqrt(f2), np.linspace(*BAND, BINS + 1)) - 1
+    ok = (ring >= 0) & (ring < BINS)
+    count = np.bincount(ring[ok], minlength=BINS)
+    power = np.bincount(ring[ok], p[ok], minlength=BINS) / np.maximum(count, 1) - 1.0 / 12.0
+    freq = np.sqrt(np.bincount(ring[ok], f2[ok], minlength=BINS) / np.maximum(count, 1))
+    keep = (count > 0) & (power > 1e-3)
+    return freq[keep], power[keep]
+
+
+@pytest.mark.parametrize("shape", [(512, 512), (300, 200), (40, 33), (17, 21), (16, 64)])
+def test_spectrum_matches_the_direct_welch_average(shape: tuple[int, int]) -> None:
+    """The shared-transform spectrum is the plain Welch average (even and odd tile sizes; a
+    bright mean, which the per-tile mean removal must cancel, on a random-walk texture)."""
+    from nssr_cli.kernels.estimate import radial_spectrum
+
+    rng = np.random.default_rng(sum(shape))
+    y = (180 + np.cumsum(rng.normal(0, 2, shape), axis=1)).astype(np.float32)
+    f, p = radial_spectrum(y)
+    f_ref, p_ref = _welch_reference(y)
+    np.testing.assert_array_equal(f, f_ref)
+    np.testing.assert_allclose(p, p_ref, rtol=1e-4)
+
+
+def test_estimates_share_one_crop_and_agree_with_the_functions(scene: np.ndarray) -> None:
+    from nssr_cli.kernels.estimate import Estimates, noise_sigma
+
+    img = np.round(_blurred(np.repeat(scene, 3, axis=2), 0.7) * 255).astype(np.uint8)
+    est = Estimates(img)  # (float sums may round differently with the buffers' alignment)
+    assert est.spectral == pytest.approx(estimate_sigma(img), rel=1e-6)
+    assert est.edge == pytest.approx(edge_sigma(img), rel=1e-6)
+    assert est.noise == pytest.approx(noise_sigma(img), rel=1e-6)
+    assert est.luma.dtype == np.float32 and est.luma.shape == img.shape[:2]
+
+
+def test_top_finds_the_largest_values_even_when_its_sample_misleads() -> None:
+    from nssr_cli.kernels.estimate import _top
+
+    rng = np.random.default_rng(0)
+    values = rng.permutation(5000).astype(np.float32)
+    assert set(_top(values, 100)) == set(np.argsort(values)[-100:])
+    tricky = np.zeros(5000, np.float32)
+    tricky[::16] = 1000 + np.arange(len(tricky[::16]))  # the sample holds only large values
+    tricky[1::16] = 500 + np.arange(len(tricky[1::16]))
+    assert set(_top(tricky, 600)) == set(np.argsort(tricky)[-600:])

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from nssr_cli.errors import KernelError
-from nssr_cli.kernels.estimate import blur_parts, jpeg_quality, noise_sigma
+from nssr_cli.kernels.estimate import Estimates, blur_parts, jpeg_quality
 from nssr_cli.kernels.files import builtin_kernels, load_kernel
 from nssr_cli.synth.levels import LEVELS
 
@@ -82,7 +82,9 @@ def bank_kernel(name: str) -> np.ndarray:
     return load_kernel(path)[0]
 
 
-def degradation_of(image: np.ndarray, info: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+def degradation_of(
+    image: np.ndarray | Estimates, info: Mapping[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
     """Which family of kernels fits ``image``: ``"clean"``, a JPEG quality class (``"q95"``,
     ``"q85"``, ``"q75"``; from the file's quantization table in ``info``) or a noise class
     (``"n2"``, ``"n5"``; estimated), and the number behind it."""
@@ -92,7 +94,7 @@ def degradation_of(image: np.ndarray, info: Mapping[str, Any] | None) -> tuple[s
         return ("q95" if quality >= hi else "q85" if quality >= mid else "q75"), {
             "jpeg_quality": quality
         }
-    sigma = noise_sigma(image)
+    sigma = (image if isinstance(image, Estimates) else Estimates(image)).noise
     cls = "clean" if sigma < NOISE_CLASSES[0] else "n2" if sigma < NOISE_CLASSES[1] else "n5"
     return cls, {"noise": round(sigma, 3)}
 
@@ -126,7 +128,8 @@ def select_kernel(
     s = bank_scale(scale)
     why: dict[str, Any] = {"bank_scale": s}
     if blur == "auto":
-        degradation, measured = degradation_of(image, info)
+        est = Estimates(image)  # one luminance crop for every estimate
+        degradation, measured = degradation_of(est, info)
         source = (
             f"JPEG quality {measured['jpeg_quality']:.0f}"
             if "jpeg_quality" in measured
@@ -138,7 +141,7 @@ def select_kernel(
             why["why"] = f"{source} → {degradation} → {blur}"
         else:
             weights = WEIGHTS.get((s, degradation), (1.0, 0.0))
-            parts = blur_parts(image, need_edge=weights[1] != 0.0)
+            parts = blur_parts(est, need_edge=weights[1] != 0.0)
             score = weights[0] * parts["spectral"] + weights[1] * parts.get("edge", 0.0)
             blur = choose(score, s, degradation)
             why["blur_score"] = round(score, 4)
