@@ -87,7 +87,7 @@ def test_fit_separates_sharp_from_blurred_and_is_cautious() -> None:
 def _welch_reference(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """radial_spectrum written the direct way: every tile cut out, its mean removed, windowed,
     one complex 2-D FFT each (float64), power averaged, then the same rings."""
-    from nssr_cli.kernels.estimate import BAND, BINS, TILE
+    from nssr_cli.kernels.spectrum import BAND, BINS, TILE
 
     t = min(TILE, *y.shape)
     step = max(1, t // 2)
@@ -110,7 +110,7 @@ def _welch_reference(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def test_spectrum_matches_the_direct_welch_average(shape: tuple[int, int]) -> None:
     """The shared-transform spectrum is the plain Welch average (even and odd tile sizes; a
     bright mean, which the per-tile mean removal must cancel, on a random-walk texture)."""
-    from nssr_cli.kernels.estimate import radial_spectrum
+    from nssr_cli.kernels.spectrum import radial_spectrum
 
     rng = np.random.default_rng(sum(shape))
     y = (180 + np.cumsum(rng.normal(0, 2, shape), axis=1)).astype(np.float32)
@@ -141,3 +141,23 @@ def test_top_finds_the_largest_values_even_when_its_sample_misleads() -> None:
     tricky[::16] = 1000 + np.arange(len(tricky[::16]))  # the sample holds only large values
     tricky[1::16] = 500 + np.arange(len(tricky[1::16]))
     assert set(_top(tricky, 600)) == set(np.argsort(tricky)[-600:])
+
+
+def test_spectral_estimate_on_a_second_thread_is_the_same_and_raises_here(
+    scene: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nssr_cli.kernels import estimate
+
+    img = _blurred(scene, 0.7)
+    ahead = estimate.Estimates(img)
+    ahead.start_spectral()
+    assert ahead.spectral == pytest.approx(estimate_sigma(img), rel=1e-6)
+
+    def broken(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise MemoryError("no room for the tiles")
+
+    monkeypatch.setattr(estimate, "radial_spectrum", broken)
+    failing = estimate.Estimates(img)
+    failing.start_spectral()
+    with pytest.raises(MemoryError, match="no room"):
+        _ = failing.spectral

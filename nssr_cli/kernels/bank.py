@@ -129,6 +129,7 @@ def select_kernel(
     why: dict[str, Any] = {"bank_scale": s}
     if blur == "auto":
         est = Estimates(image)  # one luminance crop for every estimate
+        est.start_spectral()  # on another core, while the noise (if needed) and edge run here
         degradation, measured = degradation_of(est, info)
         source = (
             f"JPEG quality {measured['jpeg_quality']:.0f}"

@@ -6,8 +6,9 @@ photographs vary: 1.5–3). Blur multiplies it by ``|H(f)|²``; for a Gaussian o
 cycles/pixel, 8-bit rounding noise subtracted) separates the image's own fall-off (β, free) from
 blur (``c``), and ``σ̂ = √(c / 4π²)`` is a Gaussian-equivalent width in input pixels. Leaving β
 free matters: a first version that assumed β = 2 read smooth photographs as blurred. The estimate
-runs on a ≤512×512 centre crop of the luminance, as a Welch average of 64×64 tiles (a few small
-FFTs), far cheaper than the upscale itself.
+runs on a ≤512×512 centre crop of the luminance, as a Welch average of 64×64 tiles
+(:mod:`~nssr_cli.kernels.spectrum`), far cheaper than the upscale itself. All three estimates
+(blur: spectral and edge; noise) share that crop, in float32 (:class:`Estimates`).
 
 On small inputs (a ×4 LR is often under 128 px a side: one or a few tiles) the spectral fit is
 noisy and content-dependent: smooth photographs read blurred, textured ones sharp. A second,
@@ -27,17 +28,19 @@ come out cautious.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 from collections.abc import Sequence
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import cv2
 import numpy as np
 
-BAND = (0.03, 0.42)  # cycles per pixel
-BINS = 16
+from nssr_cli.kernels.spectrum import radial_spectrum
+from nssr_cli.system import usable_cores
+
 CROP = 512
-TILE = 64
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -62,97 +65,6 @@ def _centre_crop(image: np.ndarray) -> np.ndarray:
     return np.asarray(image)[(h - ch) // 2 : (h - ch) // 2 + ch, (w - cw) // 2 : (w - cw) // 2 + cw]
 
 
-def _packed_dft(x: np.ndarray) -> np.ndarray:
-    """The real DFT of each row of ``x`` (float32, length ``t``), in OpenCV's packed layout
-    (CCS: ``Re0, Re1, Im1, Re2, Im2, …``, then ``Re(t/2)`` if ``t`` is even), same shape."""
-    t = x.shape[-1]
-    return cv2.dft(np.ascontiguousarray(x).reshape(-1, t), flags=cv2.DFT_ROWS).reshape(x.shape)
-
-
-@lru_cache(maxsize=16)
-def _plan(t: int) -> dict[str, np.ndarray]:
-    """What :func:`radial_spectrum` needs for ``t``×``t`` tiles: the 1-D Hann window ``hann``
-    (the 2-D one is its outer product) and its transform ``hann1``, packed; the ring
-    of every ``(v, u)`` frequency of a real 2-D transform (−1 outside :data:`BAND`), the rms
-    frequency and size of each ring; ``pack``: the 0/1 matrix that adds up the packed real and
-    imaginary parts of each frequency; ``fold``: ``v`` → ``min(v, t − v)``."""
-    hann = np.hanning(t).astype(np.float32)
-    f2 = np.fft.fftfreq(t)[:, None] ** 2 + np.fft.rfftfreq(t)[None, :] ** 2
-    ring = np.digitize(np.sqrt(f2), np.linspace(*BAND, BINS + 1)) - 1
-    ring[(ring < 0) | (ring >= BINS)] = -1
-    ok = ring >= 0
-    count = np.bincount(ring[ok], minlength=BINS)
-    freq = np.sqrt(np.bincount(ring[ok], f2[ok], minlength=BINS) / np.maximum(count, 1))
-    pack = np.zeros((t // 2 + 1, t))
-    pack[0, 0] = 1
-    for k in range(1, t // 2 + 1):
-        pack[k, 2 * k - 1] = 1
-        if 2 * k < t:
-            pack[k, 2 * k] = 1
-    h1 = _packed_dft(hann[None, :])[0]
-    return {
-        "hann": hann,
-        "hann1": h1,
-        "ring": ring,
-        "count": count,
-        "freq": freq,
-        "pack": pack,
-        "fold": np.minimum(np.arange(t), t - np.arange(t)),
-    }
-
-
-def _tile_means(y: np.ndarray, t: int, step: int) -> np.ndarray:
-    """``(i, j)``: the mean of each ``t``×``t`` tile of ``y`` at ``step`` (``y`` holds whole
-    tiles): of 2×2 blocks of ``step``² when ``t = 2·step``, block means being a resize."""
-    if t != 2 * step:
-        view = np.lib.stride_tricks.sliding_window_view(y, (t, t))[::step, ::step]
-        return view.mean(axis=(2, 3), dtype=np.float64).astype(np.float32)
-    nb = (y.shape[1] // step, y.shape[0] // step)
-    b = cv2.resize(y, nb, interpolation=cv2.INTER_AREA)
-    return (b[:-1, :-1] + b[1:, :-1] + b[:-1, 1:] + b[1:, 1:]) * np.float32(0.25)
-
-
-def radial_spectrum(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Welch estimate of the power of ``y`` ``(H, W)`` float32: Hann-windowed :data:`TILE`²
-    tiles at half overlap, mean removed, averaged, then in :data:`BINS` rings across
-    :data:`BAND`, rounding noise (variance 1/12) subtracted. Returns ``(rms f, power)`` per
-    non-empty ring.
-
-    Computed without complex numbers and sharing work between tiles: the window is separable,
-    so each row of ``y`` is windowed and transformed once per column of tiles (OpenCV's real
-    row transform), then each tile's columns of the result, windowed again, are transformed; a
-    tile's mean ``m`` comes off in between, as ``m`` times the row window's transform. Each ring
-    only needs the sum of its frequencies' power, and ``(v, u)`` and ``(t − v, u)`` share a
-    ring: together their power is the sum of the squares of the four real numbers the two
-    passes leave for the pair, so each may be counted as half of that."""
-    t = min(TILE, *y.shape)
-    step = max(1, t // 2)
-    plan = _plan(t)
-    hann = plan["hann"]
-    ni, nj = (y.shape[0] - t) // step + 1, (y.shape[1] - t) // step + 1
-    y = y[: (ni - 1) * step + t, : (nj - 1) * step + t]
-    # (row, j, packed u): every row of y over the span of each column of tiles
-    spans = np.lib.stride_tricks.sliding_window_view(y, t, axis=1)[:, ::step] * hann
-    rows = _packed_dft(spans)
-    # (j, packed u, i, r): each tile's columns, its mean's share taken off, windowed
-    cols = cv2.transpose(rows.reshape(y.shape[0], nj * t))
-    col_spans = np.lib.stride_tricks.sliding_window_view(cols, t, axis=1)[:, ::step]
-    share = _tile_means(y, t, step).T[:, None, :] * plan["hann1"][None, :, None]
-    tiles = np.empty((nj, t, ni, t), np.float32)
-    np.subtract(col_spans.reshape(tiles.shape), share[..., None], out=tiles)
-    tiles *= hann
-    g = _packed_dft(tiles)  # (j, packed u, i, packed v)
-    np.square(g, out=g)
-    sq = np.einsum("jpic->pc", g).astype(np.float64)  # (packed u, packed v)
-    half = plan["pack"] @ sq @ plan["pack"].T  # (u, min(v, t − v))
-    p = half[:, plan["fold"]].T / (ni * nj * float((hann.astype(np.float64) ** 2).sum() ** 2))
-    ring, count = plan["ring"], plan["count"]
-    ok = ring >= 0
-    power = np.bincount(ring[ok], p[ok], minlength=BINS) / np.maximum(count, 1) - 1.0 / 12.0
-    keep = (count > 0) & (power > 1e-3)
-    return plan["freq"][keep], power[keep]
-
-
 def estimate_sigma(image: np.ndarray) -> float:
     """Gaussian-equivalent blur width of ``image`` in its own pixels, from its spectrum (≈ 0.3–0.45
     for sharp synthetic scenes after an antialiased downscale). ``image``: ``H×W`` or ``H×W×C``;
@@ -172,6 +84,19 @@ def _gradient(y: np.ndarray, trim: int) -> np.ndarray:
     return cv2.magnitude(gx, gy)[trim:-trim, trim:-trim]
 
 
+def _gradient_at(y: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The same Sobel magnitude at the pixels ``where`` (flat indices into ``y``, none on the
+    border) only."""
+    w, flat = y.shape[1], y.ravel()
+
+    def at(dr: int, dc: int) -> np.ndarray:
+        return flat.take(where + (dr * w + dc))
+
+    gx = at(-1, 1) + 2 * at(0, 1) + at(1, 1) - at(-1, -1) - 2 * at(0, -1) - at(1, -1)
+    gy = at(1, -1) + 2 * at(1, 0) + at(1, 1) - at(-1, -1) - 2 * at(-1, 0) - at(-1, 1)
+    return np.sqrt(gx * gx + gy * gy)
+
+
 def edge_sigma(image: np.ndarray) -> float:
     """Blur width of ``image``'s strongest edges, in its own pixels: the Sobel gradient at the top
     :data:`EDGE_QUANTILE` percent of edge pixels drops by ``R`` when the image is re-blurred with
@@ -185,10 +110,11 @@ def blur_parts(image: np.ndarray | Estimates, *, need_edge: bool = True) -> dict
     """The blur estimates the kernel choice weighs: ``{"spectral": σ̂, "edge": σ̂}`` (input
     pixels; :func:`estimate_sigma`, :func:`edge_sigma`), the edge one only if ``need_edge``."""
     est = image if isinstance(image, Estimates) else Estimates(image)
-    parts = {"spectral": est.spectral}
     if need_edge:
-        parts["edge"] = est.edge
-    return parts
+        est.start_spectral()  # meanwhile, the edge one here
+        edge = est.edge
+        return {"spectral": est.spectral, "edge": edge}
+    return {"spectral": est.spectral}
 
 
 def _top(values: np.ndarray, n: int) -> np.ndarray:
@@ -207,18 +133,43 @@ def _top(values: np.ndarray, n: int) -> np.ndarray:
 class Estimates:
     """The run-time estimates of one image, each computed on first use from one shared
     luminance crop (≤ :data:`CROP`² pixels, float32): ``spectral`` (:func:`estimate_sigma`),
-    ``edge`` (:func:`edge_sigma`) and ``noise`` (:func:`noise_sigma`)."""
+    ``edge`` (:func:`edge_sigma`) and ``noise`` (:func:`noise_sigma`).
+
+    :meth:`start_spectral` begins the costliest, the spectral one, on a second core while the
+    caller goes on with the others (OpenCV and NumPy release the GIL)."""
 
     def __init__(self, image: np.ndarray) -> None:
         self.shape = np.shape(image)[:2]
         self._image = image
+        self._worker: threading.Thread | None = None
+        self._spectral: float | None = None
 
     @cached_property
     def luma(self) -> np.ndarray:
         return luminance(_centre_crop(self._image))
 
-    @cached_property
+    def start_spectral(self) -> None:
+        """Compute :attr:`spectral` on another thread from now, if this process may use more
+        than one core; reading :attr:`spectral` waits for it."""
+        if self._worker is None and self._spectral is None and usable_cores() > 1:
+            _ = self.luma  # here, once: the two threads share it
+            self._worker = threading.Thread(target=self._spectral_quietly, name="nssr-blur")
+            self._worker.start()
+
+    def _spectral_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # reading .spectral computes it again and raises
+            self._spectral = self._spectral_sigma()
+
+    @property
     def spectral(self) -> float:
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        if self._spectral is None:
+            self._spectral = self._spectral_sigma()
+        return self._spectral
+
+    def _spectral_sigma(self) -> float:
         if min(self.shape) < 16:
             return 0.0
         f, p = radial_spectrum(self.luma)
@@ -235,10 +186,11 @@ class Estimates:
         y, r = self.luma, 3
         taps = np.exp(-0.5 * (np.arange(-r, r + 1, dtype=np.float32) / EDGE_REBLUR) ** 2)
         yb = cv2.sepFilter2D(y, cv2.CV_32F, taps / taps.sum(), taps / taps.sum())
-        g = _gradient(y, r + 1).ravel()  # only where the re-blur saw no border
-        gb = _gradient(yb, r + 1).ravel()
-        edges = _top(g, len(g) - int(len(g) * EDGE_QUANTILE / 100))
-        top, low = float(g[edges].sum(dtype=np.float64)), float(gb[edges].sum(dtype=np.float64))
+        g = _gradient(y, r + 1)  # only where the re-blur saw no border
+        edges = _top(g.ravel(), g.size - int(g.size * EDGE_QUANTILE / 100))
+        rows, cols = np.divmod(edges, g.shape[1])
+        gb = _gradient_at(yb, (rows + r + 1) * y.shape[1] + cols + r + 1)
+        top, low = float(g.ravel()[edges].sum(dtype=np.float64)), float(gb.sum(dtype=np.float64))
         if top <= 1e-6 * len(edges):
             return 0.0
         ratio = top / max(low, 1e-12)
@@ -253,11 +205,12 @@ class Estimates:
         lap = np.abs(cv2.sepFilter2D(y, cv2.CV_32F, mask, mask)[1:-1, 1:-1])
         nh, nw = lap.shape[0] // b, lap.shape[1] // b
         blocks = cv2.resize(lap[: nh * b, : nw * b], (nw, nh), interpolation=cv2.INTER_AREA)
-        # the b×b block of y under each block of lap starts at (1, 1); an erosion (dilation)
-        # by a b×b square at b/2 past a block's start is the block's minimum (maximum)
-        square = np.ones((b, b), np.uint8)
-        at = (slice(1 + b // 2, 1 + b // 2 + nh * b, b), slice(1 + b // 2, 1 + b // 2 + nw * b, b))
-        ok = ((cv2.erode(y, square)[at] > 2) & (cv2.dilate(y, square)[at] < 253)).ravel()
+        # the b×b block of y under each block of lap starts at (1, 1); it is ok if every pixel
+        # is in (2, 253): a 0/255 mask whose block mean is 255
+        lo, hi = np.nextafter(np.float32([2, 253]), np.float32([3, 252]))
+        inside = cv2.inRange(y, float(lo), float(hi))
+        inside = inside[1 : 1 + nh * b, 1 : 1 + nw * b]
+        ok = (cv2.resize(inside, (nw, nh), interpolation=cv2.INTER_AREA) == 255).ravel()
         blocks = blocks.ravel().astype(np.float64)
         blocks = blocks[ok] if ok.sum() >= 4 else blocks
         k = max(1, int(len(blocks) * NOISE_FLATTEST))
