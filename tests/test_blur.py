@@ -161,3 +161,22 @@ def test_spectral_estimate_on_a_second_thread_is_the_same_and_raises_here(
     failing.start_spectral()
     with pytest.raises(MemoryError, match="no room"):
         _ = failing.spectral
+
+
+def test_rows_the_noise_estimate_sends_to_bicubic_do_not_move_the_clean_thresholds() -> None:
+    """A textured sharp scene reading σ̂ ≥ 1 never reaches the clean rule (auto gives it plain
+    bicubic): its huge losses under strong steps must not make the clean rule cautious."""
+    rows = _toy_rows(np.random.default_rng(0))
+    noisy = [
+        {**r, "noise": 3.0, "spectral": 1.0, "edge": 1.0, "gain": np.array([0.5, -5, -9, -12, -15])}
+        for r in _toy_rows(np.random.default_rng(2), 60)
+        if r["sharp"]
+    ]
+    quiet = [{**r, "noise": 0.3} for r in rows]
+    assert fit(quiet + noisy)["clean"] == fit(quiet)["clean"]
+    rule = fit(quiet)
+    scores = evaluate_rule(quiet + noisy, rule)["clean"]
+    assert scores["sharp_worst"] >= 0  # the noisy rows count as bicubic: 0 dB
+    # were they let through, they would drag the thresholds up
+    let_through = fit([{**r, "noise": 0.3} for r in quiet + noisy])["clean"]
+    assert let_through[1][0] > rule["clean"][1][0]

@@ -15,10 +15,15 @@ Per (scale, family) the rule is a blur score — a weighted mean of the spectral
 weights from a logistic regression of sharp vs blurred — and thresholds along it: at each score
 the step with the best *expected utility* among calibration inputs of similar score, where a
 loss against bicubic counts :data:`~nssr_cli.kernels.bank.LOSS_WEIGHT` times a gain (the worst
-case matters more than the mean), forced to rise with the score.
+case matters more than the mean), forced to rise with the score. Only the inputs that reach a
+family's rule count (:func:`reaches_rule`): a clean scene whose noise estimate sends it to plain
+bicubic (many sharp textures read σ̂ ≥ 1) would otherwise pull the clean thresholds up with
+losses ``auto`` never incurs.
 
-``python -m nssr_cli.quality.calibrate [--check] [SCALE...]`` refits the rule and prints it (or,
-with ``--check``, scores the shipped rule on held-out scenes).
+``python -m nssr_cli.quality.calibrate [--check] [--count=N] [SCALE...]`` refits the rule on
+``N`` scenes per scale (200 by default; thresholds fitted on 200 move by up to ±0.1 between
+random streams, on 1600 by about half that) and prints it (or, with ``--check``, scores the
+shipped rule on held-out scenes).
 """
 
 from __future__ import annotations
@@ -162,11 +167,19 @@ def _thresholds(score: np.ndarray, gains: np.ndarray) -> tuple[float, ...]:
     return tuple(round(t, 3) for t in out)
 
 
+def reaches_rule(row: dict[str, Any]) -> bool:
+    """Whether ``auto`` would weigh this row's blur at all: a clean input whose noise estimate
+    reads σ̂ ≥ the first noise class goes to the noisy family (plain bicubic) instead, so it
+    must not move the clean family's thresholds (textured scenes often read that noisy)."""
+    return row["family"] != "clean" or row.get("noise", 0.0) < NOISE_CLASSES[0]
+
+
 def fit(rows: list[dict[str, Any]]) -> Rule:
-    """Per family: the blur score's weights and the thresholds between its steps."""
+    """Per family: the blur score's weights and the thresholds between its steps, from the rows
+    that reach the family's rule (:func:`reaches_rule`)."""
     rule = {}
     for family in FAMILIES:
-        part = [r for r in rows if r["family"] == family]
+        part = [r for r in rows if r["family"] == family and reaches_rule(r)]
         if len(steps(family)) == 1 or not part:
             continue
         weights = _weights(part)
@@ -175,8 +188,11 @@ def fit(rows: list[dict[str, Any]]) -> Rule:
     return rule
 
 
-def pick(row: dict[str, Any], rule: Rule) -> int:
-    """The step index ``rule`` gives a calibration row (its family known)."""
+def pick(row: dict[str, Any], rule: Rule) -> int | None:
+    """The step index ``rule`` gives a calibration row (its family known); None where the
+    noise estimate sends it to plain bicubic (:func:`reaches_rule`)."""
+    if not reaches_rule(row):
+        return None
     if row["family"] not in rule:
         return 0
     (a, b), thresholds = rule[row["family"]]
@@ -192,7 +208,8 @@ def evaluate_rule(rows: list[dict[str, Any]], rule: Rule) -> dict[str, dict[str,
         part = [r for r in rows if r["family"] == family]
         if not part:
             continue
-        gain = np.array([r["gain"][pick(r, rule)] for r in part])
+        picks = [(r, pick(r, rule)) for r in part]
+        gain = np.array([0.0 if k is None else r["gain"][k] for r, k in picks])
         sharp = np.array([r["sharp"] for r in part])
         best = np.array([r["gain"].max() for r in part])
         out[family] = {
@@ -223,12 +240,13 @@ def shipped_rule(scale: int) -> Rule:
     }
 
 
-if __name__ == "__main__":  # python -m nssr_cli.quality.calibrate [--check] [SCALE...]
+if __name__ == "__main__":  # python -m nssr_cli.quality.calibrate [--check] [--count=N] [SCALE...]
     import sys
 
     held_out = "--check" in sys.argv
+    count = next((int(a[8:]) for a in sys.argv if a.startswith("--count=")), 200)
     for s in [int(a) for a in sys.argv[1:] if a.isdigit()] or [2, 3, 4]:
-        rows = calibrate(s, seed=1 if held_out else 0)
+        rows = calibrate(s, count, seed=1 if held_out else 0)
         if held_out:
             print(f"x{s}: shipped rule on held-out scenes: {evaluate_rule(rows, shipped_rule(s))}")
             continue
