@@ -155,9 +155,10 @@ def select_kernel(
 # The rule, from `python -m nssr_cli.quality.calibrate` (synthetic scenes only): JPEG quality
 # at or above which a file counts as q95 / q85 (below: q75); noise σ̂ (8-bit luminance) at or
 # above which an input counts as n2 / n5; per (scale, family) the weights of (spectral σ̂,
-# edge σ̂) in the blur score and the score thresholds between consecutive steps. ×3 clean:
-# `--count=1600 3` (fitted only on the inputs the noise gate lets through); the others: the
-# same procedure as a research script on 200 scenes, without that gate (README, Quality).
+# edge σ̂) in the blur score and the score thresholds between consecutive steps. ×3 clean and
+# ×4 JPEG: `--count=1600 3` and `--count=1600 4` (clean fitted only on the inputs the noise gate
+# lets through); the others: the same procedure as a research script on 200 scenes, without
+# that gate (README, Quality).
 JPEG_CLASSES = (90, 80)
 NOISE_CLASSES = (1.0, 2.3)
 WEIGHTS: dict[tuple[int, str], tuple[float, float]] = {
@@ -170,9 +171,9 @@ WEIGHTS: dict[tuple[int, str], tuple[float, float]] = {
     (3, "q85"): (0.427, 0.573),
     (3, "q75"): (0.4, 0.6),
     (4, "clean"): (0.513, 0.487),
-    (4, "q95"): (0.583, 0.417),
-    (4, "q85"): (0.57, 0.43),
-    (4, "q75"): (0.566, 0.434),
+    (4, "q95"): (0.564, 0.436),
+    (4, "q85"): (0.564, 0.436),
+    (4, "q75"): (0.555, 0.445),
 }
 THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
     (2, "clean"): (0.82, 0.966, 0.966, 0.966),
@@ -184,7 +185,7 @@ THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
     (3, "q85"): (0.774, 1.026),
     (3, "q75"): (0.926, 0.926),
     (4, "clean"): (0.69, 0.726, 0.745, 0.856),
-    (4, "q95"): (0.72, 0.72),
-    (4, "q85"): (0.726, 0.726),
-    (4, "q75"): (0.759, 0.772),
+    (4, "q95"): (0.817, 0.887),
+    (4, "q85"): (0.884, 0.884),
+    (4, "q75"): (0.767, 0.884),
 }
