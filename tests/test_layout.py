@@ -110,3 +110,11 @@ def test_modules_stay_readable() -> None:
         if (n := len(p.read_text().splitlines())) > 330
     }
     assert not long, f"split these modules by concept: {long}"
+
+
+def test_docstrings_cite_nothing_a_reader_cannot_open() -> None:
+    """The team's design notes and issue tracker do not ship: the code says things itself or
+    points to the README or a module."""
+    for name, path in modules():
+        text = path.read_text()
+        assert "DESIGN §" not in text and "issue " + "#" not in text, name

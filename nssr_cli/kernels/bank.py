@@ -155,10 +155,10 @@ def select_kernel(
 # The rule, from `python -m nssr_cli.quality.calibrate` (synthetic scenes only): JPEG quality
 # at or above which a file counts as q95 / q85 (below: q75); noise σ̂ (8-bit luminance) at or
 # above which an input counts as n2 / n5; per (scale, family) the weights of (spectral σ̂,
-# edge σ̂) in the blur score and the score thresholds between consecutive steps. ×3 clean and
-# ×4 JPEG: `--count=1600 3` and `--count=1600 4` (clean fitted only on the inputs the noise gate
-# lets through); the others: the same procedure as a research script on 200 scenes, without
-# that gate (README, Quality).
+# edge σ̂) in the blur score and the score thresholds between consecutive steps. ×4 JPEG:
+# `--count=1600 4`; the others: the same procedure as a research script on 200 scenes (README,
+# Quality). A ×3 clean refit (`--count=1600 3`) was not shipped: it lifted the public blurred
+# mean but sent the 2nd-percentile sharp synthetic input from +0.38 to −4.7 dB.
 JPEG_CLASSES = (90, 80)
 NOISE_CLASSES = (1.0, 2.3)
 WEIGHTS: dict[tuple[int, str], tuple[float, float]] = {
@@ -166,7 +166,7 @@ WEIGHTS: dict[tuple[int, str], tuple[float, float]] = {
     (2, "q95"): (0.555, 0.445),
     (2, "q85"): (0.555, 0.445),
     (2, "q75"): (0.524, 0.476),
-    (3, "clean"): (0.51, 0.49),
+    (3, "clean"): (0.329, 0.671),
     (3, "q95"): (0.424, 0.576),
     (3, "q85"): (0.427, 0.573),
     (3, "q75"): (0.4, 0.6),
@@ -180,7 +180,7 @@ THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
     (2, "q95"): (0.901, 0.901),
     (2, "q85"): (0.832, 0.931),
     (2, "q75"): (0.833, 0.907),
-    (3, "clean"): (0.635, 0.68, 0.744, 0.744),
+    (3, "clean"): (0.832, 1.066, 1.066, 1.066),
     (3, "q95"): (0.78, 1.005),
     (3, "q85"): (0.774, 1.026),
     (3, "q75"): (0.926, 0.926),

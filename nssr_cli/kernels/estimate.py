@@ -1,4 +1,4 @@
-"""A fast, image-free estimate of how blurred an input already is (DESIGN §5).
+"""A fast, image-free estimate of how blurred an input already is (README, "How `auto` chooses").
 
 Natural images have a power spectrum falling off as a power law, ``P(f) ∝ f^−β`` (β ≈ 2, but
 photographs vary: 1.5–3). Blur multiplies it by ``|H(f)|²``; for a Gaussian of width σ, ``log|H|² =
@@ -20,10 +20,10 @@ different images, so :func:`blur_score` averages them with per-scale weights.
 How the score becomes a bank level is calibrated on synthetic scenes only
 (:mod:`nssr_cli.quality.calibrate`; ``python -m nssr_cli.quality.calibrate`` reruns it), never on
 photographs: an even mix of sharp inputs (the classic bicubic downscale) and DIV2KRK-recipe blurs
-with fresh seeds, every bank kernel applied to each, and the level chosen that maximises the
-*expected* PSNR gain over bicubic among calibration inputs of similar score. Over-sharpening a
-sharp image costs 5–12 dB, under-sharpening a blurred one a fraction of the gain, so the thresholds
-come out cautious.
+with fresh seeds, every bank kernel applied to each, and per family the rising thresholds on the
+score that give the best total utility, a dB lost to bicubic counting as much as four gained
+(:data:`~nssr_cli.kernels.bank.LOSS_WEIGHT`). Over-sharpening a sharp image costs 5–12 dB,
+under-sharpening a blurred one a fraction of the gain, so the thresholds come out cautious.
 """
 
 from __future__ import annotations
