@@ -26,13 +26,13 @@ def upscale_params() -> dict[str, Any]:
 
 
 def typer_reads(monkeypatch: pytest.MonkeyPatch, line: list[str]) -> UpscaleOptions | None:
-    """What the Typer command hands to ``run_upscale`` for ``nssr upscale LINE`` (None: it
+    """What the Typer command hands to ``upscale_command`` for ``nssr upscale LINE`` (None: it
     refuses the line)."""
     from nssr_cli.cli import app
     from nssr_cli.cli import upscale as command
 
     seen: list[UpscaleOptions] = []
-    monkeypatch.setattr(command, "run_upscale", seen.append)
+    monkeypatch.setattr(command, "upscale_command", seen.append)
     result = CliRunner().invoke(app, ["upscale", *line])
     return seen[0] if result.exit_code == 0 and seen else None
 

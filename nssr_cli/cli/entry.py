@@ -19,7 +19,7 @@ from typing import Any
 
 from nssr_cli.cli import quick
 from nssr_cli.cli.common import err, exit_now, quiet_broken_pipe, state
-from nssr_cli.cli.upscale_run import run_upscale, stop_cleanly
+from nssr_cli.cli.upscale_run import upscale_command
 from nssr_cli.errors import NssrError, Terminated
 
 
@@ -36,8 +36,7 @@ def _main() -> None:
         options = quick.parse(sys.argv[1:])
         if options is not None:  # a plain `nssr upscale …`: no Typer, no rich unless printing
             state["debug"] = False
-            with stop_cleanly(options.as_json):
-                run_upscale(options)
+            upscale_command(options)
             sys.exit(0)
         from nssr_cli.cli.program import app
 

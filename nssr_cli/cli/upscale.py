@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from nssr_cli.cli.common import Device
-from nssr_cli.cli.upscale_run import BLURS, DEFAULT, UpscaleOptions, run_upscale, stop_cleanly
+from nssr_cli.cli.upscale_run import BLURS, DEFAULT, UpscaleOptions, upscale_command
 
 # The --blur choices: auto, then the bank's levels (named once, in nssr_cli.synth.levels).
 Blur = Enum("Blur", {name: name for name in BLURS}, type=str)  # type: ignore[misc]
@@ -98,5 +98,4 @@ def upscale(
         recursive, overwrite, skip_existing, jobs, max_pixels, as_json, quiet, verbose, ray,
         gpus_per_worker,
     )  # fmt: skip
-    with stop_cleanly(as_json):
-        run_upscale(options)
+    upscale_command(options)

@@ -53,6 +53,13 @@ class UpscaleOptions:
 DEFAULT = UpscaleOptions(inputs=[])
 
 
+def upscale_command(o: UpscaleOptions) -> None:
+    """``nssr upscale`` with options ``o``, however they were parsed: Ctrl-C, SIGTERM and a
+    reader closing stdout become their errors (exit 130, 143, quiet 0)."""
+    with _stop_cleanly(o.as_json):
+        run_upscale(o)
+
+
 def run_upscale(o: UpscaleOptions) -> None:
     """Plan the batch (refusing what must be refused before any work), then run it."""
     # One BLAS thread: the upscale path multiplies no large matrices (OpenCV convolves, with
@@ -133,7 +140,7 @@ def _stdout_for_this_thread() -> Iterator[None]:
 
 
 @contextmanager
-def stop_cleanly(as_json: bool) -> Iterator[None]:
+def _stop_cleanly(as_json: bool) -> Iterator[None]:
     """Ctrl-C → exit 130, SIGTERM → 143 (before the batch starts; the batch says what it kept),
     and the reader of stdout going away → quiet exit 0 after an image (``-o - | head -c``),
     but exit 1 for ``--json``: the batch stopped early and must not look like a success."""
