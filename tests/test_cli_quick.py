@@ -152,3 +152,21 @@ def test_messages_still_reach_stderr_without_typer(tmp_path) -> None:
     proc, _ = run_and_list_modules(tmp_path, str(src), "-v")
     assert proc.returncode == 0, proc.stderr
     assert "done:" in proc.stderr and "in_x2.png" in proc.stderr
+
+
+def test_random_command_lines_read_the_same_both_ways(monkeypatch) -> None:
+    """Fixed-seed random lines mixing every option, value probes, paths and ``--``: wherever
+    the fast parser accepts a line, Typer reads the very same options from it."""
+    import random
+
+    rng = random.Random(0)
+    flags = [f for flags, _ in quick.OPTIONS.values() for f in flags]
+    words = [*flags, *PROBES, "a.png", "-", "--", "-o", "x.jpg", "-qv", "--help", "--json=1"]
+    accepted = 0
+    for _ in range(300):
+        line = ["a.png", *rng.choices(words, k=rng.randint(0, 6))]
+        fast = quick.parse(["upscale", *line])
+        if fast is not None:
+            accepted += 1
+            assert fast == typer_reads(monkeypatch, line), line
+    assert accepted > 50  # the fast path is really taken, not just stepping aside
