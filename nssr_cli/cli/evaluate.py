@@ -46,7 +46,10 @@ def evaluate(
     ] = Protocol.both,
     oracle: Annotated[
         bool,
-        typer.Option(help="Also score every bank kernel: the best per image (an oracle)."),
+        typer.Option(
+            help="Also score the best bank kernel per image (oracle) and the best of what auto "
+            "may choose for it (reach): both see the HR."
+        ),
     ] = True,
     compare: Annotated[
         Path | None, typer.Option(help="Write side-by-side PNG crops into this folder.")
@@ -65,6 +68,7 @@ def evaluate(
     from rich.table import Table
 
     from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, configure_limits
+    from nssr_cli.quality.evaluation import ORACLES
     from nssr_cli.quality.evaluation import evaluate as run_eval
     from nssr_cli.quality.protocols import protocol_names
 
@@ -104,8 +108,8 @@ def evaluate(
         )
     if report.scores:
         err.print(table)
-    gains = Table(title="Gain over bicubic (Y PSNR dB): mean, worst image, oracle")
-    for col in ("protocol", "scale", "method", "mean", "SSIM", "worst", "image", "oracle"):
+    gains = Table(title="Gain over bicubic (Y PSNR dB): mean, worst image, oracles")
+    for col in ("protocol", "scale", "method", "mean", "SSIM", "worst", "image", *ORACLES):
         gains.add_column(col, justify="left" if col in ("protocol", "method", "image") else "right")
     for r in report.summary():
         gains.add_row(
@@ -116,7 +120,7 @@ def evaluate(
             f"{r['ssim_gain']:+.4f}",
             f"{r['worst']:+.2f}",
             r["worst_image"],
-            "" if r["oracle"] is None else f"{r['oracle']:+.2f}",
+            *("" if r[o] is None else f"{r[o]:+.2f}" for o in ORACLES),
         )
     if report.scores:
         err.print(gains)

@@ -17,8 +17,11 @@ Protocols: ``div2krk`` (blurred) and ``classic`` (sharp), each also followed by 
 carry: a JPEG round trip at quality 75, 85 or 95 (``div2krk+jpeg85``; the LR goes
 through nssr's own decoder, so ``auto`` sees the file's quantization tables as a user's JPEG
 would) or Gaussian noise of σ 2 or 5 on the 8-bit scale (``classic+noise5``; a fixed seed per
-image, scale and σ). Next to each method's scores the report keeps an **oracle**: the bank entry
-with the best PSNR for each image (it sees the HR), so a selector's shortfall is visible.
+image, scale and σ). Next to each method's scores the report keeps two oracles, which see the HR:
+**oracle**, the bank entry with the best PSNR for each image (what the bank could give), and
+**reach**, the best of what ``auto`` may choose for that image (plain bicubic, or a step of the
+family it reads the input as: clean, a JPEG quality, noisy; ``heavy`` is never among them). The
+first shows what the bank lacks, the second how far the selector is from its own choices' best.
 """
 
 from __future__ import annotations
@@ -38,7 +41,16 @@ from nssr_cli.files.atomic import publish_problem
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode
 from nssr_cli.files.formats import image_extensions
 from nssr_cli.files.regular import read_regular
-from nssr_cli.kernels.bank import BLUR_LEVELS, bank_entries, bank_kernel, select_kernel
+from nssr_cli.kernels.bank import (
+    BLUR_LEVELS,
+    bank_entries,
+    bank_kernel,
+    bank_scale,
+    degradation_of,
+    select_kernel,
+    steps,
+)
+from nssr_cli.kernels.estimate import Estimates
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.quality.comparison import save_comparison
 from nssr_cli.quality.metrics import psnr_y, require_scikit_image, ssim_y
@@ -51,6 +63,7 @@ from nssr_cli.synth.degradations import (
     modcrop,
 )
 
+ORACLES = ("oracle", "reach")  # the methods that see the HR (module docstring)
 HR_FILE_BYTES = 1 << 30  # a 90 MP 16-bit RGB TIFF, uncompressed, is 540 MB
 SSIM_WINDOW = 7  # SSIM's window needs 7×7 pixels left after the border crop
 
@@ -92,8 +105,8 @@ class Report:
 
     def summary(self) -> list[dict[str, Any]]:
         """Per (protocol, scale, method other than bicubic): mean PSNR and SSIM gain over
-        bicubic, the worst single image's PSNR gain (and which image), and the oracle's mean PSNR
-        gain (when it was measured), in first-seen order."""
+        bicubic, the worst single image's PSNR gain (and which image), and the two oracles' mean
+        PSNR gains (``oracle``, ``reach``; when they were measured), in first-seen order."""
         base = {(s.protocol, s.scale, s.image): s for s in self.scores if s.method == "bicubic"}
         groups: dict[tuple[str, int, str], list[Score]] = {}
         for s in self.scores:
@@ -116,9 +129,10 @@ class Report:
                     "worst_image": v[worst].image,
                 }
             )
-        oracle = {(r["protocol"], r["scale"]): r["gain"] for r in rows if r["method"] == "oracle"}
-        for r in rows:
-            r["oracle"] = oracle.get((r["protocol"], r["scale"]))
+        for name in ORACLES:
+            best = {(r["protocol"], r["scale"]): r["gain"] for r in rows if r["method"] == name}
+            for r in rows:
+                r[name] = best.get((r["protocol"], r["scale"]))
         return rows
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,7 +143,7 @@ class Report:
             "scores": [asdict(s) for s in self.scores],
         }
         for row in (*doc["means"], *doc["scores"], *doc["summary"]):
-            for key in ("psnr", "ssim", "gain", "ssim_gain", "worst", "oracle"):
+            for key in ("psnr", "ssim", "gain", "ssim_gain", "worst", *ORACLES):
                 value = row.get(key)
                 if isinstance(value, float) and not math.isfinite(value):
                     row[key] = None
@@ -209,14 +223,25 @@ def upscale(
     return upscale_planes(lr, cached_plan(kernel, scale, device)), name
 
 
-def oracle(lr: np.ndarray, hr: np.ndarray, scale: int, device: str) -> tuple[str, float, float]:
-    """The bank entry with the best PSNR on this image (it sees ``hr``): name, PSNR, SSIM."""
+def oracle(
+    lr: np.ndarray, hr: np.ndarray, scale: int, device: str, names: Iterable[str] | None = None
+) -> tuple[str, float, float]:
+    """The kernel with the best PSNR on this image (it sees ``hr``): name, PSNR, SSIM. Among
+    ``names`` (bank kernel names, ``x2-bicubic`` for plain bicubic; default: every bank entry)."""
     scored = []
-    for name in bank_entries(scale):
+    for name in bank_entries(scale) if names is None else names:
         out = upscale_planes(lr, cached_plan(bank_kernel(name), scale, device))
         scored.append((psnr_y(out, hr, scale), name, out))
     p, name, out = max(scored, key=lambda t: t[0])
     return name, p, ssim_y(out, hr, scale)
+
+
+def reach(lr: np.ndarray, scale: int, info: dict[str, Any] | None) -> list[str]:
+    """The kernels ``auto`` may choose for ``lr``: plain bicubic and the steps of the family it
+    reads the input as (:func:`~nssr_cli.kernels.bank.degradation_of`), as bank kernel names."""
+    family, _ = degradation_of(Estimates(lr), info)
+    s = bank_scale(scale)
+    return list(dict.fromkeys([f"x{s}-bicubic", *(f"x{s}-{step}" for step in steps(family))]))
 
 
 def evaluate(
@@ -233,8 +258,8 @@ def evaluate(
     with_oracle: bool = True,
 ) -> Report:
     """Score every method on every image, scale and protocol (``base`` or ``base+variant``, as
-    :func:`protocol_names` lists them); with ``with_oracle`` also the method ``oracle``, the best
-    bank entry for each image.
+    :func:`protocol_names` lists them); with ``with_oracle`` also the methods ``oracle`` (the
+    best bank entry for each image) and ``reach`` (the best of what ``auto`` may choose).
 
     Options, methods and ``compare_dir`` are checked before any image is read
     (:class:`UsageError`): comparison crops follow the publishing rule (existing ones are
@@ -286,11 +311,12 @@ def evaluate(
                     if on_score:
                         on_score(score)
                 if with_oracle:
-                    best, p, q = oracle(lr, hr, scale, device)
-                    score = Score(protocol, scale, "oracle", label, p, q, best)
-                    report.scores.append(score)
-                    if on_score:
-                        on_score(score)
+                    for name, among in (("oracle", None), ("reach", reach(lr, scale, info))):
+                        best, p, q = oracle(lr, hr, scale, device, among)
+                        score = Score(protocol, scale, name, label, p, q, best)
+                        report.scores.append(score)
+                        if on_score:
+                            on_score(score)
                 if compare_dir is not None:
                     dest = _crop_path(Path(compare_dir), label, protocol, scale)
                     save_comparison(dest, lr, outs, hr, scale, overwrite=overwrite)
