@@ -68,9 +68,9 @@ def evaluate(
     from rich.table import Table
 
     from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, configure_limits
-    from nssr_cli.quality.evaluation import ORACLES
     from nssr_cli.quality.evaluation import evaluate as run_eval
     from nssr_cli.quality.protocols import protocol_names
+    from nssr_cli.quality.scores import ORACLES
 
     scales = scale or [2, 3, 4]
     if any(s not in (2, 3, 4) for s in scales):

@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,95 +58,13 @@ from nssr_cli.quality.protocols import (
     PROTOCOLS,
     make_lr,
 )
+from nssr_cli.quality.scores import Report, Score
 from nssr_cli.synth.degradations import (
     modcrop,
 )
 
-ORACLES = ("oracle", "reach")  # the methods that see the HR (module docstring)
 HR_FILE_BYTES = 1 << 30  # a 90 MP 16-bit RGB TIFF, uncompressed, is 540 MB
 SSIM_WINDOW = 7  # SSIM's window needs 7×7 pixels left after the border crop
-
-
-@dataclass(frozen=True)
-class Score:
-    """One (protocol, scale, method, image) measurement."""
-
-    protocol: str
-    scale: int
-    method: str
-    image: str  # the file's stem, made unique among the inputs (``a``, ``a-2``)
-    psnr: float  # dB; ``inf`` where the output equals the reference exactly
-    ssim: float
-    kernel: str  # the kernel actually used (the bank entry for blur levels)
-
-
-@dataclass
-class Report:
-    scores: list[Score] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # one message per image left out
-
-    def means(self) -> list[dict[str, Any]]:
-        """Mean PSNR/SSIM per (protocol, scale, method), in first-seen order."""
-        groups: dict[tuple[str, int, str], list[Score]] = {}
-        for s in self.scores:
-            groups.setdefault((s.protocol, s.scale, s.method), []).append(s)
-        return [
-            {
-                "protocol": p,
-                "scale": sc,
-                "method": m,
-                "images": len(v),
-                "psnr": float(np.mean([s.psnr for s in v])),
-                "ssim": float(np.mean([s.ssim for s in v])),
-            }
-            for (p, sc, m), v in groups.items()
-        ]
-
-    def summary(self) -> list[dict[str, Any]]:
-        """Per (protocol, scale, method other than bicubic): mean PSNR and SSIM gain over
-        bicubic, the worst single image's PSNR gain (and which image), and the two oracles' mean
-        PSNR gains (``oracle``, ``reach``; when they were measured), in first-seen order."""
-        base = {(s.protocol, s.scale, s.image): s for s in self.scores if s.method == "bicubic"}
-        groups: dict[tuple[str, int, str], list[Score]] = {}
-        for s in self.scores:
-            if s.method != "bicubic" and (s.protocol, s.scale, s.image) in base:
-                groups.setdefault((s.protocol, s.scale, s.method), []).append(s)
-        rows = []
-        for (p, sc, m), v in groups.items():
-            gain = [s.psnr - base[p, sc, s.image].psnr for s in v]
-            worst = int(np.argmin(gain))
-            ssim = [s.ssim - base[p, sc, s.image].ssim for s in v]
-            rows.append(
-                {
-                    "protocol": p,
-                    "scale": sc,
-                    "method": m,
-                    "images": len(v),
-                    "gain": float(np.mean(gain)),
-                    "ssim_gain": float(np.mean(ssim)),
-                    "worst": float(gain[worst]),
-                    "worst_image": v[worst].image,
-                }
-            )
-        for name in ORACLES:
-            best = {(r["protocol"], r["scale"]): r["gain"] for r in rows if r["method"] == name}
-            for r in rows:
-                r[name] = best.get((r["protocol"], r["scale"]))
-        return rows
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON: an infinite (or NaN) score becomes ``None``."""
-        doc = {
-            "means": self.means(),
-            "summary": self.summary(),
-            "scores": [asdict(s) for s in self.scores],
-        }
-        for row in (*doc["means"], *doc["scores"], *doc["summary"]):
-            for key in ("psnr", "ssim", "gain", "ssim_gain", "worst", *ORACLES):
-                value = row.get(key)
-                if isinstance(value, float) and not math.isfinite(value):
-                    row[key] = None
-        return {**doc, "failed": list(self.failed)}
 
 
 def find_images(paths: Iterable[Path]) -> list[Path]:
