@@ -2,8 +2,9 @@
 and OpenCV: no PyTorch.
 
 Serves the CPU engine's fractional scales and the border band of its polyphase path. A separable
-bicubic of just the low-resolution rows the band needs (taps as PyTorch computes them), the rows
-and columns reflect-padded by the kernel's radius, then the convolution (``cv2.filter2D``).
+bicubic of just the low-resolution rows the band needs (PyTorch's taps down the low-resolution
+columns, then OpenCV's resize across), the rows and columns reflect-padded by the kernel's
+radius, then the convolution (``cv2.filter2D``).
 Images are ``(H, W, C)`` in their own units; results are float32, unclamped.
 """
 
@@ -31,6 +32,14 @@ def correlate(
     return out.reshape(src.shape)  # OpenCV drops a last axis of length 1
 
 
+# Rows computed and dropped at each end of a resize call. With Intel IPP (x86 wheels) OpenCV's
+# bicubic resize computes a call's first and last rows, and whole calls of a few rows, slightly
+# differently from the others (by up to 6e-5). With two rows of margin every kept row already
+# equalled a whole-image call in the tests (bands of 1 row up to the whole image, the same
+# bytes); four leave room. Without the margin, 21 of those tests fail.
+RESIZE_MARGIN = 4
+
+
 def reference_rows(x: np.ndarray, h: np.ndarray, scale: float, y0: int, y1: int) -> np.ndarray:
     """Output rows ``[y0, y1)`` at full width of the reference upscale of ``x`` ``(H, W, C)``
     (any dtype) by ``scale`` with the convolution kernel ``h`` ``(k, k)`` float32:
@@ -38,19 +47,37 @@ def reference_rows(x: np.ndarray, h: np.ndarray, scale: float, y0: int, y1: int)
     height, width, c = x.shape
     out_h, out_w = output_size(height, width, scale)
     r = h.shape[-1] // 2
-    rows = reflect_indices(y0 - r, y1 + r, out_h)
+    # The rows the convolution needs, and RESIZE_MARGIN more on each side for the resize below.
+    rows = reflect_indices(y0 - r - RESIZE_MARGIN, y1 + r + RESIZE_MARGIN, out_h)
     row_idx, row_w = bicubic_taps(height, out_h, rows)
     la, lb = int(row_idx.min()), int(row_idx.max()) + 1
-    # Columns first, on the few LR rows needed, gathering whole rows of the transposed band
-    # (contiguous copies); then the rows. Both passes produce the reflect padding directly.
-    xt = np.ascontiguousarray(x[la:lb].transpose(1, 0, 2), dtype=np.float32)  # (W, rows, C)
-    col_idx, col_w = bicubic_taps(width, out_w, reflect_indices(-r, out_w + r, out_w))
-    up = _resample(xt, col_idx, col_w)  # (W' + 2r, rows, C)
-    up = _resample(np.ascontiguousarray(up.transpose(1, 0, 2)), row_idx - la, row_w)
+    # Rows first, on the low-resolution width: PyTorch's taps, four whole-row gathers. Then
+    # across: OpenCV's bicubic resize to the output width, height unchanged (PyTorch's kernel,
+    # A = −0.75, and its clamping at the edges; the source coordinates in double where PyTorch
+    # rounds them to float32: a difference within ~2e-4 of the range), reflect-padded by the
+    # kernel's radius.
+    band = np.ascontiguousarray(x[la:lb], dtype=np.float32)
+    rows_up = _resample(band, row_idx - la, row_w)  # (rows + 2r + 2·margin, W, C)
+    up = _across(rows_up, out_w)[RESIZE_MARGIN : len(rows) - RESIZE_MARGIN]
+    if r:
+        up = cv2.copyMakeBorder(up, 0, 0, r, r, cv2.BORDER_REFLECT_101)
+    up = up.reshape(len(rows) - 2 * RESIZE_MARGIN, out_w + 2 * r, c)
     if r == 0:
         return up * h.reshape(())
     flipped = np.ascontiguousarray(h[::-1, ::-1], dtype=np.float32)  # convolution → correlation
     return correlate(up, flipped, r, cv2.BORDER_CONSTANT)[r:-r, r:-r]
+
+
+def _across(x: np.ndarray, width: int) -> np.ndarray:
+    """OpenCV's bicubic resize of ``x`` ``(rows, W, C)`` float32 to ``width``, height unchanged,
+    one channel at a time (IPP's arithmetic differs between channel counts): ``(rows, width,
+    C)``, or ``(rows, width)`` for one channel."""
+    size = (width, x.shape[0])
+    planes = [
+        cv2.resize(np.ascontiguousarray(x[:, :, k]), size, interpolation=cv2.INTER_CUBIC)
+        for k in range(x.shape[2])
+    ]
+    return cv2.merge(planes) if len(planes) > 1 else planes[0]
 
 
 def _resample(x: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
