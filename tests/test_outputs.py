@@ -180,3 +180,51 @@ def test_without_hard_links_publication_still_never_clobbers(tmp_path: Path, mon
         publish(tmp_path / "race.bin", b"ours")
     assert (tmp_path / "race.bin").read_bytes() == b"theirs"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.bin", "race.bin"]
+
+
+def test_publishing_the_bytes_already_there_writes_nothing(tmp_path: Path) -> None:
+    """A regular file that already holds exactly the bytes is left as it is and counts as
+    published; other bytes, or a symlink to the same bytes, are still refused."""
+    from nssr_cli.errors import OutputError
+    from nssr_cli.files.atomic import publish
+
+    out = tmp_path / "a.bin"
+    publish(out, b"result")
+    before = os.stat(out)
+    publish(out, b"result")  # e.g. a Ray task retried after its worker died just after this
+    after = os.stat(out)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    with pytest.raises(OutputError, match="already exists"):
+        publish(out, b"resulT")
+    with pytest.raises(OutputError, match="already exists"):
+        publish(out, b"result and more")
+    (tmp_path / "link.bin").symlink_to(out)
+    with pytest.raises(OutputError, match="already exists"):
+        publish(tmp_path / "link.bin", b"result")
+    assert out.read_bytes() == b"result" and (tmp_path / "link.bin").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "link.bin"]  # no temp left
+
+
+def test_a_file_run_again_after_it_was_published_is_done_not_failed(tmp_path: Path) -> None:
+    """What a Ray retry does when the worker died after publishing: the same job again finds
+    its own output, byte for byte, and reports it done; a different file there still fails."""
+    from helpers_images import image_file
+
+    from nssr_cli.batch.plan import Options, expand_inputs, plan
+    from nssr_cli.batch.run import Settings, Upscaler, process
+    from nssr_cli.files.decode import DEFAULT_MAX_PIXELS
+
+    src = image_file(tmp_path / "in" / "a.png")
+    found = expand_inputs([str(src)], recursive=False, exclude=tmp_path / "out")
+    options = Options(2.0, str(tmp_path / "out") + os.sep, None, None, False, False, False)
+    (job,) = plan(found.sources, options)
+    upscaler = Upscaler(2.0, None, "auto", "cpu", None)
+    settings = Settings(95, DEFAULT_MAX_PIXELS, scale=2.0, overwrite=False)
+    assert process(job, upscaler, settings).status == "done"
+    first = job.output.read_bytes()
+    again = process(job, upscaler, settings)
+    assert again.status == "done" and job.output.read_bytes() == first
+    job.output.write_bytes(first[:-1] + b"\x00")
+    third = process(job, upscaler, settings)
+    assert third.status == "failed" and "already exists" in third.error
+    assert job.output.read_bytes() == first[:-1] + b"\x00"

@@ -12,6 +12,10 @@
    of the old file keep the old bytes, a symlink is replaced (never written through), and the
    replaced file's permission bits are kept.
 
+Publishing bytes that a regular file at the path already holds, exactly, is done without
+writing anything: a Ray task retried after its worker died just after publishing, or a second
+run of the same command, finds its own result there (with ``overwrite`` the file is rewritten).
+
 A temp file is removed on every failure and interruption; one left by a killed nssr carries its
 PID, and :func:`remove_stale_temps` removes those whose process is gone.
 """
@@ -134,12 +138,16 @@ def publish(
     path = Path(path)
     problem = publish_problem(path, overwrite=overwrite)
     if problem is not None:
+        if not overwrite and holds(path, data):
+            return  # already there, byte for byte (module docstring)
         raise OutputError(problem)
     try:
         if make_folders:
             path.parent.mkdir(parents=True, exist_ok=True)
         _write_and_publish(path, data, overwrite, cancelled)
     except FileExistsError:
+        if holds(path, data):
+            return
         raise OutputError(
             f"{path}: another program created this file while nssr was working; "
             "left it as it is (pass --overwrite to replace it)"
@@ -152,6 +160,19 @@ def publish(
                 "space and rerun (with --skip-existing to resume a batch)"
             ) from None
         raise OutputError(f"{path}: cannot write ({reason})") from None
+
+
+def holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a regular file (not a symlink) holding exactly ``data``."""
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+            return False
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            return f.read(len(data) + 1) == data
+    except OSError:
+        return False
 
 
 def _write_and_publish(
