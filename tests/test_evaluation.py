@@ -60,11 +60,13 @@ def test_eval_cli_json_table_and_compare(hr_dir: Path, tmp_path: Path) -> None:
     for (protocol, scale, method, image), s in scores.items():
         if method != "auto":
             continue
-        # reach is the best of what auto may choose, bicubic included: never below either
+        # reach is the best of what auto may choose: never below auto, never above the oracle
+        # when auto's choices are bank entries (a clean input's none/light/medium)
         best = scores[(protocol, scale, "reach", image)]
         assert best["psnr"] >= s["psnr"] - 1e-9
-        assert best["psnr"] >= scores[(protocol, scale, "bicubic", image)]["psnr"] - 1e-9
         assert best["kernel"].startswith(f"x{scale}-")
+        if best["kernel"].split("-", 1)[1] in ("none", "light", "medium"):
+            assert best["psnr"] <= scores[(protocol, scale, "oracle", image)]["psnr"] + 1e-9
     assert len(list(out.glob("*.png"))) == 2 * 2 * 2
 
 

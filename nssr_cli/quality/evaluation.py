@@ -19,8 +19,9 @@ through nssr's own decoder, so ``auto`` sees the file's quantization tables as a
 would) or Gaussian noise of σ 2 or 5 on the 8-bit scale (``classic+noise5``; a fixed seed per
 image, scale and σ). Next to each method's scores the report keeps two oracles, which see the HR:
 **oracle**, the bank entry with the best PSNR for each image (what the bank could give), and
-**reach**, the best of what ``auto`` may choose for that image (plain bicubic, or a step of the
-family it reads the input as: clean, a JPEG quality, noisy; ``heavy`` is never among them). The
+**reach**, the best of what ``auto`` may choose for that image (the steps of the family it reads
+the input as: clean, a JPEG quality, or noisy, whose only step is plain bicubic; ``heavy`` is
+never among them). The
 first shows what the bank lacks, the second how far the selector is from its own choices' best.
 """
 
@@ -154,11 +155,12 @@ def oracle(
 
 
 def reach(lr: np.ndarray, scale: int, info: dict[str, Any] | None) -> list[str]:
-    """The kernels ``auto`` may choose for ``lr``: plain bicubic and the steps of the family it
-    reads the input as (:func:`~nssr_cli.kernels.bank.degradation_of`), as bank kernel names."""
+    """The kernels ``auto`` may choose for ``lr``: the steps of the family it reads the input as
+    (:func:`~nssr_cli.kernels.bank.degradation_of`; plain bicubic for a noisy one), as bank
+    kernel names."""
     family, _ = degradation_of(Estimates(lr), info)
     s = bank_scale(scale)
-    return list(dict.fromkeys([f"x{s}-bicubic", *(f"x{s}-{step}" for step in steps(family))]))
+    return [f"x{s}-{step}" for step in steps(family)]
 
 
 def evaluate(
