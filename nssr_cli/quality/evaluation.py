@@ -21,8 +21,8 @@ image, scale and σ). Next to each method's scores the report keeps two oracles,
 **oracle**, the bank entry with the best PSNR for each image (what the bank could give), and
 **reach**, the best of what ``auto`` may choose for that image (the steps of the family it reads
 the input as: clean, a JPEG quality, or noisy, whose only step is plain bicubic; ``heavy`` is
-never among them). The
-first shows what the bank lacks, the second how far the selector is from its own choices' best.
+never among them). The first shows what the bank lacks, the second how far the selector is from
+its own choices' best.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ from nssr_cli.kernels.bank import (
     select_kernel,
     steps,
 )
-from nssr_cli.kernels.estimate import Estimates
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.quality.comparison import save_comparison
 from nssr_cli.quality.metrics import psnr_y, require_scikit_image, ssim_y
@@ -158,7 +157,7 @@ def reach(lr: np.ndarray, scale: int, info: dict[str, Any] | None) -> list[str]:
     """The kernels ``auto`` may choose for ``lr``: the steps of the family it reads the input as
     (:func:`~nssr_cli.kernels.bank.degradation_of`; plain bicubic for a noisy one), as bank
     kernel names."""
-    family, _ = degradation_of(Estimates(lr), info)
+    family, _ = degradation_of(lr, info)
     s = bank_scale(scale)
     return [f"x{s}-{step}" for step in steps(family)]
 
