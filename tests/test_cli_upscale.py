@@ -240,3 +240,20 @@ def test_ray_address_where_nothing_listens_is_refused_at_once(
     src = image_file(tmp_path / "a.png")
     code, _, err = nssr(["upscale", str(src), "--ray", "auto"], capsys, monkeypatch)
     assert code == 2 and f"--ray auto: no Ray cluster answers at 127.0.0.1:{port}" in err
+
+
+def test_a_folder_run_into_o_skips_what_a_run_in_place_left(tmp_path, capsys, monkeypatch) -> None:
+    """As a user does: one photo upscaled in place (``a_x2.jpg`` beside it), then the whole
+    folder into ``-o big/``: ``big/`` gets ``a_x2.jpg`` and ``b_x2.png`` only, and ``-v`` says
+    why ``a_x2.jpg`` was left out."""
+    src = tmp_path / "in"
+    image_file(src / "a.jpg")
+    image_file(src / "b.png")
+    code, _, err = nssr(["upscale", str(src / "a.jpg")], capsys, monkeypatch)
+    assert code == 0 and (src / "a_x2.jpg").is_file(), err
+    code, _, err = nssr(
+        ["upscale", str(src), "-o", f"{tmp_path / 'big'}/", "-v"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "big").iterdir()) == ["a_x2.jpg", "b_x2.png"]
+    assert "a_x2.jpg (the output of" in err

@@ -179,7 +179,9 @@ def plan(sources: list[Source], opts: Options, ignored: list[str] | None = None)
     """Output paths and formats for every source, with refusals decided before any work.
 
     A source that is another source's output in this plan (``a_x2.png`` from a previous run,
-    beside ``a.png``) is left out, and said why in ``ignored``.
+    beside ``a.png``), or that a folder walk found beside another source under the name a run
+    without ``-o`` would have given it (``a_x2.*`` beside ``a.*``, any format), is left out, and
+    said why in ``ignored``.
     """
     fmt = format_name(opts.fmt) if opts.fmt else None
     if opts.overwrite and opts.skip_existing:
@@ -191,7 +193,7 @@ def plan(sources: list[Source], opts: Options, ignored: list[str] | None = None)
     jobs = [
         Job(s, dst, format_for_path(dst) or fmt) for s, dst in _destinations(sources, opts, fmt)
     ]
-    jobs = _without_earlier_outputs(jobs, ignored if ignored is not None else [])
+    jobs = _without_earlier_outputs(jobs, _suffix(opts), ignored if ignored is not None else [])
     sources = [j.source for j in jobs]
     _check_collisions(jobs)
     _check_folders(jobs)
@@ -210,7 +212,7 @@ def _destinations(
         check_file_output(
             out, fmt, several=len(sources) > 1 or any(s.root is not None for s in sources)
         )
-    suffix = check_suffix(opts.suffix if opts.suffix is not None else f"_x{opts.scale:g}")
+    suffix = _suffix(opts)
     for s in sources:
         if s.path is None:
             if out is None or as_folder:
@@ -229,14 +231,29 @@ def _destinations(
             yield s, out
 
 
-def _without_earlier_outputs(jobs: list[Job], ignored: list[str]) -> list[Job]:
-    """Leave out every source that is the planned output of another source: an earlier run's
-    result, which upscaling again would only make ``a_x2_x2.png``."""
+def _suffix(opts: Options) -> str:
+    """What ``nssr upscale`` adds to an output's name: ``--suffix``, else ``_x<S>``."""
+    return check_suffix(opts.suffix if opts.suffix is not None else f"_x{opts.scale:g}")
+
+
+def _without_earlier_outputs(jobs: list[Job], suffix: str, ignored: list[str]) -> list[Job]:
+    """Leave out every source that is the planned output of another source, or (found in a
+    folder) named as a run without ``-o`` would have named another's output beside it: an
+    earlier run's result, which upscaling again would only make ``a_x2_x2.png``. Files named
+    on the command line are only left out in the first case: naming one says it is wanted."""
     writes = {_identity(j.output): j for j in jobs if j.output is not None}
     writes.pop(None, None)
+    beside = {
+        (j.source.path.parent, j.source.path.stem + suffix): j
+        for j in jobs
+        if j.source.path is not None and j.source.root is not None
+    }
     kept = []
     for job in jobs:
-        maker = writes.get(_identity(job.source.path)) if job.source.path is not None else None
+        path = job.source.path
+        maker = writes.get(_identity(path)) if path is not None else None
+        if maker is None and path is not None and job.source.root is not None:
+            maker = beside.get((path.parent, path.stem))
         if maker is not None and maker is not job:
             ignored.append(f"{job.source.name} (the output of {maker.source.name}; not an input)")
         else:
