@@ -91,7 +91,7 @@ def test_earlier_outputs_beside_their_inputs_are_not_new_inputs_even_with_o(
     make(tmp_path / "in" / "a.jpg")
     make(tmp_path / "in" / "a_x2.png")  # an earlier run with -f png
     make(tmp_path / "in" / "a_x2_x2.jpg")  # and one before that
-    make(tmp_path / "in" / "b_x3.jpg")  # not a ×2 output: b_x3 has no b beside it anyway
+    make(tmp_path / "in" / "b_x3.jpg")  # no b.* beside it: an input like any other
     found = expand_inputs([str(tmp_path / "in")], recursive=False)
     jobs = plan(found.sources, Options(2.0, output=f"{tmp_path / 'out'}/"), found.ignored)
     assert sorted(j.source.path.name for j in jobs) == ["a.jpg", "b_x3.jpg"]
