@@ -7,7 +7,7 @@ import pytest
 
 from nssr_cli.kernels.bank import steps
 from nssr_cli.kernels.estimate import edge_sigma, estimate_sigma, luminance
-from nssr_cli.quality.calibrate import evaluate_rule, fit
+from nssr_cli.quality.calibrate import evaluate_rule, fit, replaces
 from nssr_cli.synth.degradations import (
     blur_subsample,
     gaussian,
@@ -180,3 +180,18 @@ def test_rows_the_noise_estimate_sends_to_bicubic_do_not_move_the_clean_threshol
     # were they let through, they would drag the thresholds up
     let_through = fit([{**r, "noise": 0.3} for r in quiet + noisy])["clean"]
     assert let_through[1][0] > rule["clean"][1][0]
+
+
+def test_a_refit_replaces_a_rule_only_when_useful_and_clearly_safer() -> None:
+    rows = _toy_rows(np.random.default_rng(0))
+    rule = fit(rows)
+    scores = evaluate_rule(_toy_rows(np.random.default_rng(1)), rule)["clean"]
+    assert {"utility", "sharp_p2"} <= set(scores)
+    assert scores["sharp_p2"] >= scores["sharp_worst"] and scores["utility"] > 0
+    reckless = evaluate_rule(rows, {"clean": (rule["clean"][0], (0.0,) * 4)})["clean"]
+    assert reckless["sharp_p2"] < 0 and reckless["utility"] < scores["utility"]
+    base = {"utility": 0.5, "sharp_p2": -3.0, "sharp_worst": -9.0}
+    assert replaces({**base, "sharp_p2": -1.5}, base)  # same utility, tail 1.5 dB better
+    assert not replaces({**base, "sharp_p2": -2.5}, base)  # tail barely better
+    assert not replaces({**base, "sharp_p2": -1.5, "utility": 0.4}, base)  # less useful
+    assert not replaces({**base, "sharp_p2": -1.5, "sharp_worst": -12.0}, base)  # worst worse

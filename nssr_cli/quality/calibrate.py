@@ -20,10 +20,12 @@ family's rule count (:func:`reaches_rule`): a clean scene whose noise estimate s
 bicubic (many sharp textures read σ̂ ≥ 1) would otherwise pull the clean thresholds up with
 losses ``auto`` never incurs.
 
-``python -m nssr_cli.quality.calibrate [--check] [--count=N] [SCALE...]`` refits the rule on
-``N`` scenes per scale (200 by default; thresholds fitted on 200 move by up to ±0.1 between
-random streams, on 1600 by about half that) and prints it (or, with ``--check``, scores the
-shipped rule on held-out scenes).
+``python -m nssr_cli.quality.calibrate [--check] [--count=N] [--held-out=M] [SCALE...]`` refits
+the rule on ``N`` scenes per scale (200 by default; thresholds fitted on 200 move by up to ±0.1
+between random streams, on 1600 by about half that) and prints it (with ``--check``, scores the
+shipped rule on held-out scenes instead); ``--held-out=M`` also scores the refit and the shipped
+rule on two held-out streams of ``M`` scenes and says per family whether the refit should
+replace the shipped rule (:func:`replaces`).
 """
 
 from __future__ import annotations
@@ -201,8 +203,10 @@ def pick(row: dict[str, Any], rule: Rule) -> int | None:
 
 
 def evaluate_rule(rows: list[dict[str, Any]], rule: Rule) -> dict[str, dict[str, float]]:
-    """Per family: mean and worst gain of sharp and of blurred inputs under ``rule``, and the
-    blurred inputs' oracle (best step per input)."""
+    """Per family: mean and worst gain of sharp and of blurred inputs under ``rule``, the
+    blurred inputs' oracle (best step per input), the mean :func:`utility` of all inputs and
+    ``sharp_p2``: the 2nd percentile of the sharp inputs that reach the rule (the tail a
+    default must bound; inputs sent to bicubic count 0 dB everywhere else)."""
     out = {}
     for family in FAMILIES:
         part = [r for r in rows if r["family"] == family]
@@ -211,14 +215,33 @@ def evaluate_rule(rows: list[dict[str, Any]], rule: Rule) -> dict[str, dict[str,
         picks = [(r, pick(r, rule)) for r in part]
         gain = np.array([0.0 if k is None else r["gain"][k] for r, k in picks])
         sharp = np.array([r["sharp"] for r in part])
+        reached = sharp & np.array([k is not None for _, k in picks])
         best = np.array([r["gain"].max() for r in part])
         out[family] = {
             "sharp_mean": round(float(gain[sharp].mean()), 3),
             "sharp_worst": round(float(gain[sharp].min()), 3),
+            "sharp_p2": round(float(np.percentile(gain[reached], 2)), 3) if reached.any() else 0.0,
             "blurred_mean": round(float(gain[~sharp].mean()), 3),
             "blurred_oracle": round(float(best[~sharp].mean()), 3),
+            "utility": round(float(utility(gain).mean()), 3),
         }
     return out
+
+
+# A refit replaces a shipped rule only if, on every held-out stream, it is at least as useful
+# and its sharp tail clearly better: 2nd percentile up by this many dB, worst down by no more.
+TAIL_GAIN_DB = 1.0
+
+
+def replaces(fitted: dict[str, float], shipped: dict[str, float]) -> bool:
+    """Whether one family's :func:`evaluate_rule` scores on one held-out stream favour the
+    refit: utility not lower, ``sharp_p2`` up by :data:`TAIL_GAIN_DB`, ``sharp_worst`` down by
+    no more than that."""
+    return (
+        fitted["utility"] >= shipped["utility"]
+        and fitted["sharp_p2"] >= shipped["sharp_p2"] + TAIL_GAIN_DB
+        and fitted["sharp_worst"] >= shipped["sharp_worst"] - TAIL_GAIN_DB
+    )
 
 
 def noise_classes(rows: list[dict[str, Any]]) -> tuple[float, float]:
@@ -240,11 +263,15 @@ def shipped_rule(scale: int) -> Rule:
     }
 
 
-if __name__ == "__main__":  # python -m nssr_cli.quality.calibrate [--check] [--count=N] [SCALE...]
+if __name__ == "__main__":
+    # python -m nssr_cli.quality.calibrate [--check] [--count=N] [--held-out=M] [SCALE...]
     import sys
 
+    def _option(name: str, default: int) -> int:
+        return next((int(a[len(name) :]) for a in sys.argv if a.startswith(name)), default)
+
     held_out = "--check" in sys.argv
-    count = next((int(a[8:]) for a in sys.argv if a.startswith("--count=")), 200)
+    count, streams = _option("--count=", 200), _option("--held-out=", 0)
     for s in [int(a) for a in sys.argv[1:] if a.isdigit()] or [2, 3, 4]:
         rows = calibrate(s, count, seed=1 if held_out else 0)
         if held_out:
@@ -255,3 +282,14 @@ if __name__ == "__main__":  # python -m nssr_cli.quality.calibrate [--check] [--
         for family, (weights, thresholds) in rule.items():
             print(f"x{s} {family}: WEIGHTS {weights} THRESHOLDS {thresholds}")
         print(f"x{s}: fitted rule on its own scenes: {evaluate_rule(rows, rule)}")
+        if streams:  # the fitted and the shipped rule on two held-out streams
+            scores = [
+                (evaluate_rule(held, rule), evaluate_rule(held, shipped_rule(s)))
+                for held in (calibrate(s, streams, seed=k) for k in (1, 2))
+            ]
+            for family in rule:
+                verdict = all(replaces(f[family], sh[family]) for f, sh in scores)
+                print(f"x{s} {family}: {'replace' if verdict else 'keep'} the shipped rule")
+                for k, (f, sh) in enumerate(scores, 1):
+                    print(f"    held-out {k}: fitted  {f[family]}")
+                    print(f"                shipped {sh[family]}")
