@@ -86,23 +86,31 @@ def test_output_folder_mirrors_the_tree(tmp_path: Path) -> None:
 def test_earlier_outputs_beside_their_inputs_are_not_new_inputs_even_with_o(
     tmp_path: Path,
 ) -> None:
-    """`nssr upscale in/a.jpg -s 2` left in/a_x2.jpg; `nssr upscale in -o out/ -s 2` must not
-    upscale that again into out/a_x2_x2.jpg, whatever format the earlier run wrote."""
+    """`nssr upscale in/a.jpg -s 2` left in/a_x2.jpg; `nssr upscale in -o out/` must not
+    upscale that again into out/a_x2_x2.jpg, whatever format and scale either run used."""
     make(tmp_path / "in" / "a.jpg")
     make(tmp_path / "in" / "a_x2.png")  # an earlier run with -f png
     make(tmp_path / "in" / "a_x2_x2.jpg")  # and one before that
+    make(tmp_path / "in" / "a_big.png")  # an earlier run with --suffix _big
     make(tmp_path / "in" / "b_x3.jpg")  # no b.* beside it: an input like any other
+    out = f"{tmp_path / 'out'}/"
+
+    def planned(**options: object) -> list[str]:
+        found = expand_inputs([str(tmp_path / "in")], recursive=False)
+        jobs = plan(found.sources, Options(**options))  # type: ignore[arg-type]
+        return sorted(j.source.path.name for j in jobs)
+
     found = expand_inputs([str(tmp_path / "in")], recursive=False)
-    jobs = plan(found.sources, Options(2.0, output=f"{tmp_path / 'out'}/"), found.ignored)
-    assert sorted(j.source.path.name for j in jobs) == ["a.jpg", "b_x3.jpg"]
+    jobs = plan(found.sources, Options(2.0, output=out), found.ignored)
+    assert sorted(j.source.path.name for j in jobs) == ["a.jpg", "a_big.png", "b_x3.jpg"]
     assert any("a_x2.png" in i and "a.jpg" in i for i in found.ignored)
-    # another scale's suffix, or the files named one by one, are inputs like any other
-    found = expand_inputs([str(tmp_path / "in")], recursive=False)
-    assert len(plan(found.sources, Options(3.0, output=f"{tmp_path / 'out'}/"))) == 4
+    assert planned(scale=3.0, output=out) == ["a.jpg", "a_big.png", "b_x3.jpg"]
+    assert planned(scale=2.0, output=out, suffix="_big") == ["a.jpg", "b_x3.jpg"]
+    # files named one by one are inputs like any other
     named = expand_inputs(
         [str(tmp_path / "in" / n) for n in ("a.jpg", "a_x2.png")], recursive=False
     )
-    assert len(plan(named.sources, Options(2.0, output=f"{tmp_path / 'out'}/"))) == 2
+    assert len(plan(named.sources, Options(2.0, output=out))) == 2
 
 
 def test_collisions_are_refused_before_starting(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -180,8 +181,8 @@ def plan(sources: list[Source], opts: Options, ignored: list[str] | None = None)
 
     A source that is another source's output in this plan (``a_x2.png`` from a previous run,
     beside ``a.png``), or that a folder walk found beside another source under the name a run
-    without ``-o`` would have given it (``a_x2.*`` beside ``a.*``, any format), is left out, and
-    said why in ``ignored``.
+    without ``-o`` would have given it (``a_x2.*`` beside ``a.*``: any format, this run's
+    suffix or ``_x<S>`` at any scale), is left out, and said why in ``ignored``.
     """
     fmt = format_name(opts.fmt) if opts.fmt else None
     if opts.overwrite and opts.skip_existing:
@@ -236,24 +237,36 @@ def _suffix(opts: Options) -> str:
     return check_suffix(opts.suffix if opts.suffix is not None else f"_x{opts.scale:g}")
 
 
+# The default suffix at any scale: ``_x2``, ``_x3``, ``_x2.5`` (``f"_x{scale:g}"``).
+_SCALE_SUFFIX = re.compile(r"(.+)_x\d+(?:\.\d+)?")
+
+
+def _earlier_output_of(stem: str, suffix: str) -> str | None:
+    """The stem of the input whose output a file named ``stem`` would be: with this run's
+    ``suffix``, or the default one of any scale; None if neither ends ``stem``."""
+    if stem.endswith(suffix) and len(stem) > len(suffix):
+        return stem[: -len(suffix)]
+    match = _SCALE_SUFFIX.fullmatch(stem)
+    return match.group(1) if match else None
+
+
 def _without_earlier_outputs(jobs: list[Job], suffix: str, ignored: list[str]) -> list[Job]:
     """Leave out every source that is the planned output of another source, or (found in a
-    folder) named as a run without ``-o`` would have named another's output beside it: an
-    earlier run's result, which upscaling again would only make ``a_x2_x2.png``. Files named
-    on the command line are only left out in the first case: naming one says it is wanted."""
+    folder) named as an earlier run without ``-o`` would have named another's output beside it
+    (``a_x2.*`` beside ``a.*``: this run's suffix, or ``_x<S>`` at any scale): upscaling it
+    again would only make ``a_x2_x2.png``. Files named on the command line are only left out in
+    the first case: naming one says it is wanted."""
     writes = {_identity(j.output): j for j in jobs if j.output is not None}
     writes.pop(None, None)
-    beside = {
-        (j.source.path.parent, j.source.path.stem + suffix): j
-        for j in jobs
-        if j.source.path is not None and j.source.root is not None
-    }
+    walked = [j for j in jobs if j.source.path is not None and j.source.root is not None]
+    by_stem = {(j.source.path.parent, j.source.path.stem): j for j in walked}
     kept = []
     for job in jobs:
         path = job.source.path
         maker = writes.get(_identity(path)) if path is not None else None
-        if maker is None and path is not None and job.source.root is not None:
-            maker = beside.get((path.parent, path.stem))
+        if maker is None and job in walked:
+            base = _earlier_output_of(path.stem, suffix)
+            maker = by_stem.get((path.parent, base)) if base else None
         if maker is not None and maker is not job:
             ignored.append(f"{job.source.name} (the output of {maker.source.name}; not an input)")
         else:
