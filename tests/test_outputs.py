@@ -228,3 +228,14 @@ def test_a_file_run_again_after_it_was_published_is_done_not_failed(tmp_path: Pa
     third = process(job, upscaler, settings)
     assert third.status == "failed" and "already exists" in third.error
     assert job.output.read_bytes() == first[:-1] + b"\x00"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_that_exists_but_takes_no_files_is_refused_in_plain_words(
+    cli, tmp_path: Path
+) -> None:
+    src = picture(tmp_path / "a.png")
+    r = cli("upscale", str(src), "-o", "/proc/x.png", "--kernel", "bicubic")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "/proc (files cannot be created there)" in err, err
+    assert "No such file" not in err

@@ -296,5 +296,7 @@ def probe_writable(folder: Path) -> str | None:
         os.close(fd)
         os.unlink(tmp)
     except OSError as exc:
+        if exc.errno == errno.ENOENT:  # the folder exists: a filesystem such as /proc refuses
+            return "files cannot be created there"
         return exc.strerror or str(exc)
     return None
