@@ -15,7 +15,8 @@ noisy and content-dependent: smooth photographs read blurred, textured ones shar
 independent estimate looks only at the strongest edges instead (:func:`edge_sigma`): how much their
 gradient drops when the image is re-blurred by a known Gaussian (a step edge of width σ loses a
 factor ``√(σ² + σ_r²)/σ``), which does not depend on the spectrum's slope. The two fail on
-different images, so :func:`blur_score` averages them with per-scale weights.
+different images, so the kernel choice (:func:`~nssr_cli.kernels.bank.select_kernel`) weighs
+them with per-scale weights.
 
 How the score becomes a bank level is calibrated on synthetic scenes only
 (:mod:`nssr_cli.quality.calibrate`; ``python -m nssr_cli.quality.calibrate`` reruns it), never on

@@ -12,10 +12,11 @@ that family is applied and scored like the benchmark (8-bit output, PSNR on Y, `
 pixels cropped).
 
 Per (scale, family) the rule is a blur score — a weighted mean of the spectral and edge widths,
-weights from a logistic regression of sharp vs blurred — and thresholds along it: at each score
-the step with the best *expected utility* among calibration inputs of similar score, where a
-loss against bicubic counts :data:`~nssr_cli.kernels.bank.LOSS_WEIGHT` times a gain (the worst
-case matters more than the mean), forced to rise with the score. Only the inputs that reach a
+weights from a logistic regression of sharp vs blurred — and thresholds along it: the rising
+step function of the score with the best total *utility* over the calibration inputs (exact, by
+dynamic programming), where a loss against bicubic counts
+:data:`~nssr_cli.kernels.bank.LOSS_WEIGHT` times a gain (the worst case matters more than the
+mean). Only the inputs that reach a
 family's rule count (:func:`reaches_rule`): a clean scene whose noise estimate sends it to plain
 bicubic (many sharp textures read σ̂ ≥ 1) would otherwise pull the clean thresholds up with
 losses ``auto`` never incurs.
@@ -44,7 +45,7 @@ from nssr_cli.kernels.bank import (
     bank_kernel,
     steps,
 )
-from nssr_cli.kernels.estimate import edge_sigma, estimate_sigma, noise_sigma
+from nssr_cli.kernels.estimate import Estimates
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.quality.metrics import psnr_y
 from nssr_cli.synth.degradations import (
@@ -110,14 +111,15 @@ def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any
                 if step not in plans:
                     plans[step] = make_plan(bank_kernel(f"x{scale}-{step}"), scale)
                 outs[step] = psnr_y(upscale_planes(x[:, :, 0], plans[step]), ref, scale)
+            est = Estimates(x)  # one luminance crop for the three estimates
             rows.append(
                 {
                     "family": family,
                     "kind": kind,
                     "sharp": sharp,
-                    "spectral": estimate_sigma(x),
-                    "edge": edge_sigma(x),
-                    "noise": noise_sigma(x),
+                    "spectral": est.spectral,
+                    "edge": est.edge,
+                    "noise": est.noise,
                     "gain": np.array([outs[st] - outs["bicubic"] for st in steps(family)]),
                 }
             )
