@@ -258,13 +258,16 @@ def _without_earlier_outputs(jobs: list[Job], suffix: str, ignored: list[str]) -
     the first case: naming one says it is wanted."""
     writes = {_identity(j.output): j for j in jobs if j.output is not None}
     writes.pop(None, None)
-    walked = [j for j in jobs if j.source.path is not None and j.source.root is not None]
-    by_stem = {(j.source.path.parent, j.source.path.stem): j for j in walked}
+    by_stem = {
+        (j.source.path.parent, j.source.path.stem): j
+        for j in jobs
+        if j.source.path is not None and j.source.root is not None
+    }
     kept = []
     for job in jobs:
         path = job.source.path
         maker = writes.get(_identity(path)) if path is not None else None
-        if maker is None and job in walked:
+        if maker is None and path is not None and job.source.root is not None:
             base = _earlier_output_of(path.stem, suffix)
             maker = by_stem.get((path.parent, base)) if base else None
         if maker is not None and maker is not job:
