@@ -64,6 +64,40 @@ def test_auto_picks_a_mild_kernel_for_sharp_and_a_strong_one_for_blurred() -> No
     assert {"blur_score", "spectral", "noise", "why"} <= set(sel.info)
 
 
+def test_at_x2_even_a_mildly_blurred_photo_like_scene_gets_a_strong_kernel() -> None:
+    """The ×2 clean rule was fitted on scenes whose HR is sharp at its own pixel scale (optical
+    blur σ ≤ 0.75 px), periodic ones kept apart: a blurred photograph is sharpened from the
+    mildest DIV2KRK blurs up (the earlier rule left them at ``none``), a sharp one is not."""
+    strong = 0
+    for seed in range(8):
+        hr = _scene(seed)
+        blur = recipe_kernel(2, np.random.default_rng(100 + seed), (1.0, 2.0))
+        strong += select_kernel(div2krk_lr(hr, blur, 2), 2).blur in STRONG
+        assert select_kernel(classic_lr(hr, 2), 2).blur in ("none", "none+light")
+    assert strong >= 6
+
+
+def test_a_periodic_input_at_x2_takes_the_periodic_rule() -> None:
+    """A grating reads blurred whether or not it is (a pure sinusoid carries no edge), and any
+    sharpening costs a sharp one 5–20 dB: past the periodic gate it gets the mildest step."""
+    rng = np.random.default_rng(8)
+    for _ in range(8):
+        kind, hr = content_scene(192, rng)
+        if kind != "periodic":
+            continue
+        for lr in (
+            classic_lr(hr[:, :, None], 2),
+            div2krk_lr(hr[:, :, None], recipe_kernel(2, rng), 2),
+        ):
+            sel = select_kernel(lr, 2)
+            if sel.info.get("periodic", 0.0) >= bank.PERIODIC_GATE[2]:  # absent: read noisy
+                assert sel.blur == "none" and "clean/periodic" in sel.info["why"]
+    grating = np.round(128 + 80 * np.sin(np.arange(128) * 0.9))[None, :].repeat(128, 0)
+    sel = select_kernel(grating.astype(np.uint8), 2)
+    assert sel.info["periodic"] >= bank.PERIODIC_GATE[2] and sel.blur == "none"
+    assert "periodic" in sel.info["why"]
+
+
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_sharp_textures_text_and_graphics_never_get_a_strong_kernel(scale: int) -> None:
     rng = np.random.default_rng(40 + scale)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nssr_cli.kernels.bank import steps
-from nssr_cli.kernels.estimate import edge_sigma, estimate_sigma, luminance
-from nssr_cli.quality.calibrate import evaluate_rule, fit, replaces
+from nssr_cli.kernels.estimate import Estimates, edge_sigma, estimate_sigma, luminance
+from nssr_cli.quality.calibrate import PERIODIC, evaluate_rule, fit, fit_gate, replaces
 from nssr_cli.synth.degradations import (
     blur_subsample,
     gaussian,
@@ -15,7 +15,7 @@ from nssr_cli.synth.degradations import (
     sampling_centre,
     shift_to,
 )
-from nssr_cli.synth.scenes import dead_leaves
+from nssr_cli.synth.scenes import _bricks, _gratings, dead_leaves
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +153,10 @@ def test_spectral_estimate_on_a_second_thread_is_the_same_and_raises_here(
     ahead.start_spectral()
     assert ahead.spectral == pytest.approx(estimate_sigma(img), rel=1e-6)
 
-    def broken(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def broken(y: np.ndarray) -> np.ndarray:
         raise MemoryError("no room for the tiles")
 
-    monkeypatch.setattr(estimate, "radial_spectrum", broken)
+    monkeypatch.setattr(estimate, "welch_power", broken)
     failing = estimate.Estimates(img)
     failing.start_spectral()
     with pytest.raises(MemoryError, match="no room"):
@@ -195,3 +195,46 @@ def test_a_refit_replaces_a_rule_only_when_useful_and_clearly_safer() -> None:
     assert not replaces({**base, "sharp_p2": -2.5}, base)  # tail barely better
     assert not replaces({**base, "sharp_p2": -1.5, "utility": 0.4}, base)  # less useful
     assert not replaces({**base, "sharp_p2": -1.5, "sharp_worst": -12.0}, base)  # worst worse
+
+
+def test_periodic_textures_read_periodic_and_photo_like_scenes_do_not() -> None:
+    """Gratings put their power in a few frequencies of a ring, whatever their orientation
+    (bricks and tiles, with their mortar lines, less so); dead leaves with flat regions between
+    edges (as photographs have) spread it over the ring."""
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        assert Estimates(quantize(_gratings(192, rng)[:, :, None])).peak >= 3.0
+        assert Estimates(quantize(_bricks(192, rng)[:, :, None])).peak >= 1.4
+    for seed in range(4):
+        leaves = dead_leaves(192, np.random.default_rng(seed), r_min=2, discs=300)
+        assert Estimates(quantize(leaves[:, :, None])).peak < 1.0
+    assert Estimates(np.zeros((8, 8), np.uint8)).peak == 0.0
+
+
+def test_the_periodic_gate_takes_inputs_that_only_lose_out_of_the_clean_rule() -> None:
+    """Periodic inputs that read blurred but lose to every kernel (smooth gratings) would push
+    the clean thresholds up for everything; behind the fitted gate they get a rule of their
+    own, and the clean rule may sharpen blurred inputs sooner."""
+    rows = [{**r, "peak": 1.0, "noise": 0.2} for r in _toy_rows(np.random.default_rng(0))]
+    rng = np.random.default_rng(4)
+    gratings = [
+        {
+            "family": "clean",
+            "sharp": True,
+            "spectral": rng.uniform(0.8, 1.4),
+            "edge": rng.uniform(0.8, 1.4),
+            "noise": 0.2,
+            "peak": rng.uniform(3.0, 6.0),
+            "gain": np.array([0.1, -2.0, -5.0, -9.0, -14.0]),
+        }
+        for _ in range(30)
+    ]
+    plain = fit(rows + gratings)["clean"]
+    gate = fit_gate(rows + gratings)
+    gated = fit(rows + gratings, gate)
+    assert 1.0 < gate <= 3.0
+    assert gated[PERIODIC][1][0] > 1.4  # the gratings keep the mildest step
+    assert gated["clean"][1][0] < plain[1][0]  # and no longer hold the clean rule back
+    scores = evaluate_rule(rows + gratings, gated, gate)["clean"]
+    assert scores["sharp_worst"] >= 0.0 and scores["utility"] > 0
+    assert evaluate_rule(rows + gratings, {"clean": plain})["clean"]["utility"] < scores["utility"]

@@ -38,7 +38,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from nssr_cli.kernels.spectrum import radial_spectrum
+from nssr_cli.kernels.spectrum import peakiness, rings, welch_power
 from nssr_cli.system import usable_cores
 
 CROP = 512
@@ -133,8 +133,9 @@ def _top(values: np.ndarray, n: int) -> np.ndarray:
 
 class Estimates:
     """The run-time estimates of one image, each computed on first use from one shared
-    luminance crop (≤ :data:`CROP`² pixels, float32): ``spectral`` (:func:`estimate_sigma`),
-    ``edge`` (:func:`edge_sigma`) and ``noise`` (:func:`noise_sigma`).
+    luminance crop (≤ :data:`CROP`² pixels, float32): ``spectral`` (:func:`estimate_sigma`,
+    with ``peak``, how periodic the crop is), ``edge`` (:func:`edge_sigma`) and ``noise``
+    (:func:`noise_sigma`).
 
     :meth:`start_spectral` begins the costliest, the spectral one, on a second core while the
     caller goes on with the others (OpenCV and NumPy release the GIL)."""
@@ -144,6 +145,7 @@ class Estimates:
         self._image = image
         self._worker: threading.Thread | None = None
         self._spectral: float | None = None
+        self._peak = 0.0  # set with the spectral estimate
 
     @cached_property
     def luma(self) -> np.ndarray:
@@ -170,10 +172,19 @@ class Estimates:
             self._spectral = self._spectral_sigma()
         return self._spectral
 
+    @property
+    def peak(self) -> float:
+        """How periodic the crop is (:func:`~nssr_cli.kernels.spectrum.peakiness`; 0 for
+        images under 16 px), from the spectrum the spectral estimate uses."""
+        _ = self.spectral
+        return self._peak
+
     def _spectral_sigma(self) -> float:
         if min(self.shape) < 16:
             return 0.0
-        f, p = radial_spectrum(self.luma)
+        power = welch_power(self.luma)
+        self._peak = peakiness(power)
+        f, p = rings(power)
         if len(f) < 6:
             return 0.0
         design = np.stack([np.ones_like(f), -np.log(f), -(f**2)], axis=1)

@@ -5,6 +5,7 @@ OpenCV's real row transforms and shared work between tiles (a few milliseconds o
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import cv2
@@ -66,10 +67,55 @@ def _tile_means(y: np.ndarray, t: int, step: int) -> np.ndarray:
 
 
 def radial_spectrum(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Welch estimate of the power of ``y`` ``(H, W)`` float32 (:func:`welch_power`) in
+    :data:`BINS` rings across :data:`BAND`, rounding noise (variance 1/12) subtracted. Returns
+    ``(rms f, power)`` per non-empty ring."""
+    return rings(welch_power(y))
+
+
+def rings(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`radial_spectrum` of a :func:`welch_power` result."""
+    plan = _plan(p.shape[0])
+    ring, count = plan["ring"], plan["count"]
+    ok = ring >= 0
+    power = np.bincount(ring[ok], p[ok], minlength=BINS) / np.maximum(count, 1) - 1.0 / 12.0
+    keep = (count > 0) & (power > 1e-3)
+    return plan["freq"][keep], power[keep]
+
+
+PEAK_BAND = (0.06, 0.46)  # cycles per pixel: above the tile's lowest frequencies
+PEAK_RING = 0.04  # width of the rings peakiness compares within
+
+
+@lru_cache(maxsize=16)
+def _peak_rings(t: int) -> tuple[np.ndarray, ...]:
+    """The flat indices into a ``(t, t // 2 + 1)`` :func:`welch_power` result of each ring
+    :func:`peakiness` compares within (those of at least 8 frequencies)."""
+    f = np.sqrt(np.fft.fftfreq(t)[:, None] ** 2 + np.fft.rfftfreq(t)[None, :] ** 2).ravel()
+    rings = (
+        np.flatnonzero((f >= lo) & (f < lo + PEAK_RING)) for lo in np.arange(*PEAK_BAND, PEAK_RING)
+    )
+    return tuple(r for r in rings if r.size >= 8)
+
+
+def peakiness(p: np.ndarray) -> float:
+    """How periodic a :func:`welch_power` spectrum is: the largest ``log10(max / median)`` of
+    the power within a ring :data:`PEAK_RING` wide across :data:`PEAK_BAND`. A grating, bricks
+    or tiles concentrate their power in a few frequencies (gratings 3–7, bricks 1.2–3.5);
+    photographs and random textures spread it over each ring (mostly 0.3–2)."""
+    best = 0.0
+    for where in _peak_rings(p.shape[0]):
+        ring = p.ravel()[where]
+        top, median = max(float(ring.max()), 1e-9), max(float(np.median(ring)), 1e-9)
+        best = max(best, math.log10(top / median))
+    return best
+
+
+def welch_power(y: np.ndarray) -> np.ndarray:
     """Welch estimate of the power of ``y`` ``(H, W)`` float32: Hann-windowed :data:`TILE`²
-    tiles at half overlap, mean removed, averaged, then in :data:`BINS` rings across
-    :data:`BAND`, rounding noise (variance 1/12) subtracted. Returns ``(rms f, power)`` per
-    non-empty ring.
+    tiles at half overlap (smaller if ``y`` is), mean removed, averaged; ``(t, t // 2 + 1)``,
+    row ``v``, column ``u`` (the half plane of a real transform, ``(v, u)`` and ``(t − v, u)``
+    given their mean).
 
     Computed without complex numbers and sharing work between tiles: the window is separable,
     so each row of ``y`` is windowed and transformed once per column of tiles (OpenCV's real
@@ -98,9 +144,4 @@ def radial_spectrum(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     np.square(g, out=g)
     sq = np.einsum("jpic->pc", g).astype(np.float64)  # (packed u, packed v)
     half = plan["pack"] @ sq @ plan["pack"].T  # (u, min(v, t − v))
-    p = half[:, plan["fold"]].T / (ni * nj * float((hann.astype(np.float64) ** 2).sum() ** 2))
-    ring, count = plan["ring"], plan["count"]
-    ok = ring >= 0
-    power = np.bincount(ring[ok], p[ok], minlength=BINS) / np.maximum(count, 1) - 1.0 / 12.0
-    keep = (count > 0) & (power > 1e-3)
-    return plan["freq"][keep], power[keep]
+    return half[:, plan["fold"]].T / (ni * nj * float((hann.astype(np.float64) ** 2).sum() ** 2))

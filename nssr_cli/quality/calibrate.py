@@ -4,12 +4,12 @@ on synthetic scenes only — never on photographs, never on the benchmark.
 Each calibration input is a procedural scene of one of six kinds (dead leaves, 1/f^β fields,
 periodic and stochastic textures, text and strokes, flat graphics:
 :func:`~nssr_cli.synth.scenes.content_scene`), 48–160 LR pixels a side, most with a little
-optical blur of its own, then either sharp (the classic bicubic downscale, half the time) or
-blurred (a DIV2KRK-recipe kernel, fresh seeds); and each of those in every family a file can be
-in: clean, JPEG in the quality range of ``q95``/``q85``/``q75``, noise in the σ range of
-``n2``/``n5`` (:data:`nssr_cli.synth.levels.DEGRADATIONS`). Every step the rule may choose for
-that family is applied and scored like the benchmark (8-bit output, PSNR on Y, ``s`` border
-pixels cropped).
+optical blur of its own (:func:`~nssr_cli.synth.pairs.synthetic_input`), then either sharp
+(the classic bicubic downscale, half the time) or blurred (a DIV2KRK-recipe kernel, fresh
+seeds); and each of those in every family a file can be in: clean, JPEG in the quality range
+of ``q95``/``q85``/``q75``, noise in the σ range of ``n2``/``n5``
+(:data:`nssr_cli.synth.levels.DEGRADATIONS`). Every step the rule may choose for that family is
+applied and scored like the benchmark (8-bit output, PSNR on Y, ``s`` border pixels cropped).
 
 Per (scale, family) the rule is a blur score — a weighted mean of the spectral and edge widths,
 weights from a logistic regression of sharp vs blurred — and thresholds along it: the rising
@@ -19,7 +19,9 @@ dynamic programming), where a loss against bicubic counts
 mean). Only the inputs that reach a
 family's rule count (:func:`reaches_rule`): a clean scene whose noise estimate sends it to plain
 bicubic (many sharp textures read σ̂ ≥ 1) would otherwise pull the clean thresholds up with
-losses ``auto`` never incurs.
+losses ``auto`` never incurs. Clean inputs past a periodic gate (spectral peakiness: gratings,
+bricks, tiles) get a rule of their own, :data:`PERIODIC`, the gate being the value with the
+best total utility of the two clean rules fitted on either side of it (:func:`fit_gate`).
 
 ``python -m nssr_cli.quality.calibrate [--check] [--count=N] [--held-out=M] [SCALE...]`` refits
 the rule on ``N`` scenes per scale (200 by default; thresholds fitted on 200 move by up to ±0.1
@@ -40,6 +42,7 @@ from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.kernels.bank import (
     LOSS_WEIGHT,
     NOISE_CLASSES,
+    PERIODIC_GATE,
     THRESHOLDS,
     WEIGHTS,
     bank_kernel,
@@ -48,50 +51,11 @@ from nssr_cli.kernels.bank import (
 from nssr_cli.kernels.estimate import Estimates
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.quality.metrics import psnr_y
-from nssr_cli.synth.degradations import (
-    add_noise,
-    blur_subsample,
-    classic_lr,
-    div2krk_lr,
-    gaussian,
-    jpeg_roundtrip,
-    modcrop,
-    recipe_kernel,
-)
 from nssr_cli.synth.levels import DEGRADATIONS
-from nssr_cli.synth.scenes import content_scene
+from nssr_cli.synth.pairs import in_family, synthetic_input
 
 FAMILIES = ("clean", *DEGRADATIONS)
 Rule = dict[str, tuple[tuple[float, float], tuple[float, ...]]]  # family → (weights, thresholds)
-
-
-def synthetic_input(
-    scale: int, rng: np.random.Generator
-) -> tuple[str, np.ndarray, np.ndarray, bool]:
-    """One calibration scene ``(kind, hr (H, W, 1) float64, lr (h, w, 1) float64, sharp)``."""
-    kind, hr = content_scene(int(rng.integers(48, 160)) * scale, rng)
-    x = hr[:, :, None]
-    optics = rng.uniform(0, 1.5)
-    if kind != "graphics" and rng.uniform() < 0.7 and optics > 0.05:
-        r = math.ceil(3 * optics)
-        k = gaussian(2 * r + 1, optics**2, optics**2, 0.0)
-        x = blur_subsample(x, k / k.sum(), 1)
-    x = modcrop(x, scale)
-    sharp = bool(rng.uniform() < 0.5)
-    lr = classic_lr(x, scale) if sharp else div2krk_lr(x, recipe_kernel(scale, rng), scale)
-    return kind, x, lr, sharp
-
-
-def in_family(lr: np.ndarray, family: str, rng: np.random.Generator) -> np.ndarray:
-    """``lr`` as a file of ``family`` would carry it: JPEG at a quality, or noise of a σ, drawn
-    from the family's range; uint8 ``(h, w, 1)``."""
-    x = np.round(lr * 255).astype(np.uint8)
-    if family == "clean":
-        return x
-    kind, lo, hi = DEGRADATIONS[family]
-    if kind == "jpeg":
-        return jpeg_roundtrip(x, int(rng.integers(int(lo), int(hi) + 1)))
-    return add_noise(x, float(rng.uniform(lo, hi)), rng)
 
 
 def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any]]:
@@ -120,6 +84,7 @@ def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any
                     "spectral": est.spectral,
                     "edge": est.edge,
                     "noise": est.noise,
+                    "peak": est.peak,
                     "gain": np.array([outs[st] - outs["bicubic"] for st in steps(family)]),
                 }
             )
@@ -178,33 +143,58 @@ def reaches_rule(row: dict[str, Any]) -> bool:
     return row["family"] != "clean" or row.get("noise", 0.0) < NOISE_CLASSES[0]
 
 
-def fit(rows: list[dict[str, Any]]) -> Rule:
-    """Per family: the blur score's weights and the thresholds between its steps, from the rows
-    that reach the family's rule (:func:`reaches_rule`)."""
+PERIODIC = "clean/periodic"  # the rule of clean inputs past the periodic gate
+GATES = tuple(np.round(np.arange(1.0, 3.05, 0.1), 1))  # the periodic gates fit_gate tries
+
+
+def rule_key(row: dict[str, Any], gate: float | None) -> str:
+    """The rule a calibration row is judged by: its family's, or :data:`PERIODIC` for a clean
+    input whose spectrum is at least ``gate`` periodic (``peak``: bricks, gratings, tiles)."""
+    if gate is not None and row["family"] == "clean" and row.get("peak", 0.0) >= gate:
+        return PERIODIC
+    return row["family"]
+
+
+def fit(rows: list[dict[str, Any]], gate: float | None = None) -> Rule:
+    """Per family (and :data:`PERIODIC` where ``gate`` is given): the blur score's weights and
+    the thresholds between its steps, from the rows that reach the rule (:func:`reaches_rule`,
+    :func:`rule_key`)."""
     rule = {}
-    for family in FAMILIES:
-        part = [r for r in rows if r["family"] == family and reaches_rule(r)]
+    for key in (*FAMILIES, PERIODIC):
+        family = key.split("/")[0]
+        part = [r for r in rows if rule_key(r, gate) == key and reaches_rule(r)]
         if len(steps(family)) == 1 or not part:
             continue
         weights = _weights(part)
         score = np.array([weights[0] * r["spectral"] + weights[1] * r["edge"] for r in part])
-        rule[family] = (weights, _thresholds(score, np.stack([r["gain"] for r in part])))
+        rule[key] = (weights, _thresholds(score, np.stack([r["gain"] for r in part])))
     return rule
 
 
-def pick(row: dict[str, Any], rule: Rule) -> int | None:
-    """The step index ``rule`` gives a calibration row (its family known); None where the
-    noise estimate sends it to plain bicubic (:func:`reaches_rule`)."""
+def fit_gate(rows: list[dict[str, Any]]) -> float:
+    """The periodic gate (of :data:`GATES`) whose clean rules, fitted with it, have the best
+    total utility on the clean rows."""
+    clean = [r for r in rows if r["family"] == "clean"]
+    score = {g: evaluate_rule(clean, fit(clean, g), g)["clean"]["utility"] for g in GATES}
+    return max(GATES, key=lambda g: (score[g], g))
+
+
+def pick(row: dict[str, Any], rule: Rule, gate: float | None = None) -> int | None:
+    """The step index ``rule`` (with its periodic ``gate``) gives a calibration row (its family
+    known); None where the noise estimate sends it to plain bicubic (:func:`reaches_rule`)."""
     if not reaches_rule(row):
         return None
-    if row["family"] not in rule:
+    key = rule_key(row, gate)
+    if key not in rule:
         return 0
-    (a, b), thresholds = rule[row["family"]]
+    (a, b), thresholds = rule[key]
     score = a * row["spectral"] + b * row["edge"]
     return min(sum(score >= t for t in thresholds), len(row["gain"]) - 1)
 
 
-def evaluate_rule(rows: list[dict[str, Any]], rule: Rule) -> dict[str, dict[str, float]]:
+def evaluate_rule(
+    rows: list[dict[str, Any]], rule: Rule, gate: float | None = None
+) -> dict[str, dict[str, float]]:
     """Per family: mean and worst gain of sharp and of blurred inputs under ``rule``, the
     blurred inputs' oracle (best step per input), the mean :func:`utility` of all inputs and
     ``sharp_p2``: the 2nd percentile of the sharp inputs that reach the rule (the tail a
@@ -214,7 +204,7 @@ def evaluate_rule(rows: list[dict[str, Any]], rule: Rule) -> dict[str, dict[str,
         part = [r for r in rows if r["family"] == family]
         if not part:
             continue
-        picks = [(r, pick(r, rule)) for r in part]
+        picks = [(r, pick(r, rule, gate)) for r in part]
         gain = np.array([0.0 if k is None else r["gain"][k] for r, k in picks])
         sharp = np.array([r["sharp"] for r in part])
         reached = sharp & np.array([k is not None for _, k in picks])
@@ -256,13 +246,15 @@ def noise_classes(rows: list[dict[str, Any]]) -> tuple[float, float]:
     )
 
 
-def shipped_rule(scale: int) -> Rule:
-    """The rule in :mod:`nssr_cli.kernels.bank` for ``scale``, as :func:`fit` returns it."""
-    return {
+def shipped_rule(scale: int) -> tuple[Rule, float | None]:
+    """The rule in :mod:`nssr_cli.kernels.bank` for ``scale``, as :func:`fit` returns it, and
+    its periodic gate (None: none)."""
+    rule = {
         f: (WEIGHTS[(scale, f)], THRESHOLDS[(scale, f)])
-        for f in FAMILIES
+        for f in (*FAMILIES, PERIODIC)
         if (scale, f) in THRESHOLDS
     }
+    return rule, PERIODIC_GATE.get(scale)
 
 
 if __name__ == "__main__":
@@ -277,19 +269,21 @@ if __name__ == "__main__":
     for s in [int(a) for a in sys.argv[1:] if a.isdigit()] or [2, 3, 4]:
         rows = calibrate(s, count, seed=1 if held_out else 0)
         if held_out:
-            print(f"x{s}: shipped rule on held-out scenes: {evaluate_rule(rows, shipped_rule(s))}")
+            print(f"x{s}: shipped rule on held-out scenes: {evaluate_rule(rows, *shipped_rule(s))}")
             continue
-        rule = fit(rows)
+        gate = fit_gate(rows)
+        rule = fit(rows, gate)
         print(f"x{s}: noise classes {noise_classes(rows)} (shipped {NOISE_CLASSES})")
+        print(f"x{s}: PERIODIC_GATE {gate} (shipped {PERIODIC_GATE.get(s)})")
         for family, (weights, thresholds) in rule.items():
             print(f"x{s} {family}: WEIGHTS {weights} THRESHOLDS {thresholds}")
-        print(f"x{s}: fitted rule on its own scenes: {evaluate_rule(rows, rule)}")
+        print(f"x{s}: fitted rule on its own scenes: {evaluate_rule(rows, rule, gate)}")
         if streams:  # the fitted and the shipped rule on two held-out streams
             scores = [
-                (evaluate_rule(held, rule), evaluate_rule(held, shipped_rule(s)))
+                (evaluate_rule(held, rule, gate), evaluate_rule(held, *shipped_rule(s)))
                 for held in (calibrate(s, streams, seed=k) for k in (1, 2))
             ]
-            for family in rule:
+            for family in (f for f in FAMILIES if f in rule):
                 verdict = all(replaces(f[family], sh[family]) for f, sh in scores)
                 print(f"x{s} {family}: {'replace' if verdict else 'keep'} the shipped rule")
                 for k, (f, sh) in enumerate(scores, 1):

@@ -1,16 +1,30 @@
 """Training pairs for the image-free ``scenes`` objective: procedural scenes, degraded under a
 bank entry's prior (blur, then maybe JPEG or noise), upsampled back with the engine's bicubic
-(``align_corners=False``, the first step of :mod:`nssr_cli.engine.reference`)."""
+(``align_corners=False``, the first step of :mod:`nssr_cli.engine.reference`); and the inputs
+the kernel choice is calibrated on (:func:`synthetic_input`, :func:`in_family`;
+:mod:`nssr_cli.quality.calibrate`)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nssr_cli.synth.degradations import degrade
-from nssr_cli.synth.levels import split_prior
-from nssr_cli.synth.scenes import scene
+from nssr_cli.synth.degradations import (
+    add_noise,
+    blur_subsample,
+    classic_lr,
+    degrade,
+    div2krk_lr,
+    gaussian,
+    jpeg_roundtrip,
+    modcrop,
+    recipe_kernel,
+)
+from nssr_cli.synth.levels import DEGRADATIONS, split_prior
+from nssr_cli.synth.scenes import content_scene, scene
 
 MARGIN = 16  # HR pixels at each scene border left out of the target (border effects)
 CONTEXT = 15  # extra upsampled context kept around the target: room for kernels up to 31×31
@@ -37,3 +51,39 @@ def scene_pairs(
         us.append(u[0, :, lo:hi, lo:hi])
         xs.append(torch.from_numpy(hr[MARGIN:-MARGIN, MARGIN:-MARGIN, 0]).float()[None])
     return torch.stack(us), torch.stack(xs)
+
+
+# The widest optical blur (Gaussian σ, HR pixels) a calibration scene's HR carries. A camera's
+# lens and sensor leave a contrast of about 0.1–0.3 at the Nyquist frequency (σ ≈ 0.5–0.7 px),
+# a photo scaled down for the screen more; σ = 0.75 leaves 0.06. An HR blurrier than that has
+# nothing in the top of its band: not the sharp image an upscale aims at (README, Quality).
+OPTICS_MAX = 0.75
+
+
+def synthetic_input(
+    scale: int, rng: np.random.Generator
+) -> tuple[str, np.ndarray, np.ndarray, bool]:
+    """One calibration scene ``(kind, hr (H, W, 1) float64, lr (h, w, 1) float64, sharp)``."""
+    kind, hr = content_scene(int(rng.integers(48, 160)) * scale, rng)
+    x = hr[:, :, None]
+    optics = rng.uniform(0, OPTICS_MAX)
+    if kind != "graphics" and rng.uniform() < 0.7 and optics > 0.05:
+        r = math.ceil(3 * optics)
+        k = gaussian(2 * r + 1, optics**2, optics**2, 0.0)
+        x = blur_subsample(x, k / k.sum(), 1)
+    x = modcrop(x, scale)
+    sharp = bool(rng.uniform() < 0.5)
+    lr = classic_lr(x, scale) if sharp else div2krk_lr(x, recipe_kernel(scale, rng), scale)
+    return kind, x, lr, sharp
+
+
+def in_family(lr: np.ndarray, family: str, rng: np.random.Generator) -> np.ndarray:
+    """``lr`` as a file of ``family`` would carry it: JPEG at a quality, or noise of a σ, drawn
+    from the family's range; uint8 ``(h, w, 1)``."""
+    x = np.round(lr * 255).astype(np.uint8)
+    if family == "clean":
+        return x
+    kind, lo, hi = DEGRADATIONS[family]
+    if kind == "jpeg":
+        return jpeg_roundtrip(x, int(rng.integers(int(lo), int(hi) + 1)))
+    return add_noise(x, float(rng.uniform(lo, hi)), rng)

@@ -4,10 +4,13 @@
   (density ∝ r⁻³, scale invariant, so the power spectrum falls off about like 1/f², as natural
   images do), rendered with 2× supersampling so edges are antialiased.
 * 1/f² Gaussian random fields: white noise shaped to an amplitude spectrum ∝ 1/f.
-* For calibrating the kernel choice on what users also bring (:func:`content_scene`): periodic
-  textures (gratings, bricks and tiles), stochastic ones (gravel-like tiny leaves, rough
-  1/f^β fields with β < 1.6), text and strokes (Pillow's built-in font, lines) and flat
-  graphics (polygons of flat colour on gradients, half of them without antialiasing).
+* For calibrating the kernel choice on what users also bring (:func:`content_scene`): dead leaves
+  as photographs are (discs from 1.5–5 px up, few enough that flat regions lie between edges; with
+  the default tiny discs every 8×8 block holds an edge and the noise estimate reads it as noise),
+  1/f^β fields (β 1.6–3), periodic textures (gratings, bricks and tiles), stochastic ones
+  (gravel-like tiny leaves, rough 1/f^β fields with β < 1.6), text and strokes (Pillow's
+  built-in font, lines) and flat graphics (polygons of flat colour on gradients, half of them
+  without antialiasing).
 
 Scenes are ``(size, size)`` float64 grey images in ``[0, 1]``; randomness comes from the
 ``numpy.random.Generator`` passed in.
@@ -174,8 +177,9 @@ def content_scene(size: int, rng: np.random.Generator) -> tuple[str, np.ndarray]
     """One calibration scene of a kind drawn evenly from :data:`CONTENT`: ``(kind, (size,
     size) float64 in [0, 1])``."""
     kind = CONTENT[int(rng.integers(len(CONTENT)))]
-    if kind == "leaves":
-        return kind, dead_leaves(size, rng)
+    if kind == "leaves":  # as photographs are: flat regions between edges (tiny discs: stochastic)
+        r_min, discs = rng.uniform(1.5, 5), int(size * rng.uniform(1, 3))
+        return kind, dead_leaves(size, rng, r_min=r_min, discs=discs)
     if kind == "field":
         return kind, power_law_field(size, rng, rng.uniform(1.6, 3.0))
     if kind == "periodic":
