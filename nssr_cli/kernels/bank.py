@@ -143,13 +143,15 @@ def select_kernel(
             why["why"] = f"{source} → {degradation} → {blur}"
         else:
             rule, gate = degradation, PERIODIC_GATE.get(s) if degradation == "clean" else None
+            weights = WEIGHTS.get((s, rule), (1.0, 0.0))
+            # the edge estimate runs here while the spectral one (and its peakiness) finishes
+            parts = blur_parts(est, need_edge=weights[1] != 0.0 or gate is not None)
             if gate is not None:
                 why["periodic"] = round(est.peak, 3)
                 if est.peak >= gate:
                     rule = f"{degradation}/periodic"
                     source += f", periodic {est.peak:.2f}"
-            weights = WEIGHTS.get((s, rule), (1.0, 0.0))
-            parts = blur_parts(est, need_edge=weights[1] != 0.0)
+                    weights = WEIGHTS.get((s, rule), (1.0, 0.0))
             score = weights[0] * parts["spectral"] + weights[1] * parts.get("edge", 0.0)
             blur = choose(score, s, degradation, rule)
             why["blur_score"] = round(score, 4)
