@@ -149,7 +149,7 @@ def select_kernel(
             if gate is not None:
                 why["periodic"] = round(est.peak, 3)
                 if est.peak >= gate:
-                    rule = f"{degradation}/periodic"
+                    rule = PERIODIC
                     source += f", periodic {est.peak:.2f}"
                     weights = WEIGHTS.get((s, rule), (1.0, 0.0))
             score = weights[0] * parts["spectral"] + weights[1] * parts.get("edge", 0.0)
@@ -179,6 +179,7 @@ NOISE_CLASSES = (1.0, 2.3)
 # frequency ring's max over median power; gratings 3–7, bricks and tiles 1.2–3.5, the public
 # photographs 0.3–3.4) take the rule under (scale, "clean/periodic") instead of (scale, "clean").
 PERIODIC_GATE: dict[int, float] = {2: 2.8}
+PERIODIC = "clean/periodic"  # the rule of clean inputs past the periodic gate
 WEIGHTS: dict[tuple[int, str], tuple[float, float]] = {
     (2, "clean"): (0.617, 0.383),
     (2, "clean/periodic"): (0.867, 0.133),

@@ -42,6 +42,7 @@ from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.kernels.bank import (
     LOSS_WEIGHT,
     NOISE_CLASSES,
+    PERIODIC,
     PERIODIC_GATE,
     THRESHOLDS,
     WEIGHTS,
@@ -143,7 +144,6 @@ def reaches_rule(row: dict[str, Any]) -> bool:
     return row["family"] != "clean" or row.get("noise", 0.0) < NOISE_CLASSES[0]
 
 
-PERIODIC = "clean/periodic"  # the rule of clean inputs past the periodic gate
 GATES = tuple(np.round(np.arange(1.0, 3.05, 0.1), 1))  # the periodic gates fit_gate tries
 
 
