@@ -57,7 +57,7 @@ def _toy_rows(rng: np.random.Generator, n: int = 200) -> list[dict]:
     for _ in range(n):
         sharp = bool(rng.uniform() < 0.5)
         centre = 0.4 if sharp else 1.0
-        gain = [0.5, 0, -0.5, -2, -5] if sharp else [0.1, 0.4, 0.6, 1, 1.4]
+        gain = [0.5, 0, -0.5, -2, -5, -9] if sharp else [0.1, 0.4, 0.6, 1, 1.4, 1.7]
         rows.append(
             {
                 "family": "clean",
@@ -168,7 +168,13 @@ def test_rows_the_noise_estimate_sends_to_bicubic_do_not_move_the_clean_threshol
     bicubic): its huge losses under strong steps must not make the clean rule cautious."""
     rows = _toy_rows(np.random.default_rng(0))
     noisy = [
-        {**r, "noise": 3.0, "spectral": 1.0, "edge": 1.0, "gain": np.array([0.5, -5, -9, -12, -15])}
+        {
+            **r,
+            "noise": 3.0,
+            "spectral": 1.0,
+            "edge": 1.0,
+            "gain": np.array([0.5, -5, -9, -12, -15, -18.0]),
+        }
         for r in _toy_rows(np.random.default_rng(2), 60)
         if r["sharp"]
     ]
@@ -182,19 +188,26 @@ def test_rows_the_noise_estimate_sends_to_bicubic_do_not_move_the_clean_threshol
     assert let_through[1][0] > rule["clean"][1][0]
 
 
-def test_a_refit_replaces_a_rule_only_when_useful_and_clearly_safer() -> None:
+def test_a_refit_replaces_a_rule_only_when_useful_and_no_less_safe() -> None:
     rows = _toy_rows(np.random.default_rng(0))
     rule = fit(rows)
     scores = evaluate_rule(_toy_rows(np.random.default_rng(1)), rule)["clean"]
-    assert {"utility", "sharp_p2"} <= set(scores)
+    assert {"utility", "sharp_p2", "sharp_share"} <= set(scores)
     assert scores["sharp_p2"] >= scores["sharp_worst"] and scores["utility"] > 0
-    reckless = evaluate_rule(rows, {"clean": (rule["clean"][0], (0.0,) * 4)})["clean"]
+    reckless = evaluate_rule(rows, {"clean": (rule["clean"][0], (0.0,) * 5)})["clean"]
     assert reckless["sharp_p2"] < 0 and reckless["utility"] < scores["utility"]
-    base = {"utility": 0.5, "sharp_p2": -3.0, "sharp_worst": -9.0}
+    assert reckless["sharp_share"] == pytest.approx(100.0) and scores["sharp_share"] == 0.0
+    base = {"utility": 0.5, "sharp_p2": -3.0, "sharp_worst": -9.0, "sharp_share": 4.0}
     assert replaces({**base, "sharp_p2": -1.5}, base)  # same utility, tail 1.5 dB better
-    assert not replaces({**base, "sharp_p2": -2.5}, base)  # tail barely better
+    assert not replaces({**base, "sharp_p2": -2.5, "sharp_share": 5.5}, base)  # more inputs lose
     assert not replaces({**base, "sharp_p2": -1.5, "utility": 0.4}, base)  # less useful
     assert not replaces({**base, "sharp_p2": -1.5, "sharp_worst": -12.0}, base)  # worst worse
+    # where the shipped tail is already small, a more useful rule may replace it if as safe
+    safe = {"utility": 0.3, "sharp_p2": 0.2, "sharp_worst": -1.0, "sharp_share": 0.5}
+    assert replaces({**safe, "utility": 0.5, "sharp_p2": 0.0}, safe)
+    assert not replaces({**safe, "utility": 0.5, "sharp_p2": -0.3}, safe)  # p2 below 0 − 0.25
+    assert not replaces({**safe, "utility": 0.5, "sharp_share": 2.0}, safe)  # 1.5 points more
+    assert not replaces({**safe, "utility": 0.5, "sharp_worst": -2.5}, safe)  # worst worse
 
 
 def test_periodic_textures_read_periodic_and_photo_like_scenes_do_not() -> None:
@@ -225,7 +238,7 @@ def test_the_periodic_gate_takes_inputs_that_only_lose_out_of_the_clean_rule() -
             "edge": rng.uniform(0.8, 1.4),
             "noise": 0.2,
             "peak": rng.uniform(3.0, 6.0),
-            "gain": np.array([0.1, -2.0, -5.0, -9.0, -14.0]),
+            "gain": np.array([0.1, -2.0, -5.0, -9.0, -14.0, -18.0]),
         }
         for _ in range(30)
     ]

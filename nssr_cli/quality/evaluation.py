@@ -20,9 +20,9 @@ would) or Gaussian noise of σ 2 or 5 on the 8-bit scale (``classic+noise5``; a 
 image, scale and σ). Next to each method's scores the report keeps two oracles, which see the HR:
 **oracle**, the bank entry with the best PSNR for each image (what the bank could give), and
 **reach**, the best of what ``auto`` may choose for that image (the steps of the family it reads
-the input as: clean, a JPEG quality, or noisy, whose only step is plain bicubic; ``heavy`` is
-never among them). The first shows what the bank lacks, the second how far the selector is from
-its own choices' best.
+the input as that its rule at this scale can take: clean, a JPEG quality, or noisy, whose only
+step is plain bicubic; ``heavy`` alone is never among them). The first shows what the bank
+lacks, the second how far the selector is from its own choices' best.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ from nssr_cli.kernels.bank import (
     bank_entries,
     bank_kernel,
     bank_scale,
+    choices,
     degradation_of,
     select_kernel,
-    steps,
 )
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.quality.comparison import save_comparison
@@ -155,11 +155,11 @@ def oracle(
 
 def reach(lr: np.ndarray, scale: int, info: dict[str, Any] | None) -> list[str]:
     """The kernels ``auto`` may choose for ``lr``: the steps of the family it reads the input as
-    (:func:`~nssr_cli.kernels.bank.degradation_of`; plain bicubic for a noisy one), as bank
-    kernel names."""
+    (:func:`~nssr_cli.kernels.bank.degradation_of`; plain bicubic for a noisy one) that its rule
+    at this scale can take (:func:`~nssr_cli.kernels.bank.choices`), as bank kernel names."""
     family, _ = degradation_of(lr, info)
     s = bank_scale(scale)
-    return [f"x{s}-{step}" for step in steps(family)]
+    return [f"x{s}-{step}" for step in choices(s, family)]
 
 
 def evaluate(

@@ -64,7 +64,7 @@ def synthetic_input(
     scale: int, rng: np.random.Generator
 ) -> tuple[str, np.ndarray, np.ndarray, bool]:
     """One calibration scene ``(kind, hr (H, W, 1) float64, lr (h, w, 1) float64, sharp)``."""
-    kind, hr = content_scene(int(rng.integers(48, 160)) * scale, rng)
+    kind, hr = content_scene(int(rng.integers(48, 160)) * scale, rng, scale)
     x = hr[:, :, None]
     optics = rng.uniform(0, OPTICS_MAX)
     if kind != "graphics" and rng.uniform() < 0.7 and optics > 0.05:

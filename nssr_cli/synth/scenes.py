@@ -5,8 +5,9 @@
   images do), rendered with 2× supersampling so edges are antialiased.
 * 1/f² Gaussian random fields: white noise shaped to an amplitude spectrum ∝ 1/f.
 * For calibrating the kernel choice on what users also bring (:func:`content_scene`): dead leaves
-  as photographs are (discs from 1.5–5 px up, few enough that flat regions lie between edges; with
-  the default tiny discs every 8×8 block holds an edge and the noise estimate reads it as noise),
+  as photographs are (discs from 0.75–2.5 LR px up at every scale, few enough that flat regions
+  lie between edges; with the default tiny discs every 8×8 block holds an edge and the noise
+  estimate reads it as noise),
   1/f^β fields (β 1.6–3), periodic textures (gratings, bricks and tiles), stochastic ones
   (gravel-like tiny leaves, rough 1/f^β fields with β < 1.6), text and strokes (Pillow's
   built-in font, lines) and flat graphics (polygons of flat colour on gradients, half of them
@@ -173,12 +174,19 @@ def _graphics(size: int, rng: np.random.Generator) -> np.ndarray:
 CONTENT = ("leaves", "field", "periodic", "stochastic", "text", "graphics")
 
 
-def content_scene(size: int, rng: np.random.Generator) -> tuple[str, np.ndarray]:
+def content_scene(size: int, rng: np.random.Generator, scale: int = 2) -> tuple[str, np.ndarray]:
     """One calibration scene of a kind drawn evenly from :data:`CONTENT`: ``(kind, (size,
-    size) float64 in [0, 1])``."""
+    size) float64 in [0, 1])``, ``size`` in HR pixels of an upscale by ``scale``.
+
+    Dead leaves look the same in the LR at every scale, as a photograph downscaled for the
+    screen does (its statistics are scale invariant): smallest discs 0.75–2.5 LR pixels, as
+    many discs per LR pixel. Drawn in HR pixels they would be denser and finer in the LR the
+    larger the scale, and at ×3 and ×4 most would read noisy (noise estimate σ̂ median 1.9 and
+    2.3 where photographs read about 0.5)."""
     kind = CONTENT[int(rng.integers(len(CONTENT)))]
     if kind == "leaves":  # as photographs are: flat regions between edges (tiny discs: stochastic)
-        r_min, discs = rng.uniform(1.5, 5), int(size * rng.uniform(1, 3))
+        r_min = rng.uniform(1.5, 5) * scale / 2
+        discs = int(size * 2 / scale * rng.uniform(1, 3))
         return kind, dead_leaves(size, rng, r_min=r_min, discs=discs)
     if kind == "field":
         return kind, power_law_field(size, rng, rng.uniform(1.6, 3.0))
