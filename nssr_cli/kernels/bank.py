@@ -100,7 +100,8 @@ def degradation_of(
 
 
 def steps(degradation: str) -> tuple[str, ...]:
-    """What ``auto`` may choose for a family, mildest first."""
+    """The steps of a family's rule, mildest first (a scale's rule may stop short of the last:
+    :func:`choices`)."""
     if degradation == "clean":  # heavy alone only on request: where it misfires it costs 5–15 dB
         return ("none", "none+light", "light", "light+medium", "medium", "medium+heavy")
     if degradation.startswith("q"):
