@@ -194,7 +194,7 @@ PERIODIC_GATE: dict[int, float] = {2: 3.0}
 PERIODIC = "clean/periodic"  # the rule of clean inputs past the periodic gate
 WEIGHTS: dict[tuple[int, str], tuple[float, float]] = {
     (2, "clean"): (0.616, 0.384),
-    (2, "clean/periodic"): (1.0, 0.0),
+    (2, PERIODIC): (1.0, 0.0),
     (2, "q95"): (0.493, 0.507),
     (2, "q85"): (0.505, 0.495),
     (2, "q75"): (0.481, 0.519),
@@ -209,7 +209,7 @@ WEIGHTS: dict[tuple[int, str], tuple[float, float]] = {
 }
 THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
     (2, "clean"): (0.681, 0.7, 0.7, 0.701, 0.813),
-    (2, "clean/periodic"): (9.0, 9.0, 9.0, 9.0, 9.0),
+    (2, PERIODIC): (9.0, 9.0, 9.0, 9.0, 9.0),
     (2, "q95"): (1.115, 1.12),
     (2, "q85"): (1.083, 1.091),
     (2, "q75"): (1.062, 1.19),
