@@ -129,7 +129,8 @@ def measure_memory(scale: float, megapixels: float, device: str) -> None:
 
 def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dict:
     from nssr_cli.engine.plans import make_plan, upscale_planes
-    from nssr_cli.kernels.estimate import Estimates, blur_parts
+    from nssr_cli.kernels.bank import bank_scale, needs_widths, rule_parts
+    from nssr_cli.kernels.estimate import Estimates
 
     img = test_image(args.megapixels, s)
     pil = Image.fromarray(img)
@@ -146,11 +147,12 @@ def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dic
     def bicubic() -> None:
         pil.resize(size, Image.BICUBIC)
 
-    def choose() -> None:  # `auto`'s most expensive path: a clean input needs every estimate
-        est = Estimates(img)  # what select_kernel does: one luminance crop for all three,
-        est.start_spectral()  # the spectral estimate on a second core meanwhile
+    def choose() -> None:  # `auto` on a clean input (the noise estimate, then the clean rule's)
+        est = Estimates(img)  # what select_kernel does: one luminance crop for all of them,
+        if needs_widths(bank_scale(s), "clean"):
+            est.start_spectral()  # the spectral estimate on a second core meanwhile
         _ = est.noise
-        blur_parts(est, need_edge=True)  # (then the rule: a few comparisons)
+        rule_parts(est, bank_scale(s), "clean")  # (then the rule: a few comparisons)
 
     fast()  # warm-up: allocator, OpenCV / cuDNN kernels
     t_pil = best_of(bicubic, args.repeat)

@@ -24,7 +24,7 @@ from nssr_cli.kernels.estimate import Estimates
 from nssr_cli.kernels.files import builtin_kernels, load_kernel
 from nssr_cli.quality.metrics import psnr_y
 from nssr_cli.synth.degradations import add_noise, classic_lr, div2krk_lr, recipe_kernel
-from nssr_cli.synth.scenes import content_scene, dead_leaves
+from nssr_cli.synth.scenes import _sky, content_scene, dead_leaves
 
 LEVELS = [lvl for lvl in BLUR_LEVELS if lvl != "auto"]
 STRONG = ("light+medium", "medium", "medium+heavy", "heavy")
@@ -83,7 +83,8 @@ def test_at_x2_even_a_mildly_blurred_photo_like_scene_gets_a_strong_kernel() -> 
 def test_at_x2_a_strongly_blurred_photo_like_scene_is_restored_beyond_medium() -> None:
     """At ×2 the clean rule's strongest step is ``medium+heavy`` (its threshold lies well above
     every sharp scene's score): a strongly blurred photo-like scene gets it and comes out
-    closer to its HR than under ``medium``. The ×3 and ×4 rules stop at ``medium``."""
+    closer to its HR than under ``medium``. At ×3 and ×4 (rules on ringing) it gets a strong
+    step too."""
     for seed in range(3):
         hr = _scene(seed)
         lr = div2krk_lr(hr, recipe_kernel(2, np.random.default_rng(200 + seed), (3.0, 4.0)), 2)
@@ -93,7 +94,8 @@ def test_at_x2_a_strongly_blurred_photo_like_scene_is_restored_beyond_medium() -
         assert _psnr(x, hr, sel.kernel) > _psnr(x, hr, bank_kernel("x2-medium")) + 0.3
     for scale in (3, 4):
         blur = recipe_kernel(scale, np.random.default_rng(9), (4.0, 5.0))
-        assert select_kernel(div2krk_lr(_scene(9), blur, scale), scale).blur in steps("clean")[:-1]
+        sel = select_kernel(div2krk_lr(_scene(9), blur, scale), scale)
+        assert sel.blur in STRONG and "ringing" in sel.info["why"]
 
 
 def _psnr(lr: np.ndarray, hr: np.ndarray, kernel: np.ndarray) -> float:
@@ -219,3 +221,27 @@ def test_a_blend_step_averages_two_neighbouring_kernels(monkeypatch: pytest.Monk
     np.testing.assert_allclose(
         blend, (bank_kernel("x2-none-q85") + bank_kernel("x2-medium-q85")) / 2, rtol=1e-6
     )
+
+
+def test_at_x3_and_x4_clean_inputs_are_judged_by_ringing_and_soft_sharp_ones_keep_none() -> None:
+    """At ×3 and ×4 the clean rule weighs only how much the mildest sharpening step would ring
+    (no width is estimated: `blur_info` has `ringing`, no `spectral`); sharp soft scenes (a sky
+    under faint wisps, which every width reads as blurred) ring under it and are not sharpened,
+    and the same scenes blurred are. At ×2 the rule is still on the widths."""
+    rng = np.random.default_rng(21)
+    for scale in (3, 4):
+        judged = sharpened = 0
+        for _ in range(6):
+            hr = _sky(80 * scale, rng)[:, :, None]
+            blur = recipe_kernel(scale, np.random.default_rng(1), (3.0, 4.0))
+            sharpened += select_kernel(div2krk_lr(hr, blur, scale), scale).blur != "none"
+            sel = select_kernel(classic_lr(hr, scale), scale)
+            if sel.info["degradation"] != "clean":  # read noisy: plain bicubic
+                continue
+            judged += 1
+            assert "spectral" not in sel.info and 0.0 <= sel.info["ringing"] <= 1.0
+            assert sel.blur in ("none", "none+light", "light"), sel.info
+        assert judged >= 3 and sharpened == 6
+    hr = _scene(3)
+    blurred = select_kernel(div2krk_lr(hr, recipe_kernel(2, rng, (3.0, 4.0)), 2), 2)
+    assert "ringing" not in blurred.info and "spectral" in blurred.info

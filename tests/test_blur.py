@@ -5,13 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nssr_cli.kernels.bank import steps
-from nssr_cli.kernels.estimate import Estimates, edge_sigma, estimate_sigma, luminance
-from nssr_cli.quality.calibrate import PERIODIC, evaluate_rule, fit, fit_gate, replaces
+from nssr_cli.kernels.bank import bank_kernel, steps
+from nssr_cli.kernels.estimate import Estimates, edge_sigma, estimate_sigma, luminance, ringing
+from nssr_cli.quality.calibrate import (
+    PERIODIC,
+    RINGING_WEIGHTS,
+    evaluate_rule,
+    fit,
+    fit_gate,
+    replaces,
+)
 from nssr_cli.synth.degradations import (
     blur_subsample,
+    classic_lr,
+    div2krk_lr,
     gaussian,
     quantize,
+    recipe_kernel,
     sampling_centre,
     shift_to,
 )
@@ -251,3 +261,46 @@ def test_the_periodic_gate_takes_inputs_that_only_lose_out_of_the_clean_rule() -
     scores = evaluate_rule(rows + gratings, gated, gate)["clean"]
     assert scores["sharp_worst"] >= 0.0 and scores["utility"] > 0
     assert evaluate_rule(rows + gratings, {"clean": plain})["clean"]["utility"] < scores["utility"]
+
+
+def test_ringing_is_what_sharpening_a_sharp_input_overshoots() -> None:
+    """A sharp input rings under a sharpening kernel; the same scene blurred steepens within
+    its edges' range instead. The fraction is in [0, 1], ignores brightness and contrast (the
+    filters are linear and the range's max and min move with them), grows with the kernel's
+    strength, and reads 1 where there is nothing to measure."""
+    hr = dead_leaves(288, np.random.default_rng(6), r_min=3, discs=200)[:, :, None]
+    for scale in (2, 3, 4):
+        light = bank_kernel(f"x{scale}-light")
+        sharp = ringing(quantize(classic_lr(hr, scale)), light, scale)
+        blur = recipe_kernel(scale, np.random.default_rng(scale), (2.5, 3.5))
+        blurred = ringing(quantize(div2krk_lr(hr, blur, scale)), light, scale)
+        assert 0.0 <= blurred < sharp / 3 < sharp <= 1.0, (scale, sharp, blurred)
+        strong = ringing(quantize(classic_lr(hr, scale)), bank_kernel(f"x{scale}-medium"), scale)
+        assert strong > sharp
+    img = classic_lr(hr, 3)
+    light = bank_kernel("x3-light")
+    assert ringing(0.2 + 0.5 * img, light, 3) == pytest.approx(ringing(img, light, 3), rel=1e-3)
+    assert ringing(img, np.ones((1, 1), np.float32), 3) == 1.0  # bicubic changes nothing
+    assert ringing(np.zeros((12, 12), np.uint8), light, 3) == 1.0  # too small to measure
+    est = Estimates(img)
+    assert est.ringing(light, 3) == ringing(img, light, 3)  # one crop, remembered per kernel
+
+
+def test_the_clean_rule_scores_by_ringing_and_the_others_by_the_widths() -> None:
+    """Calibration rows of clean inputs carry the ringing of the mildest sharpening step: the
+    clean rule scores by −log10 ringing (thresholds rising as ringing falls), and sharpens only
+    the inputs that take it without overshoot; JPEG rows, and rows without it, keep the
+    widths."""
+    rng = np.random.default_rng(7)
+    rows = _toy_rows(rng, 300)
+    for r in rows:  # widths that overlap across the classes; ringing that splits them
+        r["spectral"] = r["edge"] = rng.uniform(0.4, 1.0)
+        r["ringing"] = rng.uniform(0.12, 0.3) if r["sharp"] else rng.uniform(0.01, 0.06)
+    jpeg = [{**r, "family": "q85", "gain": r["gain"][:3]} for r in _toy_rows(rng, 100)]
+    rule = fit(rows + jpeg)
+    weights, thresholds = rule["clean"]
+    assert weights == RINGING_WEIGHTS and len(thresholds) == 5
+    assert -np.log10(0.12) < thresholds[0] and thresholds[-1] <= -np.log10(0.06)
+    scores = evaluate_rule(rows, rule)["clean"]
+    assert scores["sharp_worst"] >= 0 and scores["blurred_mean"] > 1.0
+    assert rule["q85"][0][2] == 0.0 and fit(_toy_rows(rng))["clean"][0][2] == 0.0

@@ -44,9 +44,11 @@ from nssr_cli.kernels.bank import (
     NOISE_CLASSES,
     PERIODIC,
     PERIODIC_GATE,
+    RINGING_STEP,
     THRESHOLDS,
     WEIGHTS,
     bank_kernel,
+    blur_score,
     steps,
 )
 from nssr_cli.kernels.estimate import Estimates
@@ -56,13 +58,15 @@ from nssr_cli.synth.levels import DEGRADATIONS
 from nssr_cli.synth.pairs import in_family, synthetic_input
 
 FAMILIES = ("clean", *DEGRADATIONS)
-Rule = dict[str, tuple[tuple[float, float], tuple[float, ...]]]  # family → (weights, thresholds)
+Weights = tuple[float, float, float]  # of spectral width, edge width, −log10 ringing
+Rule = dict[str, tuple[Weights, tuple[float, ...]]]  # family → (weights, thresholds)
 
 
 def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any]]:
     """``count`` synthetic scenes at ``scale``, each in every family: one row per (scene,
     family) with ``family``, ``kind``, ``sharp``, the estimates (``spectral``, ``edge``,
-    ``noise``) and ``gain``: each of the family's steps' PSNR gain over bicubic (dB)."""
+    ``noise``, ``peak``; for clean inputs also ``ringing``) and ``gain``: each of the family's
+    steps' PSNR gain over bicubic (dB)."""
     rng = np.random.default_rng([seed, scale, 0xCA1])
     plans: dict[str, Any] = {"bicubic": make_plan(resolve_kernel("bicubic")[0], scale)}
     rows = []
@@ -76,25 +80,26 @@ def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any
                 if step not in plans:
                     plans[step] = make_plan(bank_kernel(f"x{scale}-{step}"), scale)
                 outs[step] = psnr_y(upscale_planes(x[:, :, 0], plans[step]), ref, scale)
-            est = Estimates(x)  # one luminance crop for the three estimates
-            rows.append(
-                {
-                    "family": family,
-                    "kind": kind,
-                    "sharp": sharp,
-                    "spectral": est.spectral,
-                    "edge": est.edge,
-                    "noise": est.noise,
-                    "peak": est.peak,
-                    "gain": np.array([outs[st] - outs["bicubic"] for st in steps(family)]),
-                }
-            )
+            est = Estimates(x)  # one luminance crop for every estimate
+            row = {
+                "family": family,
+                "kind": kind,
+                "sharp": sharp,
+                "spectral": est.spectral,
+                "edge": est.edge,
+                "noise": est.noise,
+                "peak": est.peak,
+                "gain": np.array([outs[st] - outs["bicubic"] for st in steps(family)]),
+            }
+            if family == "clean":
+                row["ringing"] = est.ringing(bank_kernel(f"x{scale}-{RINGING_STEP}"), scale)
+            rows.append(row)
     return rows
 
 
-def _weights(rows: list[dict[str, Any]]) -> tuple[float, float]:
-    """(spectral, edge) weights: a logistic regression of blurred vs sharp, normalised to sum 1
-    (so the score stays a width in pixels)."""
+def _weights(rows: list[dict[str, Any]]) -> Weights:
+    """(spectral, edge, 0) weights: a logistic regression of blurred vs sharp, normalised to
+    sum 1 (so the score stays a width in pixels)."""
     x = np.array([[1.0, r["spectral"], r["edge"]] for r in rows])
     y = np.array([0.0 if r["sharp"] else 1.0 for r in rows])
     w = np.zeros(3)
@@ -104,7 +109,10 @@ def _weights(rows: list[dict[str, Any]]) -> tuple[float, float]:
         w -= np.linalg.solve(hess, x.T @ (p - y) + 1e-2 * w)
     ab = np.clip(w[1:], 0, None)
     ab = ab / ab.sum() if ab.sum() > 0 else np.array([1.0, 0.0])
-    return round(float(ab[0]), 3), round(float(ab[1]), 3)
+    return round(float(ab[0]), 3), round(float(ab[1]), 3), 0.0
+
+
+RINGING_WEIGHTS: Weights = (0.0, 0.0, 1.0)  # a rule on ringing alone: score −log10 ringing
 
 
 def utility(gain: np.ndarray) -> np.ndarray:
@@ -158,23 +166,29 @@ def rule_key(row: dict[str, Any], gate: float | None) -> str:
 def fit(rows: list[dict[str, Any]], gate: float | None = None) -> Rule:
     """Per family (and :data:`PERIODIC` where ``gate`` is given): the blur score's weights and
     the thresholds between its steps, from the rows that reach the rule (:func:`reaches_rule`,
-    :func:`rule_key`)."""
+    :func:`rule_key`). The clean family scores by ringing (:data:`RINGING_WEIGHTS`) where its
+    rows carry it, the others (and :data:`PERIODIC`) by the widths."""
     rule = {}
     for key in (*FAMILIES, PERIODIC):
         family = key.split("/")[0]
         part = [r for r in rows if rule_key(r, gate) == key and reaches_rule(r)]
         if len(steps(family)) == 1 or not part:
             continue
-        weights = _weights(part)
-        score = np.array([weights[0] * r["spectral"] + weights[1] * r["edge"] for r in part])
+        ringing = key == "clean" and all("ringing" in r for r in part)
+        weights = RINGING_WEIGHTS if ringing else _weights(part)
+        score = np.array([blur_score(r, weights) for r in part])
         rule[key] = (weights, _thresholds(score, np.stack([r["gain"] for r in part])))
     return rule
 
 
-def fit_gate(rows: list[dict[str, Any]]) -> float:
+def fit_gate(rows: list[dict[str, Any]]) -> float | None:
     """The periodic gate (of :data:`GATES`) whose clean rules, fitted with it, have the best
-    total utility on the clean rows."""
+    total utility on the clean rows; None (no gate) where the clean rule scores by ringing: a
+    gate keeps gratings, which read blurred whether or not they are, from a rule on the widths,
+    and a sharpened sharp grating rings like any sharp input."""
     clean = [r for r in rows if r["family"] == "clean"]
+    if clean and all("ringing" in r for r in clean):
+        return None
     score = {g: evaluate_rule(clean, fit(clean, g), g)["clean"]["utility"] for g in GATES}
     return max(GATES, key=lambda g: (score[g], g))
 
@@ -187,9 +201,8 @@ def pick(row: dict[str, Any], rule: Rule, gate: float | None = None) -> int | No
     key = rule_key(row, gate)
     if key not in rule:
         return 0
-    (a, b), thresholds = rule[key]
-    score = a * row["spectral"] + b * row["edge"]
-    return min(sum(score >= t for t in thresholds), len(row["gain"]) - 1)
+    weights, thresholds = rule[key]
+    return min(sum(blur_score(row, weights) >= t for t in thresholds), len(row["gain"]) - 1)
 
 
 def evaluate_rule(

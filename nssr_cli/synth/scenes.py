@@ -10,8 +10,10 @@
   estimate reads it as noise),
   1/f^β fields (β 1.6–3), periodic textures (gratings, bricks and tiles), stochastic ones
   (gravel-like tiny leaves, rough 1/f^β fields with β < 1.6), text and strokes (Pillow's
-  built-in font, lines) and flat graphics (polygons of flat colour on gradients, half of them
-  without antialiasing).
+  built-in font, lines), flat graphics (polygons of flat colour on gradients, half of them
+  without antialiasing) and soft content as skies, clouds and fog are (a gradient under faint
+  smooth wisps, half with a dark silhouette along the bottom): sharp at its own scale yet with
+  no crisp edge, so every blur measure reads it as blurred, and sharpening costs it dB.
 
 Scenes are ``(size, size)`` float64 grey images in ``[0, 1]``; randomness comes from the
 ``numpy.random.Generator`` passed in.
@@ -171,7 +173,30 @@ def _graphics(size: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out, 0, 1)
 
 
-CONTENT = ("leaves", "field", "periodic", "stochastic", "text", "graphics")
+def _sky(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Soft content, as skies, clouds, fog and smooth backgrounds are: a gentle gradient under a
+    faint smooth 1/f^β field (β 2.2–3.6, contrast 1–9 % of the range: wisps, not texture),
+    and half of the time a flat dark silhouette along the bottom (a horizon, a tree line)."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    angle = rng.uniform(0, 2 * math.pi)
+    ramp = math.cos(angle) * xx + math.sin(angle) * yy
+    img = rng.uniform(0.2, 0.8) + rng.uniform(-0.3, 0.3) * (ramp - ramp.mean())
+    img = img + (power_law_field(size, rng, rng.uniform(2.2, 3.6)) - 0.5) * rng.uniform(0.05, 0.5)
+    if rng.uniform() < 0.5:
+        ss = 4  # the silhouette's edge, antialiased
+        xs = (np.arange(size * ss) + 0.5) / ss
+        phase, period = rng.uniform(0, 2 * math.pi, 2), rng.uniform(0.1, 0.6, 2) * size
+        top = size * rng.uniform(0.6, 0.9) + sum(
+            rng.uniform(1, 0.06 * size) * np.sin(2 * math.pi * xs / p + f)
+            for p, f in zip(period, phase, strict=True)
+        )
+        ys = (np.arange(size * ss) + 0.5)[:, None] / ss
+        cover = (ys >= top[None, :]).reshape(size, ss, size, ss).mean(axis=(1, 3))
+        img = img * (1 - cover) + rng.uniform(0.0, 0.3) * cover
+    return np.clip(img, 0.0, 1.0)
+
+
+CONTENT = ("leaves", "field", "periodic", "stochastic", "text", "graphics", "sky")
 
 
 def content_scene(size: int, rng: np.random.Generator, scale: int = 2) -> tuple[str, np.ndarray]:
@@ -197,4 +222,6 @@ def content_scene(size: int, rng: np.random.Generator, scale: int = 2) -> tuple[
             tiny = int(size * size / rng.uniform(4, 12))
             return kind, dead_leaves(size, rng, r_min=0.5, r_max=rng.uniform(2, 8), discs=tiny)
         return kind, power_law_field(size, rng, rng.uniform(0.5, 1.6))
+    if kind == "sky":
+        return kind, _sky(size, rng)
     return kind, (_text if kind == "text" else _graphics)(size, rng)
