@@ -125,17 +125,23 @@ def choices(scale: int, degradation: str) -> tuple[str, ...]:
     return options[: len(THRESHOLDS.get((scale, degradation), ())) + 1]
 
 
+def rule_weights(scale: int, rule: str) -> tuple[float, float, float]:
+    """The weights of (spectral, edge, −log10 ringing) in the blur score of ``rule`` (a family,
+    or :data:`PERIODIC`) at bank scale ``scale``; the spectral width alone if it has none."""
+    return WEIGHTS.get((scale, rule), (1.0, 0.0, 0.0))
+
+
 def needs_widths(scale: int, family: str) -> bool:
     """Whether the rule of ``family`` at bank scale ``scale`` reads the spectral or edge width
     (or a periodic gate, which reads the spectrum)."""
-    weights = WEIGHTS.get((scale, family), (1.0, 0.0, 0.0))
+    weights = rule_weights(scale, family)
     return bool(weights[0] or weights[1]) or (family == "clean" and scale in PERIODIC_GATE)
 
 
 def rule_parts(est: Estimates, scale: int, rule: str) -> dict[str, float]:
     """The estimates the rule ``rule`` (a family, or :data:`PERIODIC`) at bank scale ``scale``
     weighs, by name (:func:`blur_score`): only those it has a weight for."""
-    weights = WEIGHTS.get((scale, rule), (1.0, 0.0, 0.0))
+    weights = rule_weights(scale, rule)
     parts: dict[str, float] = {}
     if weights[0] or weights[1]:  # the edge estimate runs here while the spectral one ends
         parts.update(blur_parts(est, need_edge=weights[1] != 0.0))
@@ -202,7 +208,7 @@ def select_kernel(
                 if est.peak >= gate:
                     rule = PERIODIC
                     source += f", periodic {est.peak:.2f}"
-            weights = WEIGHTS.get((s, rule), (1.0, 0.0, 0.0))
+            weights = rule_weights(s, rule)
             parts = rule_parts(est, s, rule)
             score = blur_score(parts, weights)
             blur = choose(score, s, degradation, rule)

@@ -45,7 +45,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
-from nssr_cli.kernels.ringing import overshoot_fraction
+from nssr_cli.kernels.ringing import RINGING_OUT, overshoot_fraction
 from nssr_cli.kernels.spectrum import peakiness, rings, welch_power
 from nssr_cli.system import usable_cores
 
@@ -68,9 +68,9 @@ def luminance(image: np.ndarray) -> np.ndarray:
     return y if peak == 1.0 else y * np.float32(peak)
 
 
-def _centre_crop(image: np.ndarray) -> np.ndarray:
+def _centre_crop(image: np.ndarray, side: int = CROP) -> np.ndarray:
     h, w = np.shape(image)[:2]
-    ch, cw = min(h, CROP), min(w, CROP)
+    ch, cw = min(h, side), min(w, side)
     return np.asarray(image)[(h - ch) // 2 : (h - ch) // 2 + ch, (w - cw) // 2 : (w - cw) // 2 + cw]
 
 
@@ -221,7 +221,8 @@ class Estimates:
         """:func:`ringing` of the crop for ``kernel`` at integer ``scale`` (remembered)."""
         key = (np.asarray(kernel, np.float32).tobytes(), int(scale))
         if key not in self._ringing:
-            self._ringing[key] = overshoot_fraction(self.luma, kernel, int(scale))
+            crop = _centre_crop(self.luma, RINGING_OUT // int(scale))
+            self._ringing[key] = overshoot_fraction(crop, kernel, int(scale))
         return self._ringing[key]
 
     @cached_property

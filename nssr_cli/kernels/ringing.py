@@ -10,12 +10,9 @@ import numpy as np
 RINGING_OUT = 512  # output pixels a side of the centre crop the ringing is measured on
 
 
-def overshoot_fraction(luma: np.ndarray, kernel: np.ndarray, scale: int) -> float:
-    """:func:`~nssr_cli.kernels.estimate.ringing` of ``luma`` (``H×W`` float32 luminance, the
-    estimates' shared crop) for ``kernel`` at integer ``scale``."""
-    side = RINGING_OUT // scale
-    h, w = luma.shape
-    y = luma[(h - min(h, side)) // 2 :, (w - min(w, side)) // 2 :][:side, :side]
+def overshoot_fraction(y: np.ndarray, kernel: np.ndarray, scale: int) -> float:
+    """:func:`~nssr_cli.kernels.estimate.ringing` of ``y`` (``H×W`` float32 luminance, at most
+    ``RINGING_OUT // scale`` pixels a side) for ``kernel`` at integer ``scale``."""
     if min(y.shape) < 16:
         return 1.0
     # The reference upscale's two steps (bicubic with half-pixel centres, then the kernel as a
