@@ -116,11 +116,12 @@ def test_a_periodic_input_at_x2_takes_the_periodic_rule() -> None:
             div2krk_lr(hr[:, :, None], recipe_kernel(2, rng), 2),
         ):
             sel = select_kernel(lr, 2)
-            if sel.info.get("periodic", 0.0) >= bank.PERIODIC_GATE[2]:  # absent: read noisy
+            gate = bank.PERIODIC_GATE[(2, "clean")]
+            if sel.info.get("periodic", 0.0) >= gate:  # absent: read noisy
                 assert sel.blur == "none" and "clean/periodic" in sel.info["why"]
     grating = np.round(128 + 80 * np.sin(np.arange(128) * 0.9))[None, :].repeat(128, 0)
     sel = select_kernel(grating.astype(np.uint8), 2)
-    assert sel.info["periodic"] >= bank.PERIODIC_GATE[2] and sel.blur == "none"
+    assert sel.info["periodic"] >= bank.PERIODIC_GATE[(2, "clean")] and sel.blur == "none"
     assert "periodic" in sel.info["why"]
 
 
@@ -171,12 +172,15 @@ def test_a_jpeg_gets_the_kernels_of_its_quality() -> None:
         assert f"JPEG quality {quality}" in sel.info["why"]
 
 
-def test_sharp_gratings_and_bricks_as_jpegs_almost_never_get_the_strongest_jpeg_kernel() -> None:
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_sharp_gratings_and_bricks_as_jpegs_almost_never_get_the_strongest_jpeg_kernel(
+    scale: int,
+) -> None:
     """JPEG wipes a sharp texture's finest frequencies as blur would, so its spectrum reads
     blurred; the strongest JPEG step (``medium-qNN``) costs such an input 3–20 dB. Over 40 sharp
     periodic scenes at three qualities (120 inputs) at most 3 may get it (the rule trades a
     little risk for the gain on blurred photos; a rule fitted on 200 scenes gave it to 16)."""
-    rng = np.random.default_rng(9)
+    rng = np.random.default_rng(9 + scale)
     scenes: list[np.ndarray] = []
     while len(scenes) < 40:
         kind, hr = content_scene(192, rng)
@@ -184,11 +188,24 @@ def test_sharp_gratings_and_bricks_as_jpegs_almost_never_get_the_strongest_jpeg_
             scenes.append(hr)
     strongest = 0
     for hr in scenes:
-        lr = np.round(classic_lr(hr[:, :, None], 2)[:, :, 0] * 255).astype(np.uint8)
+        lr = np.round(classic_lr(hr[:, :, None], scale)[:, :, 0] * 255).astype(np.uint8)
         for quality in (95, 85, 75):
             x, info = _jpeg(lr, quality)
-            strongest += select_kernel(x, 2, info=info).blur.startswith("medium")
+            strongest += select_kernel(x, scale, info=info).blur.startswith("medium")
     assert strongest <= 3
+
+
+@pytest.mark.parametrize("scale", [3, 4])
+def test_a_periodic_jpeg_at_x3_and_x4_takes_its_familys_mildest_step(scale: int) -> None:
+    """Past the periodic gate of the q95 and q85 rules (×3, ×4) a JPEG grating gets its
+    family's mildest kernel whatever its widths read, and ``-v`` says why."""
+    x = np.arange(160)
+    grating = 128 + 90 * np.sign(np.sin(x * 2 * np.pi / 9.0))[None, :] * np.ones((160, 1))
+    for quality, family in ((95, "q95"), (85, "q85")):
+        lr, info = _jpeg(np.round(grating).astype(np.uint8), quality)
+        sel = select_kernel(lr, scale, info=info)
+        assert sel.info["periodic"] >= bank.PERIODIC_GATE[(scale, family)]
+        assert sel.blur == f"none-{family}" and f"{family}/periodic" in sel.info["why"]
 
 
 def test_noisy_inputs_get_plain_bicubic_and_clean_ones_do_not() -> None:

@@ -5,16 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nssr_cli.kernels.bank import bank_kernel, steps
+from nssr_cli.kernels.bank import PERIODIC, bank_kernel, steps
 from nssr_cli.kernels.estimate import Estimates, edge_sigma, estimate_sigma, luminance, ringing
-from nssr_cli.quality.calibrate import (
-    PERIODIC,
-    RINGING_WEIGHTS,
-    evaluate_rule,
-    fit,
-    fit_gate,
-    replaces,
-)
+from nssr_cli.quality.calibrate import RINGING_WEIGHTS, fit, fit_gate
+from nssr_cli.quality.rules import evaluate_rule, replaces
 from nssr_cli.synth.degradations import (
     blur_subsample,
     classic_lr,
@@ -254,13 +248,65 @@ def test_the_periodic_gate_takes_inputs_that_only_lose_out_of_the_clean_rule() -
     ]
     plain = fit(rows + gratings)["clean"]
     gate = fit_gate(rows + gratings)
-    gated = fit(rows + gratings, gate)
+    gated = fit(rows + gratings, {"clean": gate})
     assert 1.0 < gate <= 3.0
     assert gated[PERIODIC][1][0] > 1.4  # the gratings keep the mildest step
     assert gated["clean"][1][0] < plain[1][0]  # and no longer hold the clean rule back
-    scores = evaluate_rule(rows + gratings, gated, gate)["clean"]
+    scores = evaluate_rule(rows + gratings, gated, {"clean": gate})["clean"]
     assert scores["sharp_worst"] >= 0.0 and scores["utility"] > 0
     assert evaluate_rule(rows + gratings, {"clean": plain})["clean"]["utility"] < scores["utility"]
+
+
+def _jpeg_rows(rng: np.random.Generator, periodic: int) -> list[dict]:
+    """Calibration-like rows of the q85 family: sharp inputs score ≈ 0.45, blurred ones ≈ 0.9
+    (JPEG steps: none, the blend, medium); plus ``periodic`` sharp gratings that read blurred
+    (0.8–1.4) and lose to every sharpening step."""
+    rows = []
+    for _ in range(200):
+        sharp = bool(rng.uniform() < 0.5)
+        centre = 0.45 if sharp else 0.9
+        rows.append(
+            {
+                "family": "q85",
+                "sharp": sharp,
+                "spectral": centre + rng.normal(0, 0.06),
+                "edge": centre + rng.normal(0, 0.06),
+                "peak": rng.uniform(0.3, 2.0),
+                "gain": np.array([0.3, -0.4, -1.5] if sharp else [0.0, 0.3, 0.6]),
+            }
+        )
+    for _ in range(periodic):
+        width = rng.uniform(0.8, 1.4)
+        rows.append(
+            {
+                "family": "q85",
+                "sharp": True,
+                "spectral": width,
+                "edge": width,
+                "peak": rng.uniform(3.0, 6.0),
+                "gain": np.array([0.1, -4.0, -12.0]),
+            }
+        )
+    return rows
+
+
+def test_a_jpeg_familys_periodic_gate_sends_gratings_to_its_mildest_step() -> None:
+    """Under JPEG, too, sharp gratings read blurred and lose 4–12 dB to any sharpening; a
+    gate on the spectrum's peakiness sends them to the family's mildest step (not fitted: the
+    few periodic JPEG scenes cannot bound a rule of their own), and the rule below the gate may
+    sharpen blurred inputs sooner. Without periodic inputs that lose, there is no gate."""
+    rows = _jpeg_rows(np.random.default_rng(0), periodic=30)
+    plain = fit(rows)["q85"]
+    gate = fit_gate(rows, "q85")
+    assert gate is not None and 2.0 < gate <= 3.0
+    gated = fit(rows, {"q85": gate})
+    assert gated["q85/periodic"][1] == (9.0, 9.0)
+    assert gated["q85"][1][0] < plain[1][0]
+    held_out = _jpeg_rows(np.random.default_rng(1), periodic=30)
+    scores = evaluate_rule(held_out, gated, {"q85": gate})["q85"]
+    assert scores["sharp_worst"] >= 0.0 and scores["blurred_mean"] > 0.5
+    assert scores["utility"] > evaluate_rule(held_out, {"q85": plain})["q85"]["utility"]
+    assert fit_gate(_jpeg_rows(np.random.default_rng(2), periodic=0), "q85") is None
 
 
 def test_ringing_is_what_sharpening_a_sharp_input_overshoots() -> None:

@@ -19,16 +19,18 @@ dynamic programming), where a loss against bicubic counts
 mean). Only the inputs that reach a
 family's rule count (:func:`reaches_rule`): a clean scene whose noise estimate sends it to plain
 bicubic (many sharp textures read σ̂ ≥ 1) would otherwise pull the clean thresholds up with
-losses ``auto`` never incurs. Clean inputs past a periodic gate (spectral peakiness: gratings,
-bricks, tiles) get a rule of their own, :data:`PERIODIC`, the gate being the value with the
-best total utility of the two clean rules fitted on either side of it (:func:`fit_gate`).
+losses ``auto`` never incurs. Inputs past a family's periodic gate (spectral peakiness:
+gratings, bricks, tiles) get a rule of their own (:func:`~nssr_cli.kernels.bank.periodic_rule`;
+for a JPEG family simply its mildest step), the gate being the value with the best total
+utility of the family's rules fitted on either side of it (:func:`fit_gate`).
 
 ``python -m nssr_cli.quality.calibrate [--check] [--count=N] [--held-out=M] [SCALE...]`` refits
 the rule on ``N`` scenes per scale (200 by default; thresholds fitted on 200 move by up to ±0.1
 between random streams, on 1600 by about half that) and prints it (with ``--check``, scores the
 shipped rule on held-out scenes instead); ``--held-out=M`` also scores the refit and the shipped
 rule on two held-out streams of ``M`` scenes and says per family whether the refit should
-replace the shipped rule (:func:`replaces`).
+replace the shipped rule (:func:`~nssr_cli.quality.rules.replaces`; how a rule is applied
+and judged lives in :mod:`nssr_cli.quality.rules`).
 """
 
 from __future__ import annotations
@@ -40,26 +42,30 @@ import numpy as np
 
 from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.kernels.bank import (
-    LOSS_WEIGHT,
     NOISE_CLASSES,
-    PERIODIC,
     PERIODIC_GATE,
     RINGING_STEP,
-    THRESHOLDS,
-    WEIGHTS,
     bank_kernel,
     blur_score,
+    periodic_rule,
     steps,
 )
 from nssr_cli.kernels.estimate import Estimates
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.quality.metrics import psnr_y
-from nssr_cli.synth.levels import DEGRADATIONS
+from nssr_cli.quality.rules import (
+    FAMILIES,
+    Gates,
+    Rule,
+    Weights,
+    evaluate_rule,
+    reaches_rule,
+    replaces,
+    rule_key,
+    shipped_rule,
+    utility,
+)
 from nssr_cli.synth.pairs import in_family, synthetic_input
-
-FAMILIES = ("clean", *DEGRADATIONS)
-Weights = tuple[float, float, float]  # of spectral width, edge width, −log10 ringing
-Rule = dict[str, tuple[Weights, tuple[float, ...]]]  # family → (weights, thresholds)
 
 
 def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any]]:
@@ -115,11 +121,6 @@ def _weights(rows: list[dict[str, Any]]) -> Weights:
 RINGING_WEIGHTS: Weights = (0.0, 0.0, 1.0)  # a rule on ringing alone: score −log10 ringing
 
 
-def utility(gain: np.ndarray) -> np.ndarray:
-    """A gain over bicubic as the rule weighs it: losses count :data:`LOSS_WEIGHT` times."""
-    return np.where(gain < 0, LOSS_WEIGHT * gain, gain)
-
-
 def _thresholds(score: np.ndarray, gains: np.ndarray) -> tuple[float, ...]:
     """The rising step function of ``score`` ``(N,)`` with the best total utility over the rows
     (``gains`` ``(N, C)``, steps mildest first), found exactly by dynamic programming over the
@@ -145,34 +146,24 @@ def _thresholds(score: np.ndarray, gains: np.ndarray) -> tuple[float, ...]:
     return tuple(round(t, 3) for t in out)
 
 
-def reaches_rule(row: dict[str, Any]) -> bool:
-    """Whether ``auto`` would weigh this row's blur at all: a clean input whose noise estimate
-    reads σ̂ ≥ the first noise class goes to the noisy family (plain bicubic) instead, so it
-    must not move the clean family's thresholds (textured scenes often read that noisy)."""
-    return row["family"] != "clean" or row.get("noise", 0.0) < NOISE_CLASSES[0]
-
-
 GATES = tuple(np.round(np.arange(1.0, 3.05, 0.1), 1))  # the periodic gates fit_gate tries
 
 
-def rule_key(row: dict[str, Any], gate: float | None) -> str:
-    """The rule a calibration row is judged by: its family's, or :data:`PERIODIC` for a clean
-    input whose spectrum is at least ``gate`` periodic (``peak``: bricks, gratings, tiles)."""
-    if gate is not None and row["family"] == "clean" and row.get("peak", 0.0) >= gate:
-        return PERIODIC
-    return row["family"]
-
-
-def fit(rows: list[dict[str, Any]], gate: float | None = None) -> Rule:
-    """Per family (and :data:`PERIODIC` where ``gate`` is given): the blur score's weights and
-    the thresholds between its steps, from the rows that reach the rule (:func:`reaches_rule`,
-    :func:`rule_key`). The clean family scores by ringing (:data:`RINGING_WEIGHTS`) where its
-    rows carry it, the others (and :data:`PERIODIC`) by the widths."""
+def fit(rows: list[dict[str, Any]], gates: Gates | None = None) -> Rule:
+    """Per family (and per gated family's periodic rule, ``gates``): the blur score's weights
+    and the thresholds between its steps, from the rows that reach the rule
+    (:func:`reaches_rule`, :func:`rule_key`). The clean family scores by ringing
+    (:data:`RINGING_WEIGHTS`) where its rows carry it, the others (and the clean periodic rule)
+    by the widths. A JPEG family's periodic rule keeps the mildest step: fitted on the few
+    periodic JPEG scenes, its thresholds let held-out gratings lose up to 10 dB."""
     rule = {}
-    for key in (*FAMILIES, PERIODIC):
+    for key in (*FAMILIES, *(periodic_rule(f) for f in (gates or {}))):
         family = key.split("/")[0]
-        part = [r for r in rows if rule_key(r, gate) == key and reaches_rule(r)]
+        part = [r for r in rows if rule_key(r, gates) == key and reaches_rule(r)]
         if len(steps(family)) == 1 or not part:
+            continue
+        if key != family and family != "clean":
+            rule[key] = ((1.0, 0.0, 0.0), (9.0,) * (len(steps(family)) - 1))
             continue
         ringing = key == "clean" and all("ringing" in r for r in part)
         weights = RINGING_WEIGHTS if ringing else _weights(part)
@@ -181,88 +172,34 @@ def fit(rows: list[dict[str, Any]], gate: float | None = None) -> Rule:
     return rule
 
 
-def fit_gate(rows: list[dict[str, Any]]) -> float | None:
-    """The periodic gate (of :data:`GATES`) whose clean rules, fitted with it, have the best
-    total utility on the clean rows; None (no gate) where the clean rule scores by ringing: a
-    gate keeps gratings, which read blurred whether or not they are, from a rule on the widths,
-    and a sharpened sharp grating rings like any sharp input."""
-    clean = [r for r in rows if r["family"] == "clean"]
-    if clean and all("ringing" in r for r in clean):
+def fit_gate(rows: list[dict[str, Any]], family: str = "clean") -> float | None:
+    """The periodic gate for ``family`` whose rules, fitted with it, have the best total
+    utility on the family's rows: for clean inputs one of :data:`GATES` (None where the clean
+    rule scores by ringing: a gate keeps gratings, which read blurred whether or not they are,
+    from a rule on the widths, and a sharpened sharp grating rings like any sharp input); for a
+    JPEG family one of :data:`GATES` or None (no gate), None where it is no better."""
+    part = [r for r in rows if r["family"] == family]
+    if not part or len(steps(family)) == 1:
         return None
-    score = {g: evaluate_rule(clean, fit(clean, g), g)["clean"]["utility"] for g in GATES}
-    return max(GATES, key=lambda g: (score[g], g))
-
-
-def pick(row: dict[str, Any], rule: Rule, gate: float | None = None) -> int | None:
-    """The step index ``rule`` (with its periodic ``gate``) gives a calibration row (its family
-    known); None where the noise estimate sends it to plain bicubic (:func:`reaches_rule`)."""
-    if not reaches_rule(row):
+    if family == "clean" and all("ringing" in r for r in part):
         return None
-    key = rule_key(row, gate)
-    if key not in rule:
-        return 0
-    weights, thresholds = rule[key]
-    return min(sum(blur_score(row, weights) >= t for t in thresholds), len(row["gain"]) - 1)
+    candidates = GATES if family == "clean" else (None, *GATES)
+    score = {
+        g: evaluate_rule(part, fit(part, _gate(family, g)), _gate(family, g))[family]["utility"]
+        for g in candidates
+    }
+    best = max(candidates, key=lambda g: (score[g], g is None, g or 0.0))
+    return None if best is None else float(best)
 
 
-def evaluate_rule(
-    rows: list[dict[str, Any]], rule: Rule, gate: float | None = None
-) -> dict[str, dict[str, float]]:
-    """Per family: mean and worst gain of sharp and of blurred inputs under ``rule``, the
-    blurred inputs' oracle (best step per input), the mean :func:`utility` of all inputs and,
-    of the sharp inputs that reach the rule (the tail a default must bound; inputs sent to
-    bicubic count 0 dB everywhere else), ``sharp_p2``: the 2nd percentile and ``sharp_share``:
-    the percentage that lose more than :data:`LOSS_DB` to bicubic."""
-    out = {}
-    for family in FAMILIES:
-        part = [r for r in rows if r["family"] == family]
-        if not part:
-            continue
-        picks = [(r, pick(r, rule, gate)) for r in part]
-        gain = np.array([0.0 if k is None else r["gain"][k] for r, k in picks])
-        sharp = np.array([r["sharp"] for r in part])
-        reached = sharp & np.array([k is not None for _, k in picks])
-        best = np.array([r["gain"].max() for r in part])
-        out[family] = {
-            "sharp_mean": round(float(gain[sharp].mean()), 3),
-            "sharp_worst": round(float(gain[sharp].min()), 3),
-            "sharp_p2": round(float(np.percentile(gain[reached], 2)), 3) if reached.any() else 0.0,
-            "sharp_share": round(float(100 * np.mean(gain[reached] < -LOSS_DB)), 2)
-            if reached.any()
-            else 0.0,
-            "blurred_mean": round(float(gain[~sharp].mean()), 3),
-            "blurred_oracle": round(float(best[~sharp].mean()), 3),
-            "utility": round(float(utility(gain).mean()), 3),
-        }
-    return out
+def _gate(family: str, gate: float | None) -> Gates:
+    return {} if gate is None else {family: gate}
 
 
-# A refit replaces a shipped rule only if, on every held-out stream, it is at least as useful,
-# its worst sharp input no more than TAIL_GAIN_DB worse, and its sharp tail either clearly
-# safer (2nd percentile up by TAIL_GAIN_DB) or no less safe: 2nd percentile no more than
-# TAIL_SLACK_DB below the shipped one (or below 0 dB, where the shipped one is above it) and the
-# share of sharp inputs losing more than LOSS_DB up by no more than SHARE_SLACK points. The
-# second way is for a shipped tail that is already small: there a 2nd percentile cannot rise
-# by a whole dB, and the first test alone would keep a rule however much less useful it is.
-TAIL_GAIN_DB = 1.0
-TAIL_SLACK_DB = 0.25
-LOSS_DB = 0.5
-SHARE_SLACK = 1.0
-
-
-def replaces(fitted: dict[str, float], shipped: dict[str, float]) -> bool:
-    """Whether one family's :func:`evaluate_rule` scores on one held-out stream favour the
-    refit (the test above: as useful, and clearly safer or no less safe)."""
-    clearly_safer = fitted["sharp_p2"] >= shipped["sharp_p2"] + TAIL_GAIN_DB
-    as_safe = (
-        fitted["sharp_p2"] >= min(shipped["sharp_p2"], 0.0) - TAIL_SLACK_DB
-        and fitted["sharp_share"] <= shipped["sharp_share"] + SHARE_SLACK
-    )
-    return (
-        fitted["utility"] >= shipped["utility"]
-        and fitted["sharp_worst"] >= shipped["sharp_worst"] - TAIL_GAIN_DB
-        and (clearly_safer or as_safe)
-    )
+def fit_gates(rows: list[dict[str, Any]]) -> Gates:
+    """:func:`fit_gate` for every family that has a gate."""
+    gates = {f: fit_gate(rows, f) for f in FAMILIES}
+    return {f: g for f, g in gates.items() if g is not None}
 
 
 def noise_classes(rows: list[dict[str, Any]]) -> tuple[float, float]:
@@ -273,17 +210,6 @@ def noise_classes(rows: list[dict[str, Any]]) -> tuple[float, float]:
         round(math.sqrt(max(med["clean"], 0.05) * med["n2"]), 2),
         round(math.sqrt(med["n2"] * med["n5"]), 2),
     )
-
-
-def shipped_rule(scale: int) -> tuple[Rule, float | None]:
-    """The rule in :mod:`nssr_cli.kernels.bank` for ``scale``, as :func:`fit` returns it, and
-    its periodic gate (None: none)."""
-    rule = {
-        f: (WEIGHTS[(scale, f)], THRESHOLDS[(scale, f)])
-        for f in (*FAMILIES, PERIODIC)
-        if (scale, f) in THRESHOLDS
-    }
-    return rule, PERIODIC_GATE.get(scale)
 
 
 if __name__ == "__main__":
@@ -300,16 +226,18 @@ if __name__ == "__main__":
         if held_out:
             print(f"x{s}: shipped rule on held-out scenes: {evaluate_rule(rows, *shipped_rule(s))}")
             continue
-        gate = fit_gate(rows)
-        rule = fit(rows, gate)
+        gates = fit_gates(rows)
+        rule = fit(rows, gates)
         print(f"x{s}: noise classes {noise_classes(rows)} (shipped {NOISE_CLASSES})")
-        print(f"x{s}: PERIODIC_GATE {gate} (shipped {PERIODIC_GATE.get(s)})")
+        for family in (f for f in FAMILIES if len(steps(f)) > 1):
+            shipped = PERIODIC_GATE.get((s, family))
+            print(f"x{s} {family}: PERIODIC_GATE {gates.get(family)} (shipped {shipped})")
         for family, (weights, thresholds) in rule.items():
             print(f"x{s} {family}: WEIGHTS {weights} THRESHOLDS {thresholds}")
-        print(f"x{s}: fitted rule on its own scenes: {evaluate_rule(rows, rule, gate)}")
+        print(f"x{s}: fitted rule on its own scenes: {evaluate_rule(rows, rule, gates)}")
         if streams:  # the fitted and the shipped rule on two held-out streams
             scores = [
-                (evaluate_rule(held, rule, gate), evaluate_rule(held, *shipped_rule(s)))
+                (evaluate_rule(held, rule, gates), evaluate_rule(held, *shipped_rule(s)))
                 for held in (calibrate(s, streams, seed=k) for k in (1, 2))
             ]
             for family in (f for f in FAMILIES if f in rule):

@@ -1,0 +1,132 @@
+"""How a calibrated ``auto`` rule is applied to calibration rows and judged on held-out ones
+(:mod:`nssr_cli.quality.calibrate` fits it): which rule a row reaches, the step it picks, the
+scores of a rule on a stream of scenes, and the test a refit must pass to replace the shipped
+rule (:func:`replaces`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nssr_cli.kernels.bank import (
+    LOSS_WEIGHT,
+    NOISE_CLASSES,
+    PERIODIC_GATE,
+    THRESHOLDS,
+    blur_score,
+    periodic_rule,
+    rule_weights,
+)
+from nssr_cli.synth.levels import DEGRADATIONS
+
+FAMILIES = ("clean", *DEGRADATIONS)
+Weights = tuple[float, float, float]  # of spectral width, edge width, −log10 ringing
+Rule = dict[str, tuple[Weights, tuple[float, ...]]]  # family → (weights, thresholds)
+Gates = dict[str, float]  # family → periodic gate (a family without one has no entry)
+
+
+def utility(gain: np.ndarray) -> np.ndarray:
+    """A gain over bicubic as the rule weighs it: losses count :data:`LOSS_WEIGHT` times."""
+    return np.where(gain < 0, LOSS_WEIGHT * gain, gain)
+
+
+def reaches_rule(row: dict[str, Any]) -> bool:
+    """Whether ``auto`` would weigh this row's blur at all: a clean input whose noise estimate
+    reads σ̂ ≥ the first noise class goes to the noisy family (plain bicubic) instead, so it
+    must not move the clean family's thresholds (textured scenes often read that noisy)."""
+    return row["family"] != "clean" or row.get("noise", 0.0) < NOISE_CLASSES[0]
+
+
+def rule_key(row: dict[str, Any], gates: Gates | None) -> str:
+    """The rule a calibration row is judged by: its family's, or the family's periodic rule
+    (:func:`~nssr_cli.kernels.bank.periodic_rule`) for an input whose spectrum is at least as
+    periodic (``peak``: bricks, gratings, tiles) as the family's gate in ``gates``."""
+    gate = (gates or {}).get(row["family"])
+    if gate is not None and row.get("peak", 0.0) >= gate:
+        return periodic_rule(row["family"])
+    return row["family"]
+
+
+def pick(row: dict[str, Any], rule: Rule, gates: Gates | None = None) -> int | None:
+    """The step index ``rule`` (with its periodic ``gates``) gives a calibration row (its
+    family known); None where the noise estimate sends it to plain bicubic
+    (:func:`reaches_rule`)."""
+    if not reaches_rule(row):
+        return None
+    key = rule_key(row, gates)
+    if key not in rule:
+        return 0
+    weights, thresholds = rule[key]
+    return min(sum(blur_score(row, weights) >= t for t in thresholds), len(row["gain"]) - 1)
+
+
+def evaluate_rule(
+    rows: list[dict[str, Any]], rule: Rule, gates: Gates | None = None
+) -> dict[str, dict[str, float]]:
+    """Per family: mean and worst gain of sharp and of blurred inputs under ``rule``, the
+    blurred inputs' oracle (best step per input), the mean :func:`utility` of all inputs and,
+    of the sharp inputs that reach the rule (the tail a default must bound; inputs sent to
+    bicubic count 0 dB everywhere else), ``sharp_p2``: the 2nd percentile and ``sharp_share``:
+    the percentage that lose more than :data:`LOSS_DB` to bicubic."""
+    out = {}
+    for family in FAMILIES:
+        part = [r for r in rows if r["family"] == family]
+        if not part:
+            continue
+        picks = [(r, pick(r, rule, gates)) for r in part]
+        gain = np.array([0.0 if k is None else r["gain"][k] for r, k in picks])
+        sharp = np.array([r["sharp"] for r in part])
+        reached = sharp & np.array([k is not None for _, k in picks])
+        best = np.array([r["gain"].max() for r in part])
+        out[family] = {
+            "sharp_mean": round(float(gain[sharp].mean()), 3),
+            "sharp_worst": round(float(gain[sharp].min()), 3),
+            "sharp_p2": round(float(np.percentile(gain[reached], 2)), 3) if reached.any() else 0.0,
+            "sharp_share": round(float(100 * np.mean(gain[reached] < -LOSS_DB)), 2)
+            if reached.any()
+            else 0.0,
+            "blurred_mean": round(float(gain[~sharp].mean()), 3),
+            "blurred_oracle": round(float(best[~sharp].mean()), 3),
+            "utility": round(float(utility(gain).mean()), 3),
+        }
+    return out
+
+
+# A refit replaces a shipped rule only if, on every held-out stream, it is at least as useful,
+# its worst sharp input no more than TAIL_GAIN_DB worse, and its sharp tail either clearly
+# safer (2nd percentile up by TAIL_GAIN_DB) or no less safe: 2nd percentile no more than
+# TAIL_SLACK_DB below the shipped one (or below 0 dB, where the shipped one is above it) and the
+# share of sharp inputs losing more than LOSS_DB up by no more than SHARE_SLACK points. The
+# second way is for a shipped tail that is already small: there a 2nd percentile cannot rise
+# by a whole dB, and the first test alone would keep a rule however much less useful it is.
+TAIL_GAIN_DB = 1.0
+TAIL_SLACK_DB = 0.25
+LOSS_DB = 0.5
+SHARE_SLACK = 1.0
+
+
+def replaces(fitted: dict[str, float], shipped: dict[str, float]) -> bool:
+    """Whether one family's :func:`evaluate_rule` scores on one held-out stream favour the
+    refit (the test above: as useful, and clearly safer or no less safe)."""
+    clearly_safer = fitted["sharp_p2"] >= shipped["sharp_p2"] + TAIL_GAIN_DB
+    as_safe = (
+        fitted["sharp_p2"] >= min(shipped["sharp_p2"], 0.0) - TAIL_SLACK_DB
+        and fitted["sharp_share"] <= shipped["sharp_share"] + SHARE_SLACK
+    )
+    return (
+        fitted["utility"] >= shipped["utility"]
+        and fitted["sharp_worst"] >= shipped["sharp_worst"] - TAIL_GAIN_DB
+        and (clearly_safer or as_safe)
+    )
+
+
+def shipped_rule(scale: int) -> tuple[Rule, Gates]:
+    """The rule in :mod:`nssr_cli.kernels.bank` for ``scale``, as :func:`fit` returns it, and
+    its periodic gates."""
+    rule = {
+        f: (rule_weights(scale, f), THRESHOLDS[(scale, f)])
+        for f in (*FAMILIES, *(periodic_rule(f) for f in FAMILIES))
+        if (scale, f) in THRESHOLDS
+    }
+    return rule, {f: g for (s, f), g in PERIODIC_GATE.items() if s == scale}
