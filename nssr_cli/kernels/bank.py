@@ -259,7 +259,7 @@ PERIODIC_GATE: dict[tuple[int, str], float] = {
     (4, "q95"): 2.7,
     (4, "q85"): 2.7,
 }
-PERIODIC = "clean/periodic"  # the rule of clean inputs past the periodic gate
+PERIODIC = periodic_rule("clean")  # the rule of clean inputs past the periodic gate
 WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
     (2, "clean"): (0.616, 0.384, 0.0),
     (2, PERIODIC): (1.0, 0.0, 0.0),
@@ -278,7 +278,7 @@ WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
 THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
     (2, "clean"): (0.681, 0.7, 0.7, 0.701, 0.813),
     (2, PERIODIC): (9.0, 9.0, 9.0, 9.0, 9.0),
-    **{(s, f"{q}/periodic"): (9.0, 9.0) for s in (3, 4) for q in ("q95", "q85")},
+    **{(s, periodic_rule(q)): (9.0, 9.0) for s in (3, 4) for q in ("q95", "q85")},
     (2, "q95"): (1.115, 1.12),
     (2, "q85"): (1.083, 1.091),
     (2, "q75"): (1.062, 1.19),

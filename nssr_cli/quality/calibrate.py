@@ -162,7 +162,7 @@ def fit(rows: list[dict[str, Any]], gates: Gates | None = None) -> Rule:
         part = [r for r in rows if rule_key(r, gates) == key and reaches_rule(r)]
         if len(steps(family)) == 1 or not part:
             continue
-        if key != family and family != "clean":
+        if key == periodic_rule(family) and family != "clean":
             rule[key] = ((1.0, 0.0, 0.0), (9.0,) * (len(steps(family)) - 1))
             continue
         ringing = key == "clean" and all("ringing" in r for r in part)

@@ -122,8 +122,8 @@ def replaces(fitted: dict[str, float], shipped: dict[str, float]) -> bool:
 
 
 def shipped_rule(scale: int) -> tuple[Rule, Gates]:
-    """The rule in :mod:`nssr_cli.kernels.bank` for ``scale``, as :func:`fit` returns it, and
-    its periodic gates."""
+    """The rule in :mod:`nssr_cli.kernels.bank` for ``scale``, as
+    :func:`~nssr_cli.quality.calibrate.fit` returns it, and its periodic gates."""
     rule = {
         f: (rule_weights(scale, f), THRESHOLDS[(scale, f)])
         for f in (*FAMILIES, *(periodic_rule(f) for f in FAMILIES))
