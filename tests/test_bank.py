@@ -241,10 +241,10 @@ def test_a_blend_step_averages_two_neighbouring_kernels(monkeypatch: pytest.Monk
 
 
 def test_at_x3_and_x4_clean_inputs_are_judged_by_ringing_and_soft_sharp_ones_keep_none() -> None:
-    """At ×3 and ×4 the clean rule weighs only how much the mildest sharpening step would ring
-    (no width is estimated: `blur_info` has `ringing`, no `spectral`); sharp soft scenes (a sky
+    """At ×3 and ×4 the clean rule weighs how much the mildest sharpening step would ring, the
+    widths correcting it (`blur_info` has `ringing` and the widths); sharp soft scenes (a sky
     under faint wisps, which every width reads as blurred) ring under it and are not sharpened,
-    and the same scenes blurred are. At ×2 the rule is still on the widths."""
+    and the same scenes blurred are. At ×2 the rule is still on the widths alone."""
     rng = np.random.default_rng(21)
     for scale in (3, 4):
         judged = sharpened = 0
@@ -256,7 +256,8 @@ def test_at_x3_and_x4_clean_inputs_are_judged_by_ringing_and_soft_sharp_ones_kee
             if sel.info["degradation"] != "clean":  # read noisy: plain bicubic
                 continue
             judged += 1
-            assert "spectral" not in sel.info and 0.0 <= sel.info["ringing"] <= 1.0
+            assert {"spectral", "edge"} <= set(sel.info) and 0.0 <= sel.info["ringing"] <= 1.0
+            assert f"ringing {sel.info['ringing']:.3f}" in sel.info["why"]
             assert sel.blur in ("none", "none+light", "light"), sel.info
         assert judged >= 3 and sharpened == 6
     hr = _scene(3)

@@ -12,17 +12,18 @@ of ``q95``/``q85``/``q75``, noise in the σ range of ``n2``/``n5``
 applied and scored like the benchmark (8-bit output, PSNR on Y, ``s`` border pixels cropped).
 
 Per (scale, family) the rule is a blur score — a weighted mean of the spectral and edge widths,
-weights from a logistic regression of sharp vs blurred — and thresholds along it: the rising
-step function of the score with the best total *utility* over the calibration inputs (exact, by
-dynamic programming), where a loss against bicubic counts
+or for clean inputs −log10 of the ringing the mildest sharpening step would cause, corrected by
+the widths; weights from a logistic regression of sharp vs blurred — and thresholds along it:
+the rising step function of the score with the best total *utility* over the calibration
+inputs (exact, by dynamic programming), where a loss against bicubic counts
 :data:`~nssr_cli.kernels.bank.LOSS_WEIGHT` times a gain (the worst case matters more than the
-mean). Only the inputs that reach a
-family's rule count (:func:`reaches_rule`): a clean scene whose noise estimate sends it to plain
-bicubic (many sharp textures read σ̂ ≥ 1) would otherwise pull the clean thresholds up with
-losses ``auto`` never incurs. Inputs past a family's periodic gate (spectral peakiness:
-gratings, bricks, tiles) get a rule of their own (:func:`~nssr_cli.kernels.bank.periodic_rule`;
-for a JPEG family simply its mildest step), the gate being the value with the best total
-utility of the family's rules fitted on either side of it (:func:`fit_gate`).
+mean). Only the inputs that reach a family's rule count (:func:`reaches_rule`): a clean scene
+whose noise estimate sends it to plain bicubic (many sharp textures read σ̂ ≥ 1) would
+otherwise pull the clean thresholds up with losses ``auto`` never incurs. Inputs past a
+family's periodic gate (spectral peakiness: gratings, bricks, tiles) get a rule of their own
+(:func:`~nssr_cli.kernels.bank.periodic_rule`: the family's mildest step), the gate being the
+value (or none) with the best total utility of the family's rules on either side of it
+(:func:`fit_gate`).
 
 ``python -m nssr_cli.quality.calibrate [--check] [--count=N] [--held-out=M] [SCALE...]`` refits
 the rule on ``N`` scenes per scale (200 by default; thresholds fitted on 200 move by up to ±0.1
@@ -103,19 +104,35 @@ def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any
     return rows
 
 
-def _weights(rows: list[dict[str, Any]]) -> Weights:
-    """(spectral, edge, 0) weights: a logistic regression of blurred vs sharp, normalised to
-    sum 1 (so the score stays a width in pixels)."""
-    x = np.array([[1.0, r["spectral"], r["edge"]] for r in rows])
+def _weights(rows: list[dict[str, Any]], ringing: bool = False) -> Weights:
+    """The score's weights from a logistic regression of blurred vs sharp: of (spectral, edge)
+    normalised to sum 1 (the score stays a width in pixels); with ``ringing``, of (spectral,
+    edge, −log10 ringing) normalised to a ringing weight of 1 (the widths then correct the
+    ringing score, and may do so either way), :data:`RINGING_WEIGHTS` where ringing does not
+    help to separate the two."""
+    cols = [_feature(r, ringing) for r in rows]
+    x = np.array([[1.0, *c] for c in cols])
     y = np.array([0.0 if r["sharp"] else 1.0 for r in rows])
-    w = np.zeros(3)
+    w = np.zeros(x.shape[1])
     for _ in range(50):  # Newton's method, lightly regularised (the classes may separate)
         p = 1 / (1 + np.exp(-x @ w))
-        hess = x.T @ (x * (p * (1 - p))[:, None]) + 1e-2 * np.eye(3)
+        hess = x.T @ (x * (p * (1 - p))[:, None]) + 1e-2 * np.eye(len(w))
         w -= np.linalg.solve(hess, x.T @ (p - y) + 1e-2 * w)
+    if ringing:
+        if w[3] <= 0:
+            return RINGING_WEIGHTS
+        a, b = w[1:3] / w[3]
+        return round(float(a), 3), round(float(b), 3), 1.0
     ab = np.clip(w[1:], 0, None)
     ab = ab / ab.sum() if ab.sum() > 0 else np.array([1.0, 0.0])
     return round(float(ab[0]), 3), round(float(ab[1]), 3), 0.0
+
+
+def _feature(row: dict[str, Any], ringing: bool) -> list[float]:
+    out = [row["spectral"], row["edge"]]
+    if ringing:
+        out.append(blur_score(row, RINGING_WEIGHTS))
+    return out
 
 
 RINGING_WEIGHTS: Weights = (0.0, 0.0, 1.0)  # a rule on ringing alone: score −log10 ringing
@@ -152,21 +169,20 @@ GATES = tuple(np.round(np.arange(1.0, 3.05, 0.1), 1))  # the periodic gates fit_
 def fit(rows: list[dict[str, Any]], gates: Gates | None = None) -> Rule:
     """Per family (and per gated family's periodic rule, ``gates``): the blur score's weights
     and the thresholds between its steps, from the rows that reach the rule
-    (:func:`reaches_rule`, :func:`rule_key`). The clean family scores by ringing
-    (:data:`RINGING_WEIGHTS`) where its rows carry it, the others (and the clean periodic rule)
-    by the widths. A JPEG family's periodic rule keeps the mildest step: fitted on the few
-    periodic JPEG scenes, its thresholds let held-out gratings lose up to 10 dB."""
+    (:func:`reaches_rule`, :func:`rule_key`). The clean family scores by ringing, corrected by
+    the widths (:func:`_weights`), where its rows carry it; the others by the widths. A
+    family's periodic rule keeps the mildest step: fitted on the few periodic scenes, its
+    thresholds let held-out gratings lose up to 10 dB (JPEG) or 21 dB (clean)."""
     rule = {}
     for key in (*FAMILIES, *(periodic_rule(f) for f in (gates or {}))):
         family = key.split("/")[0]
         part = [r for r in rows if rule_key(r, gates) == key and reaches_rule(r)]
         if len(steps(family)) == 1 or not part:
             continue
-        if key == periodic_rule(family) and family != "clean":
+        if key == periodic_rule(family):
             rule[key] = ((1.0, 0.0, 0.0), (9.0,) * (len(steps(family)) - 1))
             continue
-        ringing = key == "clean" and all("ringing" in r for r in part)
-        weights = RINGING_WEIGHTS if ringing else _weights(part)
+        weights = _weights(part, ringing=key == "clean" and all("ringing" in r for r in part))
         score = np.array([blur_score(r, weights) for r in part])
         rule[key] = (weights, _thresholds(score, np.stack([r["gain"] for r in part])))
     return rule
@@ -174,16 +190,13 @@ def fit(rows: list[dict[str, Any]], gates: Gates | None = None) -> Rule:
 
 def fit_gate(rows: list[dict[str, Any]], family: str = "clean") -> float | None:
     """The periodic gate for ``family`` whose rules, fitted with it, have the best total
-    utility on the family's rows: for clean inputs one of :data:`GATES` (None where the clean
-    rule scores by ringing: a gate keeps gratings, which read blurred whether or not they are,
-    from a rule on the widths, and a sharpened sharp grating rings like any sharp input); for a
-    JPEG family one of :data:`GATES` or None (no gate), None where it is no better."""
+    utility on the family's rows: one of :data:`GATES`, or None (no gate) where none is better.
+    A gate keeps gratings, which read blurred whether or not they are, from a rule that weighs
+    the widths."""
     part = [r for r in rows if r["family"] == family]
     if not part or len(steps(family)) == 1:
         return None
-    if family == "clean" and all("ringing" in r for r in part):
-        return None
-    candidates = GATES if family == "clean" else (None, *GATES)
+    candidates = (None, *GATES)
     score = {
         g: evaluate_rule(part, fit(part, _gate(family, g)), _gate(family, g))[family]["utility"]
         for g in candidates
@@ -241,7 +254,7 @@ if __name__ == "__main__":
                 for held in (calibrate(s, streams, seed=k) for k in (1, 2))
             ]
             for family in (f for f in FAMILIES if f in rule):
-                verdict = all(replaces(f[family], sh[family]) for f, sh in scores)
+                verdict = replaces([f[family] for f, _ in scores], [sh[family] for _, sh in scores])
                 print(f"x{s} {family}: {'replace' if verdict else 'keep'} the shipped rule")
                 for k, (f, sh) in enumerate(scores, 1):
                     print(f"    held-out {k}: fitted  {f[family]}")

@@ -5,6 +5,7 @@ rule (:func:`replaces`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -93,31 +94,42 @@ def evaluate_rule(
     return out
 
 
-# A refit replaces a shipped rule only if, on every held-out stream, it is at least as useful,
-# its worst sharp input no more than TAIL_GAIN_DB worse, and its sharp tail either clearly
-# safer (2nd percentile up by TAIL_GAIN_DB) or no less safe: 2nd percentile no more than
-# TAIL_SLACK_DB below the shipped one (or below 0 dB, where the shipped one is above it) and the
-# share of sharp inputs losing more than LOSS_DB up by no more than SHARE_SLACK points. The
-# second way is for a shipped tail that is already small: there a 2nd percentile cannot rise
-# by a whole dB, and the first test alone would keep a rule however much less useful it is.
+# A refit replaces a shipped rule only if, on every held-out stream, it is at least as useful
+# and its sharp tail either clearly safer (2nd percentile up by TAIL_GAIN_DB) or no less safe:
+# 2nd percentile no more than TAIL_SLACK_DB below the shipped one (or below 0 dB, where the
+# shipped one is above it) and the share of sharp inputs losing more than LOSS_DB up by no more
+# than SHARE_SLACK points; and if its worst sharp input over all the streams is no more than
+# TAIL_GAIN_DB worse. The second way is for a shipped tail that is already small: there a 2nd
+# percentile cannot rise by a whole dB, and the first test alone would keep a rule however much
+# less useful it is. The worst input is taken over the streams together, not per stream: which
+# stream one losing grating falls into is chance, and per stream the test kept rules 1 dB
+# worse than the refit on one stream and 14 dB worse on the other.
 TAIL_GAIN_DB = 1.0
 TAIL_SLACK_DB = 0.25
 LOSS_DB = 0.5
 SHARE_SLACK = 1.0
+Scores = dict[str, float]  # one family's evaluate_rule scores on one stream
 
 
-def replaces(fitted: dict[str, float], shipped: dict[str, float]) -> bool:
-    """Whether one family's :func:`evaluate_rule` scores on one held-out stream favour the
-    refit (the test above: as useful, and clearly safer or no less safe)."""
-    clearly_safer = fitted["sharp_p2"] >= shipped["sharp_p2"] + TAIL_GAIN_DB
-    as_safe = (
-        fitted["sharp_p2"] >= min(shipped["sharp_p2"], 0.0) - TAIL_SLACK_DB
-        and fitted["sharp_share"] <= shipped["sharp_share"] + SHARE_SLACK
-    )
+def replaces(fitted: Sequence[Scores], shipped: Sequence[Scores]) -> bool:
+    """Whether one family's :func:`evaluate_rule` scores on the held-out streams (the refit's
+    and the shipped rule's, stream by stream) favour the refit (the test above: as useful,
+    clearly safer or no less safe, and no worse at its worst)."""
+
+    def per_stream(f: Scores, sh: Scores) -> bool:
+        clearly_safer = f["sharp_p2"] >= sh["sharp_p2"] + TAIL_GAIN_DB
+        as_safe = (
+            f["sharp_p2"] >= min(sh["sharp_p2"], 0.0) - TAIL_SLACK_DB
+            and f["sharp_share"] <= sh["sharp_share"] + SHARE_SLACK
+        )
+        return f["utility"] >= sh["utility"] and (clearly_safer or as_safe)
+
+    if not fitted or len(fitted) != len(shipped):
+        return False
+    worst = min(f["sharp_worst"] for f in fitted)
     return (
-        fitted["utility"] >= shipped["utility"]
-        and fitted["sharp_worst"] >= shipped["sharp_worst"] - TAIL_GAIN_DB
-        and (clearly_safer or as_safe)
+        all(per_stream(f, sh) for f, sh in zip(fitted, shipped, strict=True))
+        and worst >= min(sh["sharp_worst"] for sh in shipped) - TAIL_GAIN_DB
     )
 
 
