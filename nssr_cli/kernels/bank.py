@@ -254,7 +254,7 @@ JPEG_CLASSES = (90, 80)
 NOISE_CLASSES = (1.0, 2.3)
 # Per (scale, family): inputs whose spectrum is at least this periodic (Estimates.peak: log10 of
 # a frequency ring's max over median power; gratings 3–7, bricks and tiles 1.2–3.5, the public
-# photographs 0.3–3.4) take the rule under (scale, periodic_rule(family)) instead.
+# images 0.3–3.7) take the rule under (scale, periodic_rule(family)) instead.
 PERIODIC_GATE: dict[tuple[int, str], float] = {
     (2, "clean"): 3.0,
     (2, "q95"): 2.7,
