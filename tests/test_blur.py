@@ -345,25 +345,27 @@ def test_ringing_is_what_sharpening_a_sharp_input_overshoots() -> None:
     assert est.ringing(light, 3) == ringing(img, light, 3)  # one crop, remembered per kernel
 
 
-def test_the_clean_rule_scores_by_ringing_and_the_others_by_the_widths() -> None:
-    """Calibration rows of clean inputs carry the ringing of the mildest sharpening step: the
-    clean rule scores by −log10 ringing (weight 1; thresholds rising as ringing falls), the
-    widths weighing in only as far as they tell sharp from blurred, and sharpens only the
-    inputs that take it without overshoot; JPEG rows, and rows without it, keep the widths."""
+def test_rows_with_ringing_score_by_it_and_rows_without_by_the_widths() -> None:
+    """Calibration rows carry the ringing of the mildest sharpening step (clean and JPEG
+    families): a rule fitted on them scores by −log10 ringing (weight 1; thresholds rising as
+    ringing falls), the widths weighing in only as far as they tell sharp from blurred, and
+    sharpens only the inputs that take it without overshoot; rows without it keep the widths."""
     rng = np.random.default_rng(7)
     rows = _toy_rows(rng, 300)
     for r in rows:  # widths that overlap across the classes; ringing that splits them
         r["spectral"] = r["edge"] = rng.uniform(0.4, 1.0)
         r["ringing"] = rng.uniform(0.12, 0.3) if r["sharp"] else rng.uniform(0.01, 0.06)
-    jpeg = [{**r, "family": "q85", "gain": r["gain"][:3]} for r in _toy_rows(rng, 100)]
+    jpeg = [{**r, "family": "q85", "gain": r["gain"][:3]} for r in rows]
     rule = fit(rows + jpeg)
-    weights, thresholds = rule["clean"]
-    assert weights[2] == 1.0 and max(abs(weights[0]), abs(weights[1])) < 0.2
-    assert len(thresholds) == 5
-    assert -np.log10(0.12) < thresholds[0] and thresholds[-1] <= -np.log10(0.06)
+    for family in ("clean", "q85"):
+        weights, thresholds = rule[family]
+        assert weights[2] == 1.0 and max(abs(weights[0]), abs(weights[1])) < 0.2
+        assert len(thresholds) == len(steps(family)) - 1
+        assert -np.log10(0.12) < thresholds[0] and thresholds[-1] <= -np.log10(0.06)
     scores = evaluate_rule(rows, rule)["clean"]
     assert scores["sharp_worst"] >= 0 and scores["blurred_mean"] > 1.0
-    assert rule["q85"][0][2] == 0.0 and fit(_toy_rows(rng))["clean"][0][2] == 0.0
+    plain = [{**r, "family": "q85", "gain": r["gain"][:3]} for r in _toy_rows(rng, 100)]
+    assert fit(plain)["q85"][0][2] == 0.0 and fit(_toy_rows(rng))["clean"][0][2] == 0.0
 
 
 def _soft_rows(rng: np.random.Generator) -> list[dict]:

@@ -25,6 +25,8 @@ def overshoot_fraction(y: np.ndarray, kernel: np.ndarray, scale: int) -> float:
     hi, lo, smooth, sharp = (a[m:-m, m:-m] for a in (hi, lo, smooth, sharp))
     if sharp.size == 0:
         return 1.0
-    over = cv2.max(sharp - hi, 0.0) + cv2.max(lo - sharp, 0.0)
+    # the overshoot is how far the sharpened value lies outside [lo, hi]: its distance to its
+    # clamp into that range, summed (in double) like the change
+    inside = cv2.min(cv2.max(sharp, lo), hi)
     change = float(cv2.norm(sharp, smooth, cv2.NORM_L1))
-    return float(over.sum(dtype=np.float64)) / change if change > 1e-6 else 1.0
+    return float(cv2.norm(sharp, inside, cv2.NORM_L1)) / change if change > 1e-6 else 1.0

@@ -12,14 +12,14 @@ of ``q95``/``q85``/``q75``, noise in the σ range of ``n2``/``n5``
 applied and scored like the benchmark (8-bit output, PSNR on Y, ``s`` border pixels cropped).
 
 Per (scale, family) the rule is a blur score — a weighted mean of the spectral and edge widths,
-or for clean inputs −log10 of the ringing the mildest sharpening step would cause, corrected by
-the widths; weights from a logistic regression of sharp vs blurred — and thresholds along it:
-the rising step function of the score with the best total *utility* over the calibration
-inputs (exact, by dynamic programming), where a loss against bicubic counts
-:data:`~nssr_cli.kernels.bank.LOSS_WEIGHT` times a gain (the worst case matters more than the
-mean). Only the inputs that reach a family's rule count (:func:`reaches_rule`): a clean scene
-whose noise estimate sends it to plain bicubic (many sharp textures read σ̂ ≥ 1) would
-otherwise pull the clean thresholds up with losses ``auto`` never incurs. Inputs past a
+or where the rows carry it (clean and JPEG inputs) −log10 of the ringing the mildest sharpening
+step would cause, corrected by the widths; weights from a logistic regression of sharp vs
+blurred — and thresholds along it: the rising step function of the score with the best total
+*utility* over the calibration inputs (exact, by dynamic programming), where a loss against
+bicubic counts :data:`~nssr_cli.kernels.bank.LOSS_WEIGHT` times a gain (the worst case matters
+more than the mean). Only the inputs that reach a family's rule count (:func:`reaches_rule`): a
+clean scene whose noise estimate sends it to plain bicubic (many sharp textures read σ̂ ≥ 1)
+would otherwise pull the clean thresholds up with losses ``auto`` never incurs. Inputs past a
 family's periodic gate (spectral peakiness: gratings, bricks, tiles) get a rule of their own
 (:func:`~nssr_cli.kernels.bank.periodic_rule`: the family's mildest step), the gate being the
 value (or none) with the best total utility of the family's rules on either side of it
@@ -72,8 +72,8 @@ from nssr_cli.synth.pairs import in_family, synthetic_input
 def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any]]:
     """``count`` synthetic scenes at ``scale``, each in every family: one row per (scene,
     family) with ``family``, ``kind``, ``sharp``, the estimates (``spectral``, ``edge``,
-    ``noise``, ``peak``; for clean inputs also ``ringing``) and ``gain``: each of the family's
-    steps' PSNR gain over bicubic (dB)."""
+    ``noise``, ``peak``; in a family with a choice also ``ringing``) and ``gain``: each of the
+    family's steps' PSNR gain over bicubic (dB)."""
     rng = np.random.default_rng([seed, scale, 0xCA1])
     plans: dict[str, Any] = {"bicubic": make_plan(resolve_kernel("bicubic")[0], scale)}
     rows = []
@@ -98,7 +98,7 @@ def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any
                 "peak": est.peak,
                 "gain": np.array([outs[st] - outs["bicubic"] for st in steps(family)]),
             }
-            if family == "clean":
+            if len(steps(family)) > 1:
                 row["ringing"] = est.ringing(bank_kernel(f"x{scale}-{RINGING_STEP}"), scale)
             rows.append(row)
     return rows
@@ -169,8 +169,8 @@ GATES = tuple(np.round(np.arange(1.0, 3.05, 0.1), 1))  # the periodic gates fit_
 def fit(rows: list[dict[str, Any]], gates: Gates | None = None) -> Rule:
     """Per family (and per gated family's periodic rule, ``gates``): the blur score's weights
     and the thresholds between its steps, from the rows that reach the rule
-    (:func:`reaches_rule`, :func:`rule_key`). The clean family scores by ringing, corrected by
-    the widths (:func:`_weights`), where its rows carry it; the others by the widths. A
+    (:func:`reaches_rule`, :func:`rule_key`). A family whose rows carry ringing scores by it,
+    corrected by the widths (:func:`_weights`); one whose rows do not, by the widths. A
     family's periodic rule keeps the mildest step: fitted on the few periodic scenes, its
     thresholds let held-out gratings lose up to 10 dB (JPEG) or 21 dB (clean)."""
     rule = {}
@@ -182,7 +182,7 @@ def fit(rows: list[dict[str, Any]], gates: Gates | None = None) -> Rule:
         if key == periodic_rule(family):
             rule[key] = ((1.0, 0.0, 0.0), (9.0,) * (len(steps(family)) - 1))
             continue
-        weights = _weights(part, ringing=key == "clean" and all("ringing" in r for r in part))
+        weights = _weights(part, ringing=all("ringing" in r for r in part))
         score = np.array([blur_score(r, weights) for r in part])
         rule[key] = (weights, _thresholds(score, np.stack([r["gain"] for r in part])))
     return rule
