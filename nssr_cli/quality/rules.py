@@ -102,8 +102,8 @@ def evaluate_rule(
 # TAIL_GAIN_DB worse. The second way is for a shipped tail that is already small: there a 2nd
 # percentile cannot rise by a whole dB, and the first test alone would keep a rule however much
 # less useful it is. The worst input is taken over the streams together, not per stream: which
-# stream one losing grating falls into is chance, and per stream the test kept rules 1 dB
-# worse than the refit on one stream and 14 dB worse on the other.
+# stream one losing grating falls into is chance, and a per-stream worst kept rules whose worst
+# case was 1 dB better than the refit's on one stream but 14 dB worse on the other.
 TAIL_GAIN_DB = 1.0
 TAIL_SLACK_DB = 0.25
 LOSS_DB = 0.5
