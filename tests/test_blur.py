@@ -262,12 +262,45 @@ def test_the_periodic_gate_takes_inputs_that_only_lose_out_of_the_clean_rule() -
     plain = fit(rows + gratings)["clean"]
     gate = fit_gate(rows + gratings)
     gated = fit(rows + gratings, {"clean": gate})
-    assert 1.0 < gate <= 3.0
+    assert 1.0 < gate <= min(g["peak"] for g in gratings)  # every grating goes past it
     assert gated[PERIODIC][1][0] > 1.4  # the gratings keep the mildest step
     assert gated["clean"][1][0] < plain[1][0]  # and no longer hold the clean rule back
     scores = evaluate_rule(rows + gratings, gated, {"clean": gate})["clean"]
     assert scores["sharp_worst"] >= 0.0 and scores["utility"] > 0
     assert evaluate_rule(rows + gratings, {"clean": plain})["clean"]["utility"] < scores["utility"]
+
+
+def test_the_periodic_gate_may_sit_wherever_the_inputs_that_lose_begin() -> None:
+    """Moderately periodic inputs (peakiness 3–4: bricks, tiles) that the clean rule reads
+    right keep its gains; only the strongly periodic ones (5–7: gratings) that read blurred
+    and lose go past the gate — which therefore sits between the two, above 3."""
+    rows = [{**r, "peak": 1.0, "noise": 0.2} for r in _toy_rows(np.random.default_rng(0))]
+    rng = np.random.default_rng(7)
+    moderate = [
+        {**r, "peak": rng.uniform(3.0, 4.0)} for r in _toy_rows(np.random.default_rng(1))[:80]
+    ]
+    gratings = [
+        {
+            "family": "clean",
+            "sharp": True,
+            "spectral": rng.uniform(0.8, 1.4),
+            "edge": rng.uniform(0.8, 1.4),
+            "noise": 0.2,
+            "peak": rng.uniform(5.0, 7.0),
+            "gain": np.array([0.1, -2.0, -5.0, -9.0, -14.0, -18.0]),
+        }
+        for _ in range(30)
+    ]
+    gate = fit_gate(rows + moderate + gratings)
+    assert gate is not None and 4.0 <= gate <= min(g["peak"] for g in gratings)
+    gated = fit(rows + moderate + gratings, {"clean": gate})
+    scores = evaluate_rule(rows + moderate + gratings, gated, {"clean": gate})["clean"]
+    low = fit(rows + moderate + gratings, {"clean": 3.0})
+    assert (
+        scores["utility"]
+        > evaluate_rule(rows + moderate + gratings, low, {"clean": 3.0})["clean"]["utility"]
+    )  # a gate at 3 would take the bricks' gains away
+    assert scores["sharp_worst"] >= -0.5
 
 
 def _jpeg_rows(rng: np.random.Generator, periodic: int) -> list[dict]:
