@@ -241,24 +241,29 @@ def test_periodic_textures_read_periodic_and_photo_like_scenes_do_not() -> None:
     assert Estimates(np.zeros((8, 8), np.uint8)).peak == 0.0
 
 
-def test_the_periodic_gate_takes_inputs_that_only_lose_out_of_the_clean_rule() -> None:
-    """Periodic inputs that read blurred but lose to every kernel (smooth gratings) would push
-    the clean thresholds up for everything; behind the fitted gate they get a rule of their
-    own, and the clean rule may sharpen blurred inputs sooner."""
-    rows = [{**r, "peak": 1.0, "noise": 0.2} for r in _toy_rows(np.random.default_rng(0))]
-    rng = np.random.default_rng(4)
-    gratings = [
+def _clean_gratings(rng: np.random.Generator, lo: float, hi: float) -> list[dict]:
+    """30 sharp clean gratings of peakiness ``lo``–``hi``: they read blurred (widths 0.8–1.4)
+    and lose to every sharpening step."""
+    return [
         {
             "family": "clean",
             "sharp": True,
             "spectral": rng.uniform(0.8, 1.4),
             "edge": rng.uniform(0.8, 1.4),
             "noise": 0.2,
-            "peak": rng.uniform(3.0, 6.0),
+            "peak": rng.uniform(lo, hi),
             "gain": np.array([0.1, -2.0, -5.0, -9.0, -14.0, -18.0]),
         }
         for _ in range(30)
     ]
+
+
+def test_the_periodic_gate_takes_inputs_that_only_lose_out_of_the_clean_rule() -> None:
+    """Periodic inputs that read blurred but lose to every kernel (smooth gratings) would push
+    the clean thresholds up for everything; behind the fitted gate they get a rule of their
+    own, and the clean rule may sharpen blurred inputs sooner."""
+    rows = [{**r, "peak": 1.0, "noise": 0.2} for r in _toy_rows(np.random.default_rng(0))]
+    gratings = _clean_gratings(np.random.default_rng(4), 3.0, 6.0)
     plain = fit(rows + gratings)["clean"]
     gate = fit_gate(rows + gratings)
     gated = fit(rows + gratings, {"clean": gate})
@@ -279,18 +284,7 @@ def test_the_periodic_gate_may_sit_wherever_the_inputs_that_lose_begin() -> None
     moderate = [
         {**r, "peak": rng.uniform(3.0, 4.0)} for r in _toy_rows(np.random.default_rng(1))[:80]
     ]
-    gratings = [
-        {
-            "family": "clean",
-            "sharp": True,
-            "spectral": rng.uniform(0.8, 1.4),
-            "edge": rng.uniform(0.8, 1.4),
-            "noise": 0.2,
-            "peak": rng.uniform(5.0, 7.0),
-            "gain": np.array([0.1, -2.0, -5.0, -9.0, -14.0, -18.0]),
-        }
-        for _ in range(30)
-    ]
+    gratings = _clean_gratings(rng, 5.0, 7.0)
     gate = fit_gate(rows + moderate + gratings)
     assert gate is not None and 4.0 <= gate <= min(g["peak"] for g in gratings)
     gated = fit(rows + moderate + gratings, {"clean": gate})
