@@ -147,6 +147,14 @@ def periodic_rule(family: str) -> str:
     return f"{family}/periodic"
 
 
+NEVER = 9.0  # a threshold no blur score reaches: the steps past it are never chosen
+
+
+def mildest_only(family: str) -> tuple[float, ...]:
+    """Thresholds that keep every input of ``family`` at its mildest step (a periodic rule's)."""
+    return (NEVER,) * (len(steps(family)) - 1)
+
+
 def rule_parts(est: Estimates, scale: int, rule: str) -> dict[str, float]:
     """The estimates the rule ``rule`` (a family, or :func:`periodic_rule`) at bank scale
     ``scale`` weighs, by name (:func:`blur_score`): only those it has a weight for."""
@@ -156,8 +164,14 @@ def rule_parts(est: Estimates, scale: int, rule: str) -> dict[str, float]:
     if weights[0] or weights[1]:
         parts.update(blur_parts(est, need_edge=weights[1] != 0.0))
     if weights[2]:
-        parts["ringing"] = est.ringing(bank_kernel(f"x{scale}-{RINGING_STEP}"), scale)
+        parts["ringing"] = probe_ringing(est, scale)
     return parts
+
+
+def probe_ringing(est: Estimates, scale: int) -> float:
+    """The ringing a rule weighs: that of :data:`RINGING_STEP`, the mildest sharpening step, at
+    bank scale ``scale`` (remembered by ``est``)."""
+    return est.ringing(bank_kernel(f"x{scale}-{RINGING_STEP}"), scale)
 
 
 def _prepare(est: Estimates, scale: int, rule: str) -> None:
@@ -166,7 +180,7 @@ def _prepare(est: Estimates, scale: int, rule: str) -> None:
     (:meth:`~nssr_cli.kernels.estimate.Estimates.start_spectral`); each is remembered."""
     weights = rule_weights(scale, rule)
     if weights[2]:
-        est.ringing(bank_kernel(f"x{scale}-{RINGING_STEP}"), scale)
+        probe_ringing(est, scale)
     if weights[1]:
         _ = est.edge
 
@@ -245,30 +259,12 @@ def select_kernel(
 # edge σ̂, −log10 ringing) in the blur score (blur_score) and the score thresholds between
 # consecutive steps (a rule with fewer thresholds than its family has steps stops at the last
 # it has one for). Past a family's periodic gate an input takes the family's mildest step.
-# ×3 and ×4 clean, ×2 q75, ×3 q95 and q85 and ×4 q95 (ringing, corrected by the widths), all
-# with their periodic gates: `--count=1600 S` with the current scenes (seven kinds, skies
-# included), which prints them up to a rerun's jitter (README, Quality: reruns can differ by
-# 0.001 and a near-tied gate by 0.1) — ×4 clean, ×3 q95 and ×2 q75 with the periodic gates
-# tried up to 8.0 (calibrate.GATES), the others when the gates stopped at 3.0; ×2 q95 and
-# q85 and ×4 q85 (widths, gated): the same command before JPEG rows carried ringing (nssr
-# 6897202); ×4 q75: the same command before JPEG families had periodic gates (nssr 6592585);
-# ×2 clean (widths, with its periodic gate and `medium+heavy`): `--count=1600 2` with the
-# scenes before the sky kind (nssr 6bbf2ab); ×3 q75: the same procedure as a research script on 200 scenes (README, Quality). A 1600-scene
-# refit replaces a rule only where, on two held-out streams of 800 scenes, it is as useful,
-# its sharp tail clearly safer or no less safe, and its worst sharp scene over both streams
-# no more than 1 dB worse (rules.replaces). That held for the ×3 and ×4 clean rules on
-# ringing and widths (×3 utility 0.41 / 0.36 → 0.50 / 0.50, worst sharp −17.2 → −3.3 dB; ×4
-# 0.36 / 0.40 → 0.47 / 0.49, worst −1.0 → −1.0), for the gated ×2 q95 / q85 rules (q95 0.46
-# / 0.23 → 0.66 / 0.50, worst −14.0 → −3.4), then for the JPEG rules on ringing listed above
-# (×2 q75 0.06 / −0.03 → 0.22 / 0.16, worst −5.6 → −1.7); earlier for the gated ×3 and ×4
-# q95 / q85 rules on the widths, the ×4 q75 refit, the ringing-only ×3 and ×4 rules, the ×2
-# JPEG and the gated ×2 clean refits; with gates up to 8.0, for ×4 clean (gate 5.8: utility
-# 0.47 / 0.49 → 0.51 / 0.55) and ×3 q95 (gate 4.3). The ×2 clean refit on ringing and widths
-# passes too (gate 3.0, and 5.4 with the wider gate range) and is not shipped (README,
-# Quality: it gives up a fifth / a tenth of the ×2 blurred gain on photographs). Refits that
-# failed: ×3 clean on the widths alone (gated or not, every scene set), ×3 and ×4 q75, ×2 q95
-# and q85 and ×4 q85 on ringing; with gates up to 8.0, ×3 clean (gate 6.8) and ×4 q95, q85 and
-# q75 (held-out gratings lost 13–21 dB).
+# Which run of the calibration printed each rule, and the held-out verdicts
+# (rules.replaces) that let it replace the one before, are in README, Quality ("Where each
+# shipped rule comes from"). The ×3 and ×4 clean, ×2 q75, ×3 q95 and q85 and ×4 q95 rules
+# weigh ringing corrected by the widths; the others the widths alone. One refit that passed
+# is not shipped: ×2 clean on ringing and widths (it gives up a fifth / a tenth of the ×2
+# blurred gain on photographs; README).
 JPEG_CLASSES = (90, 80)
 NOISE_CLASSES = (1.0, 2.3)
 # Per (scale, family): inputs whose spectrum is at least this periodic (Estimates.peak: log10 of
@@ -289,7 +285,6 @@ PERIODIC_GATE: dict[tuple[int, str], float] = {
 PERIODIC = periodic_rule("clean")  # the rule of clean inputs past the periodic gate
 WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
     (2, "clean"): (0.616, 0.384, 0.0),
-    (2, PERIODIC): (1.0, 0.0, 0.0),
     (2, "q95"): (0.633, 0.367, 0.0),
     (2, "q85"): (0.563, 0.437, 0.0),
     (2, "q75"): (1.099, 0.671, 1.0),
@@ -304,9 +299,7 @@ WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
 }
 THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
     (2, "clean"): (0.681, 0.7, 0.7, 0.701, 0.813),
-    **{(s, PERIODIC): (9.0,) * 5 for s in (2, 3, 4)},
-    **{(s, periodic_rule(q)): (9.0, 9.0) for s in (2, 3, 4) for q in ("q95", "q85")},
-    (2, periodic_rule("q75")): (9.0, 9.0),
+    **{(s, periodic_rule(f)): mildest_only(f) for s, f in PERIODIC_GATE},
     (2, "q95"): (0.748, 0.876),
     (2, "q85"): (0.786, 0.809),
     (2, "q75"): (2.265, 2.43),

@@ -43,12 +43,14 @@ import numpy as np
 
 from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.kernels.bank import (
+    NEVER,
     NOISE_CLASSES,
     PERIODIC_GATE,
-    RINGING_STEP,
     bank_kernel,
     blur_score,
+    mildest_only,
     periodic_rule,
+    probe_ringing,
     steps,
 )
 from nssr_cli.kernels.estimate import Estimates
@@ -99,7 +101,7 @@ def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any
                 "gain": np.array([outs[st] - outs["bicubic"] for st in steps(family)]),
             }
             if len(steps(family)) > 1:
-                row["ringing"] = est.ringing(bank_kernel(f"x{scale}-{RINGING_STEP}"), scale)
+                row["ringing"] = probe_ringing(est, scale)
             rows.append(row)
     return rows
 
@@ -142,7 +144,7 @@ def _thresholds(score: np.ndarray, gains: np.ndarray) -> tuple[float, ...]:
     """The rising step function of ``score`` ``(N,)`` with the best total utility over the rows
     (``gains`` ``(N, C)``, steps mildest first), found exactly by dynamic programming over the
     rows in score order: one threshold per step after the first, midway between the last row
-    below it and the first at or above it (9.0: never chosen)."""
+    below it and the first at or above it (:data:`~nssr_cli.kernels.bank.NEVER`: never chosen)."""
     order = np.argsort(score)
     u = utility(gains[order])
     n, c = u.shape
@@ -159,7 +161,7 @@ def _thresholds(score: np.ndarray, gains: np.ndarray) -> tuple[float, ...]:
     out = []
     for k in range(1, c):
         first = int(np.argmax(steps_of >= k)) if (steps_of >= k).any() else n
-        out.append(9.0 if first == n else float((s[first] + s[max(first - 1, 0)]) / 2))
+        out.append(NEVER if first == n else float((s[first] + s[max(first - 1, 0)]) / 2))
     return tuple(round(t, 3) for t in out)
 
 
@@ -182,7 +184,7 @@ def fit(rows: list[dict[str, Any]], gates: Gates | None = None) -> Rule:
         if len(steps(family)) == 1 or not part:
             continue
         if key == periodic_rule(family):
-            rule[key] = ((1.0, 0.0, 0.0), (9.0,) * (len(steps(family)) - 1))
+            rule[key] = ((1.0, 0.0, 0.0), mildest_only(family))
             continue
         weights = _weights(part, ringing=all("ringing" in r for r in part))
         score = np.array([blur_score(r, weights) for r in part])
