@@ -7,7 +7,7 @@ import pytest
 
 from nssr_cli.kernels.bank import PERIODIC, bank_kernel, steps
 from nssr_cli.kernels.estimate import Estimates, edge_sigma, estimate_sigma, luminance, ringing
-from nssr_cli.quality.calibrate import fit, fit_gate
+from nssr_cli.quality.calibrate import fit, fit_gate, regate
 from nssr_cli.quality.rules import evaluate_rule, replaces
 from nssr_cli.synth.degradations import (
     blur_subsample,
@@ -347,6 +347,23 @@ def test_a_jpeg_familys_periodic_gate_sends_gratings_to_its_mildest_step() -> No
     assert scores["sharp_worst"] >= 0.0 and scores["blurred_mean"] > 0.5
     assert scores["utility"] > evaluate_rule(held_out, {"q85": plain})["q85"]["utility"]
     assert fit_gate(_jpeg_rows(np.random.default_rng(2), periodic=0), "q85") is None
+
+
+def test_a_shipped_rule_without_a_gate_can_be_given_one_and_nothing_else_changes() -> None:
+    """A rule fitted where no grating lost (no gate) sharpens gratings that read blurred;
+    regating it on scenes with such gratings adds the gate that sends them to the mildest step,
+    keeps its weights and thresholds, and is safer and more useful on a held-out stream. On
+    scenes without such gratings it adds none."""
+    shipped = fit(_jpeg_rows(np.random.default_rng(3), periodic=0))
+    rule, gates = regate(_jpeg_rows(np.random.default_rng(0), periodic=30), shipped, {})
+    assert gates.keys() == {"q85"} and 2.0 < gates["q85"] <= 3.0
+    assert rule["q85"] == shipped["q85"] and rule["q85/periodic"][1] == (9.0, 9.0)
+    held_out = _jpeg_rows(np.random.default_rng(1), periodic=30)
+    before = evaluate_rule(held_out, shipped)["q85"]
+    after = evaluate_rule(held_out, rule, gates)["q85"]
+    assert before["sharp_worst"] < -3.0 <= 0.0 <= after["sharp_worst"]
+    assert after["utility"] > before["utility"]
+    assert regate(_jpeg_rows(np.random.default_rng(2), periodic=0), shipped, {}) == (shipped, {})
 
 
 def test_ringing_is_what_sharpening_a_sharp_input_overshoots() -> None:

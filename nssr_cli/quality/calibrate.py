@@ -31,7 +31,8 @@ between random streams, on 1600 by about half that) and prints it (with ``--chec
 shipped rule on held-out scenes instead); ``--held-out=M`` also scores the refit and the shipped
 rule on two held-out streams of ``M`` scenes and says per family whether the refit should
 replace the shipped rule (:func:`~nssr_cli.quality.rules.replaces`; how a rule is applied
-and judged lives in :mod:`nssr_cli.quality.rules`).
+and judged lives in :mod:`nssr_cli.quality.rules`), and the same of the shipped rule with only
+its periodic gate refitted (:func:`regate`) where that gate moves.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def fit(rows: list[dict[str, Any]], gates: Gates | None = None) -> Rule:
         if len(steps(family)) == 1 or not part:
             continue
         if key == periodic_rule(family):
-            rule[key] = ((1.0, 0.0, 0.0), mildest_only(family))
+            rule[key] = _periodic(family)
             continue
         weights = _weights(part, ringing=all("ringing" in r for r in part))
         score = np.array([blur_score(r, weights) for r in part])
@@ -192,21 +193,45 @@ def fit(rows: list[dict[str, Any]], gates: Gates | None = None) -> Rule:
     return rule
 
 
-def fit_gate(rows: list[dict[str, Any]], family: str = "clean") -> float | None:
+def fit_gate(
+    rows: list[dict[str, Any]], family: str = "clean", rule: Rule | None = None
+) -> float | None:
     """The periodic gate for ``family`` whose rules, fitted with it, have the best total
     utility on the family's rows: one of :data:`GATES`, or None (no gate) where none is better.
     A gate keeps gratings, which read blurred whether or not they are, from a rule that weighs
-    the widths."""
+    the widths. Given ``rule`` (the shipped one), its weights and thresholds for the family stay
+    as they are and only the gate is chosen: :func:`regate`."""
     part = [r for r in rows if r["family"] == family]
-    if not part or len(steps(family)) == 1:
+    if not part or len(steps(family)) == 1 or (rule is not None and family not in rule):
         return None
+
+    def rule_for(gate: float | None) -> Rule:
+        if rule is None:
+            return fit(part, _gate(family, gate))
+        return {family: rule[family], periodic_rule(family): _periodic(family)}
+
     candidates = (None, *GATES)
     score = {
-        g: evaluate_rule(part, fit(part, _gate(family, g)), _gate(family, g))[family]["utility"]
-        for g in candidates
+        g: evaluate_rule(part, rule_for(g), _gate(family, g))[family]["utility"] for g in candidates
     }
     best = max(candidates, key=lambda g: (score[g], g is None, g or 0.0))
     return None if best is None else float(best)
+
+
+def regate(rows: list[dict[str, Any]], rule: Rule, gates: Gates) -> tuple[Rule, Gates]:
+    """``rule`` (with its ``gates``) with each family's periodic gate refitted on ``rows`` and
+    nothing else changed: the candidate for a shipped rule whose weights and thresholds hold but
+    whose gate does not (or that has none), judged like a refit (:func:`replaces`)."""
+    new_gates = {f: fit_gate(rows, f, rule) for f in FAMILIES}
+    new_gates = {f: g for f, g in new_gates.items() if g is not None}
+    new_rule = {k: v for k, v in rule.items() if "/" not in k}
+    new_rule.update({periodic_rule(f): _periodic(f) for f in new_gates})
+    return new_rule, new_gates
+
+
+def _periodic(family: str) -> tuple[Weights, tuple[float, ...]]:
+    """A periodic rule: the family's mildest step whatever the score."""
+    return (1.0, 0.0, 0.0), mildest_only(family)
 
 
 def _gate(family: str, gate: float | None) -> Gates:
@@ -229,6 +254,27 @@ def noise_classes(rows: list[dict[str, Any]]) -> tuple[float, float]:
     )
 
 
+def _judge(
+    title: str,
+    family: str,
+    held: list[list[dict[str, Any]]],
+    candidate: tuple[Rule, Gates],
+    shipped: tuple[Rule, Gates],
+) -> float | None:
+    """Print whether ``candidate`` should replace the shipped rule for ``family``
+    (:func:`replaces`), with both rules' scores on each held-out stream; return its held-out
+    utility summed over the streams where it should, else None."""
+    scores = [
+        (evaluate_rule(h, *candidate)[family], evaluate_rule(h, *shipped)[family]) for h in held
+    ]
+    verdict = replaces([c for c, _ in scores], [sh for _, sh in scores])
+    print(f"{title}: {'replace' if verdict else 'keep'} the shipped rule")
+    for k, (c, sh) in enumerate(scores, 1):
+        print(f"    held-out {k}: candidate {c}")
+        print(f"                shipped   {sh}")
+    return sum(c["utility"] for c, _ in scores) if verdict else None
+
+
 if __name__ == "__main__":
     # python -m nssr_cli.quality.calibrate [--check] [--count=N] [--held-out=M] [SCALE...]
     import sys
@@ -247,19 +293,26 @@ if __name__ == "__main__":
         rule = fit(rows, gates)
         print(f"x{s}: noise classes {noise_classes(rows)} (shipped {NOISE_CLASSES})")
         for family in (f for f in FAMILIES if len(steps(f)) > 1):
-            shipped = PERIODIC_GATE.get((s, family))
-            print(f"x{s} {family}: PERIODIC_GATE {gates.get(family)} (shipped {shipped})")
+            was = PERIODIC_GATE.get((s, family))
+            print(f"x{s} {family}: PERIODIC_GATE {gates.get(family)} (shipped {was})")
         for family, (weights, thresholds) in rule.items():
             print(f"x{s} {family}: WEIGHTS {weights} THRESHOLDS {thresholds}")
         print(f"x{s}: fitted rule on its own scenes: {evaluate_rule(rows, rule, gates)}")
-        if streams:  # the fitted and the shipped rule on two held-out streams
-            scores = [
-                (evaluate_rule(held, rule, gates), evaluate_rule(held, *shipped_rule(s)))
-                for held in (calibrate(s, streams, seed=k) for k in (1, 2))
-            ]
+        if streams:  # the refit, and the shipped rule regated, against it on held-out streams
+            held = [calibrate(s, streams, seed=k) for k in (1, 2)]
+            shipped = shipped_rule(s)
+            regated = regate(rows, *shipped)
             for family in (f for f in FAMILIES if f in rule):
-                verdict = replaces([f[family] for f, _ in scores], [sh[family] for _, sh in scores])
-                print(f"x{s} {family}: {'replace' if verdict else 'keep'} the shipped rule")
-                for k, (f, sh) in enumerate(scores, 1):
-                    print(f"    held-out {k}: fitted  {f[family]}")
-                    print(f"                shipped {sh[family]}")
+                passed = {
+                    "the refit": _judge(
+                        f"x{s} {family}: refit", family, held, (rule, gates), shipped
+                    )
+                }
+                gate, old = regated[1].get(family), shipped[1].get(family)
+                if family in regated[0] and gate != old:
+                    title = f"x{s} {family}: shipped rule, gate {old} → {gate}"
+                    passed["the regated rule"] = _judge(title, family, held, regated, shipped)
+                ok = {k: u for k, u in passed.items() if u is not None}
+                if ok:  # of the candidates that passed, the more useful on held-out scenes
+                    best = max(ok, key=ok.__getitem__)
+                    print(f"x{s} {family}: ship {best} (held-out utility {ok[best]:.3f})")
