@@ -261,38 +261,39 @@ def select_kernel(
 # it has one for). Past a family's periodic gate an input takes the family's mildest step.
 # Which run of the calibration printed each rule, and the held-out verdicts
 # (rules.replaces) that let it replace the one before, are in README, Quality ("Where each
-# shipped rule comes from"). The ×3 and ×4 clean, ×2 q75, ×3 q95 and q85 and ×4 q95 rules
-# weigh ringing corrected by the widths; the others the widths alone. One refit that passed
-# is not shipped: ×2 clean on ringing and widths (it gives up a fifth / a tenth of the ×2
-# blurred gain on photographs; README).
+# shipped rule comes from"). The ×3 and ×4 clean, ×2 q85 and q75, ×3 q95 and q85 and ×4 q95
+# rules weigh ringing corrected by the widths; the others the widths alone. One refit the
+# calibration prefers is not shipped: ×2 clean on ringing and widths (it gives up a sixth of
+# the ×2 blurred gain on photographs; README); the ×2 clean rule is the one before, regated.
 JPEG_CLASSES = (90, 80)
 NOISE_CLASSES = (1.0, 2.3)
 # Per (scale, family): inputs whose spectrum is at least this periodic (Estimates.peak: log10 of
 # a frequency ring's max over median power; gratings 3–7, bricks and tiles 1.2–3.5, the public
 # images 0.3–3.7) take the rule under (scale, periodic_rule(family)) instead.
 PERIODIC_GATE: dict[tuple[int, str], float] = {
-    (2, "clean"): 3.0,
-    (2, "q95"): 2.7,
-    (2, "q85"): 3.0,
-    (2, "q75"): 3.1,
+    (2, "clean"): 4.9,
+    (2, "q95"): 4.5,
+    (2, "q85"): 3.9,
+    (2, "q75"): 3.5,
     (3, "clean"): 3.0,
     (4, "clean"): 5.8,
-    (3, "q95"): 4.3,
+    (3, "q95"): 4.6,
     (3, "q85"): 2.7,
-    (4, "q95"): 2.8,
+    (3, "q75"): 4.5,
+    (4, "q95"): 4.4,
     (4, "q85"): 2.7,
 }
 PERIODIC = periodic_rule("clean")  # the rule of clean inputs past the periodic gate
 WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
     (2, "clean"): (0.616, 0.384, 0.0),
     (2, "q95"): (0.633, 0.367, 0.0),
-    (2, "q85"): (0.563, 0.437, 0.0),
-    (2, "q75"): (1.099, 0.671, 1.0),
+    (2, "q85"): (0.941, 0.202, 1.0),
+    (2, "q75"): (0.981, 0.447, 1.0),
     (3, "clean"): (0.946, -0.245, 1.0),
-    (3, "q95"): (0.461, -0.303, 1.0),
+    (3, "q95"): (0.488, -0.27, 1.0),
     (3, "q85"): (0.64, -0.083, 1.0),
     (3, "q75"): (0.4, 0.6, 0.0),
-    (4, "clean"): (0.712, -0.367, 1.0),
+    (4, "clean"): (0.57, -0.406, 1.0),
     (4, "q95"): (0.669, -0.042, 1.0),
     (4, "q85"): (0.582, 0.418, 0.0),
     (4, "q75"): (0.504, 0.496, 0.0),
@@ -301,13 +302,13 @@ THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
     (2, "clean"): (0.681, 0.7, 0.7, 0.701, 0.813),
     **{(s, periodic_rule(f)): mildest_only(f) for s, f in PERIODIC_GATE},
     (2, "q95"): (0.748, 0.876),
-    (2, "q85"): (0.786, 0.809),
-    (2, "q75"): (2.265, 2.43),
+    (2, "q85"): (1.775, 1.83),
+    (2, "q75"): (2.017, 2.076),
     (3, "clean"): (1.237, 1.335, 1.434, 1.596, 1.823),
-    (3, "q95"): (1.049, 1.068),
+    (3, "q95"): (1.122, 1.14),
     (3, "q85"): (1.353, 1.41),
     (3, "q75"): (0.926, 0.926),
-    (4, "clean"): (0.944, 0.964, 1.124, 1.235, 1.478),
+    (4, "clean"): (0.823, 0.843, 0.959, 1.072, 1.283),
     (4, "q95"): (1.317, 1.371),
     (4, "q85"): (0.779, 0.818),
     (4, "q75"): (0.804, 0.833),
