@@ -355,7 +355,7 @@ def test_a_shipped_rule_without_a_gate_can_be_given_one_and_nothing_else_changes
     keeps its weights and thresholds, and is safer and more useful on a held-out stream. On
     scenes without such gratings it adds none."""
     shipped = fit(_jpeg_rows(np.random.default_rng(3), periodic=0))
-    rule, gates = regate(_jpeg_rows(np.random.default_rng(0), periodic=30), shipped, {})
+    rule, gates = regate(_jpeg_rows(np.random.default_rng(0), periodic=30), shipped)
     assert gates.keys() == {"q85"} and 2.0 < gates["q85"] <= 3.0
     assert rule["q85"] == shipped["q85"] and rule["q85/periodic"][1] == (9.0, 9.0)
     held_out = _jpeg_rows(np.random.default_rng(1), periodic=30)
@@ -363,7 +363,7 @@ def test_a_shipped_rule_without_a_gate_can_be_given_one_and_nothing_else_changes
     after = evaluate_rule(held_out, rule, gates)["q85"]
     assert before["sharp_worst"] < -3.0 <= 0.0 <= after["sharp_worst"]
     assert after["utility"] > before["utility"]
-    assert regate(_jpeg_rows(np.random.default_rng(2), periodic=0), shipped, {}) == (shipped, {})
+    assert regate(_jpeg_rows(np.random.default_rng(2), periodic=0), shipped) == (shipped, {})
 
 
 def test_ringing_is_what_sharpening_a_sharp_input_overshoots() -> None:

@@ -31,8 +31,9 @@ between random streams, on 1600 by about half that) and prints it (with ``--chec
 shipped rule on held-out scenes instead); ``--held-out=M`` also scores the refit and the shipped
 rule on two held-out streams of ``M`` scenes and says per family whether the refit should
 replace the shipped rule (:func:`~nssr_cli.quality.rules.replaces`; how a rule is applied
-and judged lives in :mod:`nssr_cli.quality.rules`), and the same of the shipped rule with only
-its periodic gate refitted (:func:`regate`) where that gate moves.
+and judged lives in :mod:`nssr_cli.quality.rules`), the same of the shipped rule with only its
+periodic gate refitted (:func:`regate`) where that gate moves, and which of the candidates that
+pass to ship: the one with the higher utility on the held-out streams.
 """
 
 from __future__ import annotations
@@ -218,13 +219,15 @@ def fit_gate(
     return None if best is None else float(best)
 
 
-def regate(rows: list[dict[str, Any]], rule: Rule, gates: Gates) -> tuple[Rule, Gates]:
-    """``rule`` (with its ``gates``) with each family's periodic gate refitted on ``rows`` and
-    nothing else changed: the candidate for a shipped rule whose weights and thresholds hold but
-    whose gate does not (or that has none), judged like a refit (:func:`replaces`)."""
-    new_gates = {f: fit_gate(rows, f, rule) for f in FAMILIES}
-    new_gates = {f: g for f, g in new_gates.items() if g is not None}
-    new_rule = {k: v for k, v in rule.items() if "/" not in k}
+def regate(rows: list[dict[str, Any]], rule: Rule) -> tuple[Rule, Gates]:
+    """``rule`` with each family's periodic gate refitted on ``rows`` (or dropped, where no gate
+    is better) and nothing else changed, and the new gates: the candidate for a shipped rule
+    whose weights and thresholds hold but whose gate does not (or that has none), judged like a
+    refit (:func:`replaces`)."""
+    gates = {f: fit_gate(rows, f, rule) for f in FAMILIES}
+    new_gates = {f: g for f, g in gates.items() if g is not None}
+    periodic = {periodic_rule(f) for f in FAMILIES}
+    new_rule = {k: v for k, v in rule.items() if k not in periodic}
     new_rule.update({periodic_rule(f): _periodic(f) for f in new_gates})
     return new_rule, new_gates
 
@@ -301,7 +304,7 @@ if __name__ == "__main__":
         if streams:  # the refit, and the shipped rule regated, against it on held-out streams
             held = [calibrate(s, streams, seed=k) for k in (1, 2)]
             shipped = shipped_rule(s)
-            regated = regate(rows, *shipped)
+            regated = regate(rows, shipped[0])
             for family in (f for f in FAMILIES if f in rule):
                 passed = {
                     "the refit": _judge(
