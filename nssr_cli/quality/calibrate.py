@@ -27,13 +27,14 @@ value (or none) with the best total utility of the family's rules on either side
 
 ``python -m nssr_cli.quality.calibrate [--check] [--count=N] [--held-out=M] [SCALE...]`` refits
 the rule on ``N`` scenes per scale (200 by default; thresholds fitted on 200 move by up to ±0.1
-between random streams, on 1600 by about half that) and prints it (with ``--check``, scores the
-shipped rule on held-out scenes instead); ``--held-out=M`` also scores the refit and the shipped
-rule on two held-out streams of ``M`` scenes and says per family whether the refit should
-replace the shipped rule (:func:`~nssr_cli.quality.rules.replaces`; how a rule is applied
-and judged lives in :mod:`nssr_cli.quality.rules`), the same of the shipped rule with only its
-periodic gate refitted (:func:`regate`) where that gate moves, and which of the candidates that
-pass to ship: the one with the higher utility on the held-out streams.
+between random streams, on 1600 by about half that; the shipped rules come from 6400) and prints
+it (with ``--check``, scores the shipped rule on held-out scenes instead); ``--held-out=M`` also
+scores the refit and the shipped rule on two held-out streams of ``M`` scenes and says per
+family whether the refit should replace the shipped rule
+(:func:`~nssr_cli.quality.rules.replaces`; how a rule is applied and judged lives in
+:mod:`nssr_cli.quality.rules`), the same of the shipped rule with only its periodic gate
+refitted (:func:`regate`) where that gate moves, and which of the candidates that pass to ship:
+the one with the higher utility on the held-out streams.
 """
 
 from __future__ import annotations

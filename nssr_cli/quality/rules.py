@@ -94,8 +94,9 @@ def evaluate_rule(
     return out
 
 
-# A refit replaces a shipped rule only if, on every held-out stream, it is at least as useful
-# and its sharp tail either clearly safer (2nd percentile up by TAIL_GAIN_DB) or no less safe:
+# A candidate (a refit, or the shipped rule regated: calibrate.regate) replaces a shipped rule
+# only if, on every held-out stream, it is at least as useful and its sharp tail either
+# clearly safer (2nd percentile up by TAIL_GAIN_DB) or no less safe:
 # 2nd percentile no more than TAIL_SLACK_DB below the shipped one (or below 0 dB, where the
 # shipped one is above it) and the share of sharp inputs losing more than LOSS_DB up by no more
 # than SHARE_SLACK points; and if its worst sharp input over all the streams is no more than
