@@ -200,3 +200,21 @@ def test_jpeg_and_noisy_protocols_degrade_the_lr_as_real_files_do(hr_dir: Path) 
     again, _ = make_lr(hr, 2, "classic+noise5", "a")
     np.testing.assert_array_equal(noisy, again)  # a fixed seed per image, scale and σ
     assert 3 < np.std(noisy.astype(float) - clean) < 7
+
+
+def test_the_downscalers_protocols_are_sharp_inputs_from_other_filters(hr_dir: Path) -> None:
+    from nssr_cli.quality.evaluation import load_rgb
+    from nssr_cli.quality.protocols import make_lr, protocol_names
+
+    assert protocol_names("downscalers") == ["bilinear", "hamming", "lanczos", "box"]
+    assert "bilinear" not in protocol_names("all")  # `all` stays the twelve of the bars
+    hr = load_rgb(hr_dir / "a.png")
+    lr = {p: make_lr(hr, 2, p, "a")[0].astype(float) for p in ("classic", "bilinear", "box")}
+    assert all(x.shape == lr["classic"].shape for x in lr.values())
+
+    def detail(x: np.ndarray) -> float:  # energy of the finest differences
+        return float(np.mean(np.diff(x, axis=1) ** 2) + np.mean(np.diff(x, axis=0) ** 2))
+
+    # a triangle filter has no negative lobes and its response falls early: softer than the
+    # classic (bicubic) input; a box averages each 2×2 cell and no more: sharper
+    assert detail(lr["bilinear"]) < 0.8 * detail(lr["classic"]) < 0.8 * detail(lr["box"])

@@ -19,6 +19,7 @@ class Protocol(str, Enum):
     jpeg = "jpeg"
     noisy = "noisy"
     all = "all"
+    downscalers = "downscalers"
 
 
 def evaluate(
@@ -41,7 +42,8 @@ def evaluate(
         typer.Option(
             help="How each HR photo is made small: div2krk (a random anisotropic Gaussian blur, "
             "then every s-th pixel), classic (Pillow's bicubic downscale), both; jpeg or noisy: "
-            "both, then JPEG at quality 75/85/95 or noise σ 2/5; all: every one."
+            "both, then JPEG at quality 75/85/95 or noise σ 2/5; all: every one of those; "
+            "downscalers: sharp by Pillow's bilinear, hamming, lanczos and box filters."
         ),
     ] = Protocol.both,
     oracle: Annotated[

@@ -17,11 +17,13 @@ Protocols: ``div2krk`` (blurred) and ``classic`` (sharp), each also followed by 
 carry: a JPEG round trip at quality 75, 85 or 95 (``div2krk+jpeg85``; the LR goes
 through nssr's own decoder, so ``auto`` sees the file's quantization tables as a user's JPEG
 would) or Gaussian noise of σ 2 or 5 on the 8-bit scale (``classic+noise5``; a fixed seed per
-image, scale and σ). Next to each method's scores the report keeps two oracles, which see the HR:
-**oracle**, the bank entry with the best PSNR for each image (what the bank could give), and
-**reach**, the best of what ``auto`` may choose for that image (the steps of the family it reads
-the input as that its rule at this scale can take: clean, a JPEG quality, or noisy, whose only
-step is plain bicubic; ``heavy`` alone is never among them). The first shows what the bank
+image, scale and σ); and sharp inputs made by other downscalers (``bilinear``, ``hamming``,
+``lanczos``, ``box``: :mod:`~nssr_cli.quality.protocols`). Next to each method's scores the
+report keeps two oracles, which see the HR: **oracle**, the bank entry with the best PSNR for
+each image (what the bank could give), and **reach**, the best of what ``auto`` may choose for
+that image (the steps of the family it reads the input as that its rule at this scale can
+take: clean, a JPEG quality, or noisy, whose only step is plain bicubic; ``heavy`` alone is
+never among them). The first shows what the bank
 lacks, the second how far the selector is from its own choices' best.
 """
 
@@ -54,6 +56,7 @@ from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.quality.comparison import save_comparison
 from nssr_cli.quality.metrics import psnr_y, require_scikit_image, ssim_y
 from nssr_cli.quality.protocols import (
+    BASES,
     PROTOCOL_SETS,
     PROTOCOLS,
     make_lr,
@@ -187,7 +190,7 @@ def evaluate(
     scales, protocols = list(scales), list(protocols)
     for protocol in protocols:
         base, _, variant = protocol.partition("+")
-        if base not in PROTOCOLS or (variant and variant not in PROTOCOL_SETS["all"][1]):
+        if base not in BASES or (variant and variant not in PROTOCOL_SETS["all"][1]):
             raise UsageError(
                 f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOL_SETS)}"
             )

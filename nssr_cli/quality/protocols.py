@@ -1,10 +1,13 @@
 """The degradations ``nssr eval`` scores on (README, "Quality"; the recipes themselves are in
 :mod:`nssr_cli.synth.degradations`): how an HR photo becomes the LR input of each protocol.
 
-``div2krk`` (blurred) and ``classic`` (sharp), each optionally followed by a JPEG round trip at
-quality 75, 85 or 95 (``div2krk+jpeg85``: the LR goes through nssr's own decoder, so ``auto``
-sees the file's quantization table as it would a user's JPEG) or Gaussian noise of σ 2 or 5 on
-the 8-bit scale (``classic+noise5``). One fixed seed per image, scale and variant.
+``div2krk`` (blurred) and ``classic`` (sharp: Pillow's bicubic downscale), each optionally
+followed by a JPEG round trip at quality 75, 85 or 95 (``div2krk+jpeg85``: the LR goes through
+nssr's own decoder, so ``auto`` sees the file's quantization table as it would a user's JPEG) or
+Gaussian noise of σ 2 or 5 on the 8-bit scale (``classic+noise5``). One fixed seed per image,
+scale and variant. Sharp inputs also come from other downscalers: ``bilinear``, ``hamming``,
+``lanczos`` and ``box`` are Pillow's antialiased filters of those names (``--protocol
+downscalers``; a triangle filter is softer than bicubic, a box sharper).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from nssr_cli.synth.degradations import (
 )
 
 PROTOCOLS = ("div2krk", "classic")  # the two base degradations
+DOWNSCALES = ("bilinear", "hamming", "lanczos", "box")  # sharp, by Pillow's other filters
+BASES = (*PROTOCOLS, *DOWNSCALES)
 JPEG_QUALITIES = (75, 85, 95)
 
 
@@ -43,12 +48,13 @@ PROTOCOL_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         PROTOCOLS,
         ("", *(f"jpeg{q}" for q in JPEG_QUALITIES), *(f"noise{s}" for s in NOISE_SIGMAS)),
     ),
+    "downscalers": (DOWNSCALES, ("",)),
 }
 
 
 def protocol_names(name: str) -> list[str]:
     """The protocols a ``--protocol`` value runs, e.g. ``"jpeg"`` → ``classic+jpeg75``, …"""
-    if name in PROTOCOLS or "+" in name:
+    if name in BASES or "+" in name:
         return [name]
     if name not in PROTOCOL_SETS:
         raise UsageError(f"unknown protocol {name!r}; use one of {', '.join(PROTOCOL_SETS)}")
@@ -62,10 +68,12 @@ def make_lr(
     """The LR input of one image, ``(H/s, W/s, 3)`` uint8 (``hr`` already modcropped), and the
     decoder's picture info (a JPEG's quantization table) for ``protocol`` (``base[+variant]``)."""
     base, _, variant = protocol.partition("+")
-    if base not in PROTOCOLS:
+    if base not in BASES:
         raise UsageError(f"unknown protocol {protocol!r}")
     if base == "classic":
         lr = classic_lr(hr, scale)
+    elif base in DOWNSCALES:
+        lr = classic_lr(hr, scale, base)
     else:
         rng = np.random.default_rng(image_seed(name, scale))
         lr = div2krk_lr(hr, recipe_kernel(scale, rng), scale)

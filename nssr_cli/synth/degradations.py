@@ -5,7 +5,9 @@
   coordinate ``s·i + (s−1)/2`` (PyTorch's ``align_corners=False`` convention), correlation with
   half-sample-symmetric borders (``scipy.ndimage``'s ``reflect``, as KernelGAN used), keep pixels
   ``0, s, 2s, …``, round to 8 bits.
-* The classic protocol: Pillow's antialiased bicubic downscale (same pixel-centre convention).
+* The classic protocol: Pillow's antialiased bicubic downscale (same pixel-centre convention);
+  Pillow's other antialiased filters (:data:`DOWNSCALERS`) make the sharp inputs people also
+  bring: a triangle (``bilinear``) downscale is softer, a ``box`` one sharper.
 * What real inputs add on top: a JPEG round trip at a given quality (Pillow's encoder, IJG
   tables, 4:2:0 chroma for colour) and Gaussian noise on the 8-bit scale, clipped and rounded.
 
@@ -153,14 +155,27 @@ def div2krk_lr(hr: np.ndarray, kernel: np.ndarray, scale: int) -> np.ndarray:
     return np.round(lr * 255).astype(np.uint8) if as_uint8 else lr
 
 
-def classic_lr(hr: np.ndarray, scale: int) -> np.ndarray:
-    """Antialiased bicubic downscale (Pillow ``BICUBIC``) of a modcropped ``(H, W, C)`` image by an
-    integer ``scale``; uint8 in → uint8 out, float in → 8-bit-rounded float out."""
+# Pillow's antialiased resampling filters, by name: the sharp downscales people's images come
+# from (photo tools and libraries use all of these; ``bicubic`` is the classic protocol's).
+DOWNSCALERS = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "hamming": Image.Resampling.HAMMING,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+}
+
+
+def classic_lr(hr: np.ndarray, scale: int, resample: str = "bicubic") -> np.ndarray:
+    """Antialiased downscale of a modcropped ``(H, W, C)`` image by an integer ``scale`` with
+    Pillow's ``resample`` filter (:data:`DOWNSCALERS`; bicubic: the classic protocol); uint8 in →
+    uint8 out, float in → 8-bit-rounded float out."""
     as_uint8 = hr.dtype == np.uint8
     x = hr.astype(np.float32) if as_uint8 else (hr * 255.0).astype(np.float32)
     size = (hr.shape[1] // scale, hr.shape[0] // scale)
+    how = DOWNSCALERS[resample]
     planes = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(x[:, :, c])).resize(size, Image.BICUBIC))
+        np.asarray(Image.fromarray(np.ascontiguousarray(x[:, :, c])).resize(size, how))
         for c in range(hr.shape[2])
     ]
     lr = np.clip(np.round(np.stack(planes, axis=-1)), 0, 255)
