@@ -241,11 +241,11 @@ def test_a_blend_step_averages_two_neighbouring_kernels(monkeypatch: pytest.Monk
     )
 
 
-def test_at_x3_and_x4_clean_inputs_are_judged_by_ringing_and_soft_sharp_ones_keep_none() -> None:
-    """At ×3 and ×4 the clean rule weighs how much the mildest sharpening step would ring, the
-    widths correcting it (`blur_info` has `ringing` and the widths); sharp soft scenes (a sky
-    under faint wisps, which every width reads as blurred) ring under it and are not sharpened,
-    and the same scenes blurred are. At ×2 the rule is still on the widths alone."""
+def test_clean_inputs_are_judged_by_ringing_and_soft_sharp_ones_keep_none() -> None:
+    """The clean rule weighs how much the mildest sharpening step would ring, the widths
+    correcting it (`blur_info` has `ringing` and the widths); sharp soft scenes (a sky under
+    faint wisps, which every width reads as blurred) ring under it and are not sharpened, and
+    the same scenes blurred are (at ×2 the sharp skies read noisy: plain bicubic)."""
     rng = np.random.default_rng(21)
     for scale in (3, 4):
         judged = sharpened = 0
@@ -263,4 +263,26 @@ def test_at_x3_and_x4_clean_inputs_are_judged_by_ringing_and_soft_sharp_ones_kee
         assert judged >= 3 and sharpened == 6
     hr = _scene(3)
     blurred = select_kernel(div2krk_lr(hr, recipe_kernel(2, rng, (3.0, 4.0)), 2), 2)
-    assert "ringing" not in blurred.info and "spectral" in blurred.info
+    assert {"ringing", "spectral", "edge"} <= set(blurred.info)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_sharp_photos_from_a_soft_downscaler_are_sharpened_mildly_and_never_lose(
+    scale: int,
+) -> None:
+    """A triangle-filter downscale (Pillow's bilinear, common in photo tools) is softer than
+    the classic bicubic one, and `light` suits it best; `medium` costs it up to 1.6 dB at ×3
+    and ×4. ``auto`` (calibrated on sharp inputs from five downscalers) gives none of these
+    photo-like scenes `medium` or more, and each gains over bicubic. Calibrated on bicubic
+    downscales alone, the ×2 rule gave two of these twelve `medium`."""
+    rng = np.random.default_rng(7)
+    plain = make_plan(np.ones((1, 1), np.float32), scale)
+    for seed in range(12):
+        discs = int(192 * rng.uniform(1, 3))
+        hr = dead_leaves(96 * scale, np.random.default_rng(seed), r_min=1.5 * scale, discs=discs)
+        lr = classic_lr(hr[:, :, None], scale, "bilinear")
+        sel = select_kernel(lr, scale)
+        assert sel.blur not in STRONG[1:], (seed, sel.info)
+        out = upscale_planes(lr[:, :, 0], make_plan(sel.kernel, scale))
+        ref = upscale_planes(lr[:, :, 0], plain)
+        assert psnr_y(out, hr, scale) >= psnr_y(ref, hr, scale) - 1e-6, (seed, sel.info)

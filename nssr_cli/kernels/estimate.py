@@ -23,9 +23,9 @@ whether or not it was blurred, and sharpening it costs dB all the same. A third 
 question a kernel choice is about instead: *would sharpening ring?* :func:`ringing` upscales the
 crop with a mild bank kernel and reports the fraction of what it changes that overshoots the
 range plain bicubic spans nearby. A blurred edge sharpened by about the right amount steepens
-within its range; a sharp one rings past it. The clean rules at ×3 and ×4 and some JPEG
-rules score by it, the widths correcting it where ringing alone misleads (soft sharp content
-rings little too).
+within its range; a sharp one rings past it. The clean rules and most JPEG rules score by
+it, the widths correcting it where ringing alone misleads (soft sharp content rings little
+too).
 
 How the score becomes a bank level is calibrated on synthetic scenes only
 (:mod:`nssr_cli.quality.calibrate`; ``python -m nssr_cli.quality.calibrate`` reruns it), never on

@@ -5,11 +5,12 @@ Each calibration input is a procedural scene of one of six kinds (dead leaves, 1
 periodic and stochastic textures, text and strokes, flat graphics:
 :func:`~nssr_cli.synth.scenes.content_scene`), 48–160 LR pixels a side, most with a little
 optical blur of its own (:func:`~nssr_cli.synth.pairs.synthetic_input`), then either sharp
-(the classic bicubic downscale, half the time) or blurred (a DIV2KRK-recipe kernel, fresh
-seeds); and each of those in every family a file can be in: clean, JPEG in the quality range
-of ``q95``/``q85``/``q75``, noise in the σ range of ``n2``/``n5``
-(:data:`nssr_cli.synth.levels.DEGRADATIONS`). Every step the rule may choose for that family is
-applied and scored like the benchmark (8-bit output, PSNR on Y, ``s`` border pixels cropped).
+(half the time: a plain downscale, Pillow's bicubic or, as often, its bilinear, Hamming,
+Lanczos or box filter) or blurred (a DIV2KRK-recipe kernel, fresh seeds); and each of those in
+every family a file can be in: clean, JPEG in the quality range of ``q95``/``q85``/``q75``,
+noise in the σ range of ``n2``/``n5`` (:data:`nssr_cli.synth.levels.DEGRADATIONS`). Every
+step the rule may choose for that family is applied and scored like the benchmark (8-bit
+output, PSNR on Y, ``s`` border pixels cropped).
 
 Per (scale, family) the rule is a blur score — a weighted mean of the spectral and edge widths,
 or where the rows carry it (clean and JPEG inputs) −log10 of the ringing the mildest sharpening

@@ -58,12 +58,19 @@ def scene_pairs(
 # a photo scaled down for the screen more; σ = 0.75 leaves 0.06. An HR blurrier than that has
 # nothing in the top of its band: not the sharp image an upscale aims at (README, Quality).
 OPTICS_MAX = 0.75
+# A sharp calibration input is the classic bicubic downscale half of the time, else one of
+# these (Pillow, antialiased): people's images come from every common downscaler. A triangle
+# (bilinear) downscale is softer than bicubic and takes `light` best; calibrated on bicubic
+# ones alone, ×2 rules gave such photos `medium` (Kite −1.6 dB; README, Quality).
+OTHER_DOWNSCALERS = ("bilinear", "hamming", "lanczos", "box")
 
 
 def synthetic_input(
     scale: int, rng: np.random.Generator
 ) -> tuple[str, np.ndarray, np.ndarray, bool]:
-    """One calibration scene ``(kind, hr (H, W, 1) float64, lr (h, w, 1) float64, sharp)``."""
+    """One calibration scene ``(kind, hr (H, W, 1) float64, lr (h, w, 1) float64, sharp)``: half
+    of them sharp (a plain downscale: bicubic, or one of :data:`OTHER_DOWNSCALERS`), the others
+    blurred by a DIV2KRK-recipe kernel."""
     kind, hr = content_scene(int(rng.integers(48, 160)) * scale, rng, scale)
     x = hr[:, :, None]
     optics = rng.uniform(0, OPTICS_MAX)
@@ -73,8 +80,11 @@ def synthetic_input(
         x = blur_subsample(x, k / k.sum(), 1)
     x = modcrop(x, scale)
     sharp = bool(rng.uniform() < 0.5)
-    lr = classic_lr(x, scale) if sharp else div2krk_lr(x, recipe_kernel(scale, rng), scale)
-    return kind, x, lr, sharp
+    if not sharp:
+        return kind, x, div2krk_lr(x, recipe_kernel(scale, rng), scale), sharp
+    others = OTHER_DOWNSCALERS
+    resample = "bicubic" if rng.uniform() < 0.5 else others[int(rng.integers(len(others)))]
+    return kind, x, classic_lr(x, scale, resample), sharp
 
 
 def in_family(lr: np.ndarray, family: str, rng: np.random.Generator) -> np.ndarray:
