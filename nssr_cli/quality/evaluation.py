@@ -23,8 +23,8 @@ report keeps two oracles, which see the HR: **oracle**, the bank entry with the 
 each image (what the bank could give), and **reach**, the best of what ``auto`` may choose for
 that image (the steps of the family it reads the input as that its rule at this scale can
 take: clean, a JPEG quality, or noisy, whose only step is plain bicubic; ``heavy`` alone is
-never among them). The first shows what the bank
-lacks, the second how far the selector is from its own choices' best.
+never among them). The first shows what the bank lacks, the second how far the selector is from
+its own choices' best.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from PIL import Image
 from nssr_cli.errors import UsageError
 from nssr_cli.files.decode import decode
 from nssr_cli.synth.degradations import (
+    OTHER_DOWNSCALERS,
     add_noise,
     classic_lr,
     div2krk_lr,
@@ -29,8 +30,7 @@ from nssr_cli.synth.degradations import (
 )
 
 PROTOCOLS = ("div2krk", "classic")  # the two base degradations
-DOWNSCALES = ("bilinear", "hamming", "lanczos", "box")  # sharp, by Pillow's other filters
-BASES = (*PROTOCOLS, *DOWNSCALES)
+BASES = (*PROTOCOLS, *OTHER_DOWNSCALERS)  # and sharp inputs by Pillow's other filters
 JPEG_QUALITIES = (75, 85, 95)
 
 
@@ -48,7 +48,7 @@ PROTOCOL_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         PROTOCOLS,
         ("", *(f"jpeg{q}" for q in JPEG_QUALITIES), *(f"noise{s}" for s in NOISE_SIGMAS)),
     ),
-    "downscalers": (DOWNSCALES, ("",)),
+    "downscalers": (OTHER_DOWNSCALERS, ("",)),
 }
 
 
@@ -72,7 +72,7 @@ def make_lr(
         raise UsageError(f"unknown protocol {protocol!r}")
     if base == "classic":
         lr = classic_lr(hr, scale)
-    elif base in DOWNSCALES:
+    elif base in OTHER_DOWNSCALERS:
         lr = classic_lr(hr, scale, base)
     else:
         rng = np.random.default_rng(image_seed(name, scale))

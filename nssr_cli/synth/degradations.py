@@ -164,6 +164,7 @@ DOWNSCALERS = {
     "lanczos": Image.Resampling.LANCZOS,
     "box": Image.Resampling.BOX,
 }
+OTHER_DOWNSCALERS = tuple(d for d in DOWNSCALERS if d != "bicubic")  # all but the classic one
 
 
 def classic_lr(hr: np.ndarray, scale: int, resample: str = "bicubic") -> np.ndarray:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from nssr_cli.synth.degradations import (
+    OTHER_DOWNSCALERS,
     add_noise,
     blur_subsample,
     classic_lr,
@@ -58,19 +59,19 @@ def scene_pairs(
 # a photo scaled down for the screen more; σ = 0.75 leaves 0.06. An HR blurrier than that has
 # nothing in the top of its band: not the sharp image an upscale aims at (README, Quality).
 OPTICS_MAX = 0.75
-# A sharp calibration input is the classic bicubic downscale half of the time, else one of
-# these (Pillow, antialiased): people's images come from every common downscaler. A triangle
-# (bilinear) downscale is softer than bicubic and takes `light` best; calibrated on bicubic
-# ones alone, ×2 rules gave such photos `medium` (Kite −1.6 dB; README, Quality).
-OTHER_DOWNSCALERS = ("bilinear", "hamming", "lanczos", "box")
 
 
 def synthetic_input(
     scale: int, rng: np.random.Generator
 ) -> tuple[str, np.ndarray, np.ndarray, bool]:
     """One calibration scene ``(kind, hr (H, W, 1) float64, lr (h, w, 1) float64, sharp)``: half
-    of them sharp (a plain downscale: bicubic, or one of :data:`OTHER_DOWNSCALERS`), the others
-    blurred by a DIV2KRK-recipe kernel."""
+    of them sharp, the others blurred by a DIV2KRK-recipe kernel.
+
+    A sharp one is the classic bicubic downscale half of the time, else one of Pillow's other
+    antialiased filters (:data:`~nssr_cli.synth.degradations.OTHER_DOWNSCALERS`): people's
+    images come from every common downscaler. A triangle (bilinear) one is softer than bicubic
+    and takes `light` best; calibrated on bicubic ones alone, the ×2 clean rule gave such photos
+    `medium` (Kite −1.6 dB; README, Quality)."""
     kind, hr = content_scene(int(rng.integers(48, 160)) * scale, rng, scale)
     x = hr[:, :, None]
     optics = rng.uniform(0, OPTICS_MAX)
