@@ -71,7 +71,7 @@ def synthetic_input(
     antialiased filters (:data:`~nssr_cli.synth.degradations.OTHER_DOWNSCALERS`): people's
     images come from every common downscaler. A triangle (bilinear) one is softer than bicubic
     and takes `light` best; calibrated on bicubic ones alone, the ×2 clean rule gave such photos
-    `medium` (Kite −1.6 dB; README, Quality)."""
+    `medium` (Kite −1.5 dB; README, Quality)."""
     kind, hr = content_scene(int(rng.integers(48, 160)) * scale, rng, scale)
     x = hr[:, :, None]
     optics = rng.uniform(0, OPTICS_MAX)
