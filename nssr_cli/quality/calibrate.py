@@ -1,8 +1,8 @@
 """Offline calibration of the ``auto`` kernel choice (:func:`nssr_cli.kernels.bank.select_kernel`)
 on synthetic scenes only — never on photographs, never on the benchmark.
 
-Each calibration input is a procedural scene of one of six kinds (dead leaves, 1/f^β fields,
-periodic and stochastic textures, text and strokes, flat graphics:
+Each calibration input is a procedural scene of one of seven kinds (dead leaves, 1/f^β fields,
+periodic and stochastic textures, text and strokes, flat graphics, skies:
 :func:`~nssr_cli.synth.scenes.content_scene`), 48–160 LR pixels a side, most with a little
 optical blur of its own (:func:`~nssr_cli.synth.pairs.synthetic_input`), then either sharp
 (half the time: a plain downscale, Pillow's bicubic or, as often, its bilinear, Hamming,

@@ -70,10 +70,8 @@ def make_lr(
     base, _, variant = protocol.partition("+")
     if base not in BASES:
         raise UsageError(f"unknown protocol {protocol!r}")
-    if base == "classic":
-        lr = classic_lr(hr, scale)
-    elif base in OTHER_DOWNSCALERS:
-        lr = classic_lr(hr, scale, base)
+    if base != "div2krk":  # a plain downscale: the classic one is Pillow's bicubic
+        lr = classic_lr(hr, scale, "bicubic" if base == "classic" else base)
     else:
         rng = np.random.default_rng(image_seed(name, scale))
         lr = div2krk_lr(hr, recipe_kernel(scale, rng), scale)
