@@ -34,6 +34,23 @@ class Terminated(KeyboardInterrupt):
     that stops cleanly on Ctrl-C stops the same way, and the exit code is 143, not 130."""
 
 
+_received = {"sigterm": False}
+
+
+def note_sigterm(received: bool = True) -> None:
+    """Record that SIGTERM arrived (or, as a command starts, that it has not). A library may
+    turn a KeyboardInterrupt raised inside its waits into a plain one (Ray's ``ray.wait``
+    does), so the exception's type alone does not always say that it was SIGTERM."""
+    _received["sigterm"] = received
+
+
+def interruption(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """How a stopped batch says why it stopped, and its exit code: SIGTERM 143, Ctrl-C 130."""
+    if isinstance(exc, Terminated) or _received["sigterm"]:
+        return "terminated (SIGTERM)", 143
+    return "interrupted", 130
+
+
 class NssrWarning(UserWarning):
     """Something the user should know that does not stop the work (the command line prints it
     as one ``Warning:`` line)."""

@@ -27,6 +27,7 @@ ray = pytest.importorskip("ray", reason='the Ray extra is not installed: pip ins
 
 from nssr_cli.batch.cluster import upscale_paths  # noqa: E402
 from nssr_cli.batch.pipeline import BatchInterrupted  # noqa: E402
+from nssr_cli.errors import note_sigterm  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -234,9 +235,29 @@ def test_an_interrupted_run_cancels_its_tasks(cluster, tmp_path) -> None:
     written = outputs(tmp_path / "out")
     # Others may finish in the instant before the first result is seen; the message counts them.
     assert re.search(rf"\b{len(written)} finished outputs? kept", str(stop.value))
-    time.sleep(3)  # this driver stays connected: tasks not cancelled would go on writing
+    time.sleep(3)  # this driver stays connected: tasks not stopped would go on writing
     assert outputs(tmp_path / "out") == written
     assert len(written) < 10 and not [k for k in written if k.endswith(".tmp")]
+    assert ray.util.list_named_actors() == []  # the run's stop signal is gone with its tasks
+
+
+def test_sigterm_is_told_as_sigterm_when_ray_raises_it_as_a_plain_interrupt(
+    cluster, tmp_path
+) -> None:
+    """A signal handled inside ``ray.wait`` comes out of it as a plain KeyboardInterrupt, not
+    the command line's Terminated: the run must still say SIGTERM and exit 143."""
+    src = photos(tmp_path / "in", 6, 16)
+
+    def sigterm_inside_ray_wait(result: object) -> None:
+        note_sigterm()  # what the command line's SIGTERM handler records
+        raise KeyboardInterrupt  # what Ray raises in place of its Terminated
+
+    try:
+        with pytest.raises(BatchInterrupted, match=r"^terminated \(SIGTERM\): ") as stop:
+            upscale_paths([str(src)], tmp_path / "out", on_result=sigterm_inside_ray_wait)
+    finally:
+        note_sigterm(False)
+    assert stop.value.exit_code == 143
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

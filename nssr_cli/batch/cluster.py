@@ -9,16 +9,16 @@ on every node: the inputs and the output folder live on a shared filesystem.
 
 Why Ray tasks, not Ray Data. What nssr promises is per file: one result each, with its own error
 message, an exit code counted from them, a retry of exactly the file whose worker died, and Ctrl-C
-cancelling what has not finished. A task per file is that unit: ``max_retries`` re-runs a file
-whose worker or node died (an atomic write means a dead attempt left no partial output under the
-final name), ``ray.cancel`` stops it, and ``ray.wait`` hands each result to the driver as it
-finishes, for the same progress bar and ``--json`` rows as a local batch. Ray Data is built for
-streaming blocks of rows through operators with backpressure: its retries and errors are per block,
-a failing row fails the dataset unless errors are tolerated wholesale, and what it streams well —
-decoded arrays — is what we deliberately do not move. A bounded window of in-flight tasks gives the
-backpressure we need, and plain ``ray`` (no pyarrow, no pandas) is enough. People who already hold
-a Ray Dataset of paths can still pass it to :func:`upscale_paths`: its rows are read on the driver,
-planned, and run as tasks.
+stopping what has not finished. A task per file is that unit: ``max_retries`` re-runs a file whose
+worker or node died (an atomic write means a dead attempt left no partial output under the final
+name), a stop signal that each task reads ends it, and ``ray.wait`` hands each result to the
+driver as it finishes, for the same progress bar and ``--json`` rows as a local batch. Ray Data
+is built for streaming blocks of rows through operators with backpressure: its retries and errors
+are per block, a failing row fails the dataset unless errors are tolerated wholesale, and what it
+streams well — decoded arrays — is what we deliberately do not move. A bounded window of in-flight
+tasks gives the backpressure we need, and plain ``ray`` (no pyarrow, no pandas) is enough. People
+who already hold a Ray Dataset of paths can still pass it to :func:`upscale_paths`: its rows are
+read on the driver, planned, and run as tasks.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ from nssr_cli.batch.pipeline import BatchInterrupted
 from nssr_cli.batch.plan import Job, Options, expand_inputs, plan
 from nssr_cli.batch.ray_session import connect, import_ray
 from nssr_cli.batch.run import Result, Settings, Upscaler, process
-from nssr_cli.errors import Terminated, UsageError
+from nssr_cli.errors import UsageError, interruption
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, configure_limits
 from nssr_cli.files.encode import DEFAULT_QUALITY
 
 RETRIES = 3  # a file whose worker dies is tried this many more times
+STOP_WAIT = 10.0  # seconds an interrupted run waits for its tasks to see the stop signal
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def run(
                 stopped = stopped or res.stops_batch
                 report(res)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
-        finished = _cancel(ray, running, since)
+        finished = _stop_tasks(ray, running, since, run_id)
         raise _interrupted(exc, results, finished, len(running), len(todo)) from None
     for job in todo:
         report(Result(job, "not attempted", "the batch stopped: the disk is full"))
@@ -148,9 +149,7 @@ def _interrupted(
         parts.append(f"{cancelled} in progress cancelled (nothing written for them)")
     if not_started:
         parts.append(f"{not_started} not started")
-    how, code = (
-        ("terminated (SIGTERM)", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
-    )
+    how, code = interruption(exc)
     return BatchInterrupted(
         f"{how}: {', '.join(parts)}; rerun with --skip-existing to resume", code
     )
@@ -183,22 +182,46 @@ def _collect(ray: Any, ref: Any, job: Job, retries: int) -> Result:
         )
 
 
-def _cancel(ray: Any, running: dict[Any, Job], since: float) -> int:
-    """Cancel unfinished tasks: queued ones never start; a running one gets a
-    ``KeyboardInterrupt`` (so its atomic write removes its temp file). Give them a moment;
-    return how many wrote their output all the same (they were publishing)."""
+def _stop_tasks(ray: Any, running: dict[Any, Job], since: float, run_id: str) -> int:
+    """Stop the unfinished tasks: raise the run's stop signal, which a task reads before it
+    starts and before it publishes (a queued one returns at once, a running one drops its
+    output), and give them :data:`STOP_WAIT` seconds. Return how many wrote their output all
+    the same (they were publishing).
+
+    Not ``ray.cancel``: cancelling a task whose lease was being granted, or whose reply was
+    arriving, fails a check in Ray's core worker (``Tried to complete task that was not
+    pending``, Ray 2.60), which ends the driver with exit code 1 and no message."""
     refs = list(running)
     if not refs:
         return 0
-    # Only what has not finished: cancelling a task whose reply is arriving can trip an
-    # internal check in Ray's core worker, which aborts the driver (seen with Ray 2.60).
-    _, unfinished = ray.wait(refs, num_returns=len(refs), timeout=0)
-    for ref in unfinished:
-        ray.cancel(ref)
-    ray.wait(refs, num_returns=len(refs), timeout=10)
-    # A task cancelled while it published still wrote its file, but Ray reports it cancelled:
-    # the disk says what was kept.
+    signal = ray.remote(num_cpus=0)(_StopSignal).options(name=_stop_name(run_id)).remote()
+    _, unfinished = ray.wait(refs, num_returns=len(refs), timeout=STOP_WAIT)
+    if not unfinished:  # else it stays up, for the stragglers, until the driver disconnects
+        ray.kill(signal)
     return sum(_written_since(running[ref].output, since) for ref in refs)
+
+
+class _StopSignal:
+    """The stop signal of one run: a named actor whose existence is the signal (no state)."""
+
+
+def _stop_name(run_id: str) -> str:
+    return f"nssr-stop-{run_id}"
+
+
+@dataclass(frozen=True)
+class _RunStop:
+    """A task's view of its run's stop signal (a :class:`~nssr_cli.batch.run.StopFlag`): one
+    lookup by name, about half a millisecond."""
+
+    run_id: str
+
+    def is_set(self) -> bool:
+        try:
+            import_ray().get_actor(_stop_name(self.run_id))
+        except ValueError:  # no actor by that name: not stopped
+            return False
+        return True
 
 
 def _written_since(output: Path | None, since: float) -> bool:
@@ -221,6 +244,9 @@ def _upscale_file(
     if run_id not in _WORKER_UPSCALER:
         _WORKER_UPSCALER.clear()
     upscaler = _WORKER_UPSCALER.setdefault(run_id, upscaler)
+    stop = _RunStop(run_id)
+    if stop.is_set():  # queued when the run was stopped
+        return Result(job, "not attempted", "the run was interrupted")
     configure_limits(settings.max_pixels)  # Pillow's bomb limit is per process
     here = os.getcwd()
     if here != cwd and not all(p.is_absolute() for p in (job.source.path, job.output) if p):
@@ -230,7 +256,7 @@ def _upscale_file(
             why = f"the driver's folder {cwd} is not on this Ray node ({exc.strerror})"
             return Result(job, "failed", f"{job.source.name}: {why}; give absolute paths")
     try:
-        return process(job, upscaler, settings)
+        return process(job, upscaler, settings, stop=stop)
     finally:
         os.chdir(here)
 

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from nssr_cli.batch.plan import Job
 from nssr_cli.batch.run import Result, Settings, load, save
-from nssr_cli.errors import NssrError, Terminated
+from nssr_cli.errors import NssrError, interruption
 from nssr_cli.files.atomic import DiskFullError, PublishCancelled, remove_stale_temps
 from nssr_cli.files.picture import Picture
 
@@ -101,10 +101,9 @@ class BatchRun:
             parts.append(f"{failed} failed")
         if not_started:
             parts.append(f"{not_started} not started")
-        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        how, code = interruption(exc)
         return BatchInterrupted(
-            f"{how}: {', '.join(parts)}; rerun with --skip-existing to resume",
-            143 if isinstance(exc, Terminated) else 130,
+            f"{how}: {', '.join(parts)}; rerun with --skip-existing to resume", code
         )
 
     def _write(self, job: Job, out: Picture) -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
@@ -31,6 +30,13 @@ from nssr_cli.files.picture import Frame, Picture
 from nssr_cli.kernels.bank import select_kernel
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.synth.levels import LEVELS
+
+
+class StopFlag(Protocol):
+    """A stop request, read where a file's work may end early: a :class:`threading.Event`
+    (the local batch), or anything else with ``is_set()`` (a Ray run's stop signal)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass
@@ -142,7 +148,7 @@ class Upscaler:
 
 
 def load(
-    job: Job, stdin: BinaryIO | None, settings: Settings, stop: threading.Event | None = None
+    job: Job, stdin: BinaryIO | None, settings: Settings, stop: StopFlag | None = None
 ) -> Picture:
     """Read and fully decode one input, and refuse early what its output format cannot hold."""
     src = job.source
@@ -170,7 +176,7 @@ def load(
     return pic
 
 
-def _read_stdin(stdin: BinaryIO | None, limit: int, stop: threading.Event | None) -> bytes:
+def _read_stdin(stdin: BinaryIO | None, limit: int, stop: StopFlag | None) -> bytes:
     """All of stdin, in chunks (so a stop request is seen), refusing more than ``limit`` bytes."""
     if stdin is None:
         return b""
@@ -194,7 +200,7 @@ def save(
     pic: Picture,
     stdout: BinaryIO | None,
     settings: Settings,
-    stop: threading.Event | None = None,
+    stop: StopFlag | None = None,
 ) -> None:
     """Encode and write one output (atomically: :func:`nssr_cli.files.atomic.publish`), or send
     it to stdout. A set ``stop`` discards the output before it is published."""
@@ -229,17 +235,18 @@ def process(
     *,
     stdin: BinaryIO | None = None,
     stdout: BinaryIO | None = None,
+    stop: StopFlag | None = None,
 ) -> Result:
     """One job, start to finish — read, upscale, write — as one :class:`Result`; a failure of
-    this file is reported in the result, never raised. (``BatchRun`` runs the same steps,
-    overlapped across files.)"""
+    this file is reported in the result, never raised. A set ``stop`` discards the output
+    before it is published. (``BatchRun`` runs the same steps, overlapped across files.)"""
     start = time.perf_counter()
     if job.skip or job.error:
         return Result(job, "skipped" if job.skip else "failed", job.error)
     try:
-        pic = load(job, stdin, settings)
+        pic = load(job, stdin, settings, stop)
         out, kernel = upscaler(pic)
-        save(job, out, stdout, settings)
+        save(job, out, stdout, settings, stop)
     except NssrError as exc:
         seconds, full = time.perf_counter() - start, isinstance(exc, DiskFullError)
         return Result(job, "failed", str(exc), seconds=seconds, stops_batch=full)

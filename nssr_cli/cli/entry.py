@@ -20,7 +20,7 @@ from typing import Any
 from nssr_cli.cli import quick
 from nssr_cli.cli.common import err, exit_now, quiet_broken_pipe, state
 from nssr_cli.cli.upscale_run import upscale_command
-from nssr_cli.errors import NssrError, Terminated
+from nssr_cli.errors import NssrError, Terminated, note_sigterm
 
 
 def main() -> None:
@@ -139,11 +139,15 @@ def _signals_stop_cleanly() -> Iterator[None]:
         if state["signal"] is not None:
             return
         state["signal"] = signum
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if signum == signal.SIGTERM:
+            note_sigterm()
+            raise Terminated()
+        raise KeyboardInterrupt()
 
     handled = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) != signal.SIG_IGN]
     previous = {s: signal.signal(s, stop) for s in handled}
     state["signal"] = None
+    note_sigterm(False)
     try:
         yield
     finally:

@@ -144,15 +144,12 @@ def _stop_cleanly(as_json: bool) -> Iterator[None]:
     """Ctrl-C → exit 130, SIGTERM → 143 (before the batch starts; the batch says what it kept),
     and the reader of stdout going away → quiet exit 0 after an image (``-o - | head -c``),
     but exit 1 for ``--json``: the batch stopped early and must not look like a success."""
-    from nssr_cli.errors import Terminated
+    from nssr_cli.errors import interruption
 
     try:
         yield
     except KeyboardInterrupt as exc:
-        raise _Stopped(
-            "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted",
-            143 if isinstance(exc, Terminated) else 130,
-        ) from None
+        raise _Stopped(*interruption(exc)) from None
     except BrokenPipeError:
         if not as_json:
             quiet_broken_pipe()
