@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nssr_cli.api import upscale_array
 from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.files.decode import decode
 from nssr_cli.kernels import bank
@@ -106,9 +107,11 @@ def _psnr(lr: np.ndarray, hr: np.ndarray, kernel: np.ndarray) -> float:
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_a_periodic_input_takes_the_periodic_rule(scale: int) -> None:
     """A grating reads blurred whether or not it is (a pure sinusoid carries no edge), and any
-    sharpening costs a sharp one 5–20 dB: past the periodic gate it gets the mildest step."""
+    sharpening costs a sharp one 5–20 dB: past the periodic gate it gets the mildest step, or
+    plain bicubic where even that step let sharp calibration gratings lose (×3)."""
     rng = np.random.default_rng(8)
     gate = bank.PERIODIC_GATE[(scale, "clean")]
+    past = "bicubic" if (scale, "clean") in bank.PERIODIC_PLAIN else "none"
     for _ in range(12):  # most periodic scenes read noisy (plain bicubic): those are skipped
         kind, hr = content_scene(64 * scale, rng)
         if kind != "periodic":
@@ -119,11 +122,20 @@ def test_a_periodic_input_takes_the_periodic_rule(scale: int) -> None:
         ):
             sel = select_kernel(lr, scale)
             if sel.info.get("periodic", 0.0) >= gate:  # absent: read noisy
-                assert sel.blur == "none" and "clean/periodic" in sel.info["why"]
+                assert sel.blur == past and "clean/periodic" in sel.info["why"]
     grating = np.round(128 + 80 * np.sin(np.arange(128) * 0.9))[None, :].repeat(128, 0)
     sel = select_kernel(grating.astype(np.uint8), scale)
-    assert sel.info["periodic"] >= gate and sel.blur == "none"
+    assert sel.info["periodic"] >= gate and sel.blur == past
     assert "clean/periodic" in sel.info["why"]
+
+
+@pytest.mark.parametrize("scale", sorted(s for s, f in bank.PERIODIC_PLAIN if f == "clean"))
+def test_a_grating_past_a_plain_gate_is_upscaled_exactly_as_bicubic(scale: int) -> None:
+    grating = np.round(128 + 80 * np.sin(np.arange(96) * 0.9))[None, :].repeat(96, 0)
+    rgb = np.repeat(grating.astype(np.uint8)[:, :, None], 3, axis=2)
+    sel = select_kernel(rgb, scale)
+    assert sel.blur == "bicubic" and "clean/periodic → bicubic" in sel.info["why"]
+    assert np.array_equal(upscale_array(rgb, scale), upscale_array(rgb, scale, kernel="bicubic"))
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
@@ -199,14 +211,17 @@ def test_sharp_gratings_and_bricks_as_jpegs_almost_never_get_the_strongest_jpeg_
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_a_periodic_jpeg_takes_its_familys_mildest_step(scale: int) -> None:
     """Past the periodic gate of the q95 and q85 rules a JPEG grating gets its family's
-    mildest kernel whatever its widths read, and ``-v`` says why."""
+    mildest kernel whatever its widths read (plain bicubic where the rule is plain: ×3), and
+    ``-v`` says why."""
     x = np.arange(160)
     grating = 128 + 90 * np.sign(np.sin(x * 2 * np.pi / 9.0))[None, :] * np.ones((160, 1))
     for quality, family in ((95, "q95"), (85, "q85")):
         lr, info = _jpeg(np.round(grating).astype(np.uint8), quality)
         sel = select_kernel(lr, scale, info=info)
+        plain = (scale, family) in bank.PERIODIC_PLAIN
         assert sel.info["periodic"] >= bank.PERIODIC_GATE[(scale, family)]
-        assert sel.blur == f"none-{family}" and f"{family}/periodic" in sel.info["why"]
+        assert sel.blur == ("bicubic" if plain else f"none-{family}")
+        assert f"{family}/periodic" in sel.info["why"]
 
 
 def test_noisy_inputs_get_plain_bicubic_and_clean_ones_do_not() -> None:

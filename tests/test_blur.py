@@ -8,7 +8,7 @@ import pytest
 from nssr_cli.kernels.bank import PERIODIC, bank_kernel, steps
 from nssr_cli.kernels.estimate import Estimates, edge_sigma, estimate_sigma, luminance, ringing
 from nssr_cli.quality.calibrate import fit, fit_gate, regate
-from nssr_cli.quality.rules import evaluate_rule, replaces
+from nssr_cli.quality.rules import PLAIN, evaluate_rule, pick, replaces
 from nssr_cli.synth.degradations import (
     blur_subsample,
     classic_lr,
@@ -225,6 +225,14 @@ def test_a_refit_replaces_a_rule_only_when_useful_and_no_less_safe() -> None:
     # and every stream must favour the refit
     assert not replaces([better, {**better, "utility": 0.2}], [safe, safe])
     assert not replaces([], [])
+    # unless the refit removes a loss of the size over-sharpening costs (5 dB or more better at
+    # its worst): then it must be as useful over the streams together, and no less safe
+    lossy = {**safe, "sharp_worst": -12.4}
+    bounded = [{**safe, "utility": 0.298}, {**safe, "utility": 0.35, "sharp_worst": -2.1}]
+    assert replaces(bounded, [safe, lossy])
+    assert not replaces([{**b, "utility": 0.2} for b in bounded], [safe, lossy])  # less useful
+    assert not replaces([bounded[0], {**bounded[1], "sharp_p2": -1.0}], [safe, lossy])
+    assert not replaces([bounded[0], {**bounded[1], "sharp_worst": -8.0}], [safe, lossy])
 
 
 def test_periodic_textures_read_periodic_and_photo_like_scenes_do_not() -> None:
@@ -295,6 +303,57 @@ def test_the_periodic_gate_may_sit_wherever_the_inputs_that_lose_begin() -> None
         > evaluate_rule(rows + moderate + gratings, low, {"clean": 3.0})["clean"]["utility"]
     )  # a gate at 3 would take the bricks' gains away
     assert scores["sharp_worst"] >= -0.5
+
+
+def test_the_periodic_gate_bounds_the_worst_case_before_it_counts_the_mean() -> None:
+    """A few sharp gratings that lose 18 dB under the clean rule, among many blurred periodic
+    inputs that gain from it at the same peakiness: utility alone would let the gratings
+    through for the others' gain; the fitted gate keeps every grating behind it, so no sharp
+    input loses more than a dB or two, though the mean gains less."""
+    rows = [{**r, "peak": 1.0, "noise": 0.2} for r in _toy_rows(np.random.default_rng(0))]
+    rng = np.random.default_rng(8)
+    blurred = [
+        {
+            "family": "clean",
+            "sharp": False,
+            "spectral": w,
+            "edge": w,
+            "noise": 0.2,
+            "peak": rng.uniform(4.6, 5.6),
+            "gain": np.array([0.5, 1.0, 2.0, 3.0, 3.5, 4.0]),
+        }
+        for w in rng.uniform(0.8, 1.4, 120)
+    ]
+    gratings = _clean_gratings(rng, 4.6, 5.0)[:4]
+    every = rows + blurred + gratings
+    gate = fit_gate(every)
+    assert gate is not None and gate <= min(g["peak"] for g in gratings)
+    scores = evaluate_rule(every, fit(every, {"clean": gate}), {"clean": gate})["clean"]
+    assert scores["sharp_worst"] >= -2.0
+    ungated = evaluate_rule(every, fit(every), {})["clean"]  # what utility alone prefers
+    assert ungated["utility"] > scores["utility"] and ungated["sharp_worst"] < -10.0
+
+
+def test_past_the_gate_plain_bicubic_where_even_the_mildest_step_costs_a_sharp_grating() -> None:
+    """Gratings near the LR's Nyquist frequency lose dB even under ``none``: where a sharp
+    input past the gate loses more than 1 dB under the family's mildest step, the periodic rule
+    is plain bicubic (it then loses nothing); where that step costs them nothing, it stays."""
+    rows = [{**r, "peak": 1.0, "noise": 0.2} for r in _toy_rows(np.random.default_rng(0))]
+    rng = np.random.default_rng(9)
+    mild = _clean_gratings(rng, 5.0, 7.0)  # +0.1 dB under `none`
+    costly = [
+        {**g, "gain": np.array([-6.0, -8.0, -10.0, -12.0, -14.0, -18.0])}
+        for g in _clean_gratings(rng, 5.0, 7.0)[:2]
+    ]
+    gates = {"clean": 4.0}
+    kept = fit(rows + mild, gates)
+    assert kept[PERIODIC][1] == (9.0,) * 5 and pick(mild[0], kept, gates) == 0
+    plain = fit(rows + mild + costly, gates)
+    assert plain[PERIODIC][1] == () and {pick(g, plain, gates) for g in mild + costly} == {PLAIN}
+    assert plain["clean"] == kept["clean"]  # below the gate nothing moves
+    scores = evaluate_rule(rows + mild + costly, plain, gates)["clean"]
+    before = evaluate_rule(rows + mild + costly, kept, gates)["clean"]
+    assert before["sharp_worst"] == -6.0 < scores["sharp_worst"]
 
 
 def _jpeg_rows(rng: np.random.Generator, periodic: int) -> list[dict]:

@@ -206,6 +206,8 @@ def choose(score: float, scale: int, degradation: str, rule: str | None = None) 
     ``rule`` (the family's own by default; ``"clean/periodic"``: a periodic clean input)."""
     options = steps(degradation)
     thresholds = THRESHOLDS.get((scale, rule or degradation), ())
+    if rule == periodic_rule(degradation) and not thresholds:
+        return "bicubic"  # a plain periodic rule (PERIODIC_PLAIN)
     return options[min(sum(score >= t for t in thresholds), len(options) - 1)]
 
 
@@ -242,13 +244,18 @@ def select_kernel(
                 if est.peak >= gate:
                     rule = periodic_rule(degradation)
                     source += f", periodic {est.peak:.2f}"
-            weights = rule_weights(s, rule)
-            parts = rule_parts(est, s, rule)
-            score = blur_score(parts, weights)
-            blur = choose(score, s, degradation, rule)
-            why["blur_score"] = round(score, 4)
-            why.update({k: round(v, 4) for k, v in parts.items()})
-            why["why"] = f"{source} → {rule}; {_score_words(parts, weights)} {score:.3f} → {blur}"
+            if rule != degradation and (s, degradation) in PERIODIC_PLAIN:
+                blur = "bicubic"  # nothing to score: even the mildest step costs such inputs
+                why["why"] = f"{source} → {rule} → {blur}"
+            else:
+                weights = rule_weights(s, rule)
+                parts = rule_parts(est, s, rule)
+                score = blur_score(parts, weights)
+                blur = choose(score, s, degradation, rule)
+                why["blur_score"] = round(score, 4)
+                why.update({k: round(v, 4) for k, v in parts.items()})
+                words = _score_words(parts, weights)
+                why["why"] = f"{source} → {rule}; {words} {score:.3f} → {blur}"
     name = "bicubic" if blur == "bicubic" else f"x{s}-{blur}"
     return Selection(bank_kernel(f"x{s}-{blur}"), name, blur, why)
 
@@ -262,20 +269,20 @@ def select_kernel(
 # Which run of the calibration printed each rule, and the held-out verdicts
 # (rules.replaces) that let it replace the one before, are in README, Quality ("Where each
 # shipped rule comes from"). Every clean rule, and every JPEG rule but ×4 q85 and q75, weighs
-# ringing corrected by the widths; those two the widths alone. Each is what the calibration
-# printed on 6400 scenes whose sharp inputs come from five downscalers (synth.pairs), or the
-# rule before where the held-out test kept it.
+# ringing corrected by the widths; those two the widths alone. Each is the candidate the
+# calibration shipped on 6400 scenes whose sharp inputs come from five downscalers (synth.pairs):
+# a refit, the rule before regated or replanted (rules.replant), or the rule before, kept.
 JPEG_CLASSES = (90, 80)
 NOISE_CLASSES = (1.0, 2.3)
 # Per (scale, family): inputs whose spectrum is at least this periodic (Estimates.peak: log10 of
 # a frequency ring's max over median power; gratings 3–7, bricks and tiles 1.2–3.5, the public
 # images 0.3–3.7) take the rule under (scale, periodic_rule(family)) instead.
 PERIODIC_GATE: dict[tuple[int, str], float] = {
-    (2, "clean"): 5.2,
+    (2, "clean"): 3.3,
     (2, "q95"): 3.3,
     (2, "q85"): 3.9,
     (2, "q75"): 3.5,
-    (3, "clean"): 5.5,
+    (3, "clean"): 4.7,
     (4, "clean"): 6.0,
     (3, "q95"): 4.0,
     (3, "q85"): 3.7,
@@ -283,9 +290,13 @@ PERIODIC_GATE: dict[tuple[int, str], float] = {
     (4, "q95"): 4.4,
     (4, "q85"): 4.5,
 }
+# The (scale, family) whose inputs past the gate get plain bicubic rather than the family's
+# mildest step (a periodic rule without thresholds): at ×3 even `none` let sharp calibration
+# gratings lose up to 13 dB (rules.plain_past_gate; held-out verdicts in README, Quality).
+PERIODIC_PLAIN = frozenset({(3, f) for f in ("clean", "q95", "q85", "q75")})
 PERIODIC = periodic_rule("clean")  # the rule of clean inputs past the periodic gate
 WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
-    (2, "clean"): (1.71, 0.102, 1.0),
+    (2, "clean"): (1.982, 0.235, 1.0),
     (2, "q95"): (0.916, 0.0, 1.0),
     (2, "q85"): (0.941, 0.202, 1.0),
     (2, "q75"): (0.981, 0.447, 1.0),
@@ -299,8 +310,11 @@ WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
     (4, "q75"): (0.504, 0.496, 0.0),
 }
 THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
-    (2, "clean"): (1.941, 2.225, 2.35, 2.559, 2.81),
-    **{(s, periodic_rule(f)): mildest_only(f) for s, f in PERIODIC_GATE},
+    (2, "clean"): (2.205, 2.46, 2.723, 2.916, 3.182),
+    **{
+        (s, periodic_rule(f)): () if (s, f) in PERIODIC_PLAIN else mildest_only(f)
+        for s, f in PERIODIC_GATE
+    },
     (2, "q95"): (1.609, 1.712),
     (2, "q85"): (1.775, 1.83),
     (2, "q75"): (2.017, 2.076),
