@@ -22,9 +22,10 @@ more than the mean). Only the inputs that reach a family's rule count (:func:`re
 clean scene whose noise estimate sends it to plain bicubic (many sharp textures read σ̂ ≥ 1)
 would otherwise pull the clean thresholds up with losses ``auto`` never incurs. Inputs past a
 family's periodic gate (spectral peakiness: gratings, bricks, tiles) get a rule of their own
-(:func:`~nssr_cli.kernels.bank.periodic_rule`: the family's mildest step), the gate being the
-value (or none) with the best total utility of the family's rules on either side of it
-(:func:`fit_gate`).
+(:func:`~nssr_cli.kernels.bank.periodic_rule`: the family's mildest step, or plain bicubic where
+even that step costs a sharp one over a dB: :func:`~nssr_cli.quality.rules.plain_past_gate`),
+the gate being the value (or none) with the best total utility of the family's rules on either
+side of it among those that bound the worst sharp loss (:func:`fit_gate`).
 
 ``python -m nssr_cli.quality.calibrate [--check] [--count=N] [--held-out=M] [SCALE...]`` refits
 the rule on ``N`` scenes per scale (200 by default; thresholds fitted on 200 move by up to ±0.1
@@ -34,8 +35,9 @@ scores the refit and the shipped rule on two held-out streams of ``M`` scenes an
 family whether the refit should replace the shipped rule
 (:func:`~nssr_cli.quality.rules.replaces`; how a rule is applied and judged lives in
 :mod:`nssr_cli.quality.rules`), the same of the shipped rule with only its periodic gate
-refitted (:func:`regate`) where that gate moves, and which of the candidates that pass to ship:
-the one with the higher utility on the held-out streams.
+refitted (:func:`regate`) and with only its rules past the gates decided again
+(:func:`~nssr_cli.quality.rules.replant`) where that changes them, and which of the candidates
+that pass to ship: the one with the higher utility on the held-out streams.
 """
 
 from __future__ import annotations
@@ -238,14 +240,7 @@ def regate(rows: list[dict[str, Any]], rule: Rule) -> tuple[Rule, Gates]:
     gates = {f: fit_gate(rows, f, rule) for f in FAMILIES}
     new_gates = {f: g for f, g in gates.items() if g is not None}
     periodic = {periodic_rule(f) for f in FAMILIES}
-    new_rule = {k: v for k, v in rule.items() if k not in periodic}
-    new_rule.update(
-        {
-            periodic_rule(f): periodic_entry(f, plain_past_gate(past_gate(rows, f, g)))
-            for f, g in new_gates.items()
-        }
-    )
-    return new_rule, new_gates
+    return replant(rows, {k: v for k, v in rule.items() if k not in periodic}, new_gates)
 
 
 def fit_gates(rows: list[dict[str, Any]]) -> Gates:

@@ -86,9 +86,8 @@ def past_gate(rows: list[dict[str, Any]], family: str, gate: float | None) -> li
 def plain_past_gate(rows: list[dict[str, Any]]) -> bool:
     """Whether a periodic rule should give ``rows`` (the inputs past a family's gate) plain
     bicubic rather than the family's mildest step: where that step lets a sharp one lose more
-    than :data:`TAIL_GAIN_DB` (the worst case first: gratings near
-    the LR's Nyquist frequency lose 6–13 dB even under ``none``), else where bicubic has the
-    higher total utility."""
+    than :data:`TAIL_GAIN_DB` (the worst case first: at ×3, gratings near the LR's Nyquist
+    frequency lose 6–13 dB even under ``none``), else where bicubic has the higher utility."""
     if not rows:
         return False
     gains = np.array([r["gain"][0] for r in rows])
