@@ -203,11 +203,10 @@ def _score_words(parts: Mapping[str, float], weights: tuple[float, float, float]
 
 def choose(score: float, scale: int, degradation: str, rule: str | None = None) -> str:
     """The step of :func:`steps` for a blur ``score`` under the calibrated thresholds of
-    ``rule`` (the family's own by default; ``"clean/periodic"``: a periodic clean input)."""
+    ``rule`` (the family's own by default; ``"clean/periodic"``: a periodic clean input; a
+    plain periodic rule, PERIODIC_PLAIN, has no thresholds: select_kernel gives bicubic)."""
     options = steps(degradation)
     thresholds = THRESHOLDS.get((scale, rule or degradation), ())
-    if rule == periodic_rule(degradation) and not thresholds:
-        return "bicubic"  # a plain periodic rule (PERIODIC_PLAIN)
     return options[min(sum(score >= t for t in thresholds), len(options) - 1)]
 
 
