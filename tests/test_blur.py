@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nssr_cli.kernels.bank import PERIODIC, bank_kernel, steps
+from nssr_cli.kernels.bank import NOISE_CLASSES, PERIODIC, bank_kernel, steps
 from nssr_cli.kernels.estimate import Estimates, edge_sigma, estimate_sigma, luminance, ringing
-from nssr_cli.quality.calibrate import fit, fit_gate, regate
+from nssr_cli.quality.calibrate import fit, fit_gate, noise_cut, regate
 from nssr_cli.quality.rules import PLAIN, evaluate_rule, pick, replaces
 from nssr_cli.synth.degradations import (
     blur_subsample,
@@ -190,6 +190,20 @@ def test_rows_the_noise_estimate_sends_to_bicubic_do_not_move_the_clean_threshol
     # were they let through, they would drag the thresholds up
     let_through = fit([{**r, "noise": 0.3} for r in quiet + noisy])["clean"]
     assert let_through[1][0] > rule["clean"][1][0]
+
+
+def test_the_noise_cut_report_counts_which_inputs_it_sends_where() -> None:
+    """`calibrate` prints the share of noisy inputs that read below the shipped clean cut (they
+    would be sharpened) and of clean ones above it (given bicubic)."""
+    cut = NOISE_CLASSES[0]
+    n2 = [{"family": "n2", "sharp": True, "noise": cut * f} for f in (0.9, 1.5, 2.0, 3.0)]
+    clean = [
+        {"family": "clean", "sharp": sharp, "noise": cut * f}
+        for sharp, f in ((True, 0.5), (True, 1.0), (False, 1.2), (False, 0.2), (True, 0.99))
+    ]
+    said = noise_cut(n2 + clean)
+    assert f"noise cut {cut}: n2 inputs below it 25.0 %" in said
+    assert "at or above it, given bicubic, 40.0 % (1 sharp, 1 blurred)" in said
 
 
 def test_a_refit_replaces_a_rule_only_when_useful_and_no_less_safe() -> None:

@@ -42,7 +42,6 @@ that pass to ship: the one with the higher utility on the held-out streams.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -249,13 +248,19 @@ def fit_gates(rows: list[dict[str, Any]]) -> Gates:
     return {f: g for f, g in gates.items() if g is not None}
 
 
-def noise_classes(rows: list[dict[str, Any]]) -> tuple[float, float]:
-    """Noise σ̂ thresholds between clean / n2 / n5: midway (geometrically) between the medians
-    of the families' estimates on the calibration scenes."""
-    med = {f: float(np.median([r["noise"] for r in rows if r["family"] == f])) for f in FAMILIES}
+def noise_cut(rows: list[dict[str, Any]]) -> str:
+    """What the shipped clean / noisy cut (:data:`~nssr_cli.kernels.bank.NOISE_CLASSES`) does on
+    the calibration scenes: the share of noisy inputs (σ 1–2 on the luminance, ``n2``) that read
+    below it and would reach a clean rule, and of clean ones at or above it, sent to bicubic."""
+    cut = NOISE_CLASSES[0]
+    n2 = np.array([r["noise"] for r in rows if r["family"] == "n2"])
+    clean = [r for r in rows if r["family"] == "clean"]
+    away = [r for r in clean if r["noise"] >= cut]
+    sharp = sum(r["sharp"] for r in away)
     return (
-        round(math.sqrt(max(med["clean"], 0.05) * med["n2"]), 2),
-        round(math.sqrt(med["n2"] * med["n5"]), 2),
+        f"noise cut {cut}: n2 inputs below it {100 * np.mean(n2 < cut):.1f} % (their 1st "
+        f"percentile σ̂ {np.percentile(n2, 1):.2f}); clean inputs at or above it, given bicubic, "
+        f"{100 * len(away) / len(clean):.1f} % ({sharp} sharp, {len(away) - sharp} blurred)"
     )
 
 
@@ -275,7 +280,7 @@ if __name__ == "__main__":
             continue
         gates = fit_gates(rows)
         rule = fit(rows, gates)
-        print(f"x{s}: noise classes {noise_classes(rows)} (shipped {NOISE_CLASSES})")
+        print(f"x{s}: {noise_cut(rows)}")
         for family in (f for f in FAMILIES if len(steps(f)) > 1):
             was = PERIODIC_GATE.get((s, family))
             print(f"x{s} {family}: PERIODIC_GATE {gates.get(family)} (shipped {was})")
