@@ -6,10 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
+from nssr_cli.engine import cpu_rows
 from nssr_cli.engine.cpu import CpuPlan
 from nssr_cli.engine.geometry import output_size
 from nssr_cli.engine.plans import make_plan, upscale_planes
@@ -94,6 +96,43 @@ def test_cpu_engine_equals_reference(scale: float, dtype: type, channels: int) -
     assert_matches_reference(out, reference(img, h, scale), PEAK[dtype])
     for tile in (1, 7, 32):  # full-width bands of 1 row up to one band: the very same bytes
         np.testing.assert_array_equal(upscale_planes(img, plan, tile=tile), out)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 2.5])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_where_opencv_would_take_a_dft_the_kernel_is_still_applied_directly(
+    monkeypatch: pytest.MonkeyPatch, scale: float, channels: int
+) -> None:
+    """On CPUs without SSE3 (ARM) OpenCV's filter2D takes a DFT from 50 taps: the ×2 phases (81)
+    and the 11×11 convolution (121) go through blocks of taps instead. Run here by moving the
+    switch to ARM's: the result still matches the reference, and bands agree to the byte."""
+    monkeypatch.setattr(cpu_rows, "DFT_TAPS", 50)
+    rng = np.random.default_rng(channels * 10 + int(scale * 10))
+    img, h = random_image((41, 29, channels), np.uint16, rng), random_kernel(11, rng)
+    plan = make_plan(h, scale, "cpu")
+    out = upscale_planes(img, plan)
+    assert_matches_reference(out, reference(img, h, scale), 65535)
+    for tile in (1, 6, 17):
+        np.testing.assert_array_equal(upscale_planes(img, plan, tile=tile), out)
+
+
+@pytest.mark.parametrize("size", [1, 7, 9, 11])
+def test_blocks_of_taps_sum_to_the_whole_correlation(
+    monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """The blocks cover every tap once, each read at its own offset, whatever the border. Small
+    integers in and out: every sum is exact in float32, in any order, so the two must be equal."""
+    rng = np.random.default_rng(size)
+    src = rng.integers(0, 256, (23, 31, 2)).astype(np.float32)
+    k = rng.integers(-3, 4, (size, size)).astype(np.float32)
+    for border in (cv2.BORDER_REPLICATE, cv2.BORDER_CONSTANT):
+        for anchor in {0, size // 2, size - 1}:
+            whole = cpu_rows.correlate(src, k, anchor, border, 0.5)
+            monkeypatch.setattr(cpu_rows, "DFT_TAPS", 1)  # every tap a block of its own
+            assert np.array_equal(cpu_rows.correlate(src, k, anchor, border, 0.5), whole)
+            monkeypatch.setattr(cpu_rows, "DFT_TAPS", 10)
+            assert np.array_equal(cpu_rows.correlate(src, k, anchor, border, 0.5), whole)
+            monkeypatch.undo()
 
 
 @pytest.mark.parametrize("scale", [1, 2, 3, 2.5, 16])

@@ -15,6 +15,14 @@ import numpy as np
 
 from nssr_cli.engine.geometry import bicubic_taps, output_size, reflect_indices
 
+# OpenCV's filter2D switches from its direct filter to a DFT once a kernel has this many taps:
+# 130 where the CPU has SSE3 (x86-64), 50 elsewhere (ARM), for float32 in and out as here (9 is
+# CV_CPU_SSE3). The shipped kernels' phases (49–81 taps) and the 11×11 convolution (121) lie in
+# between: correlate() applies them directly everywhere, so ARM rounds as x86 does and every
+# output row stays the same arithmetic wherever a band of rows begins.
+DFT_TAPS = 130 if cv2.checkHardwareSupport(9) else 50
+DIRECT_TAPS = 130  # below this, always the direct filter (x86's own switch)
+
 
 def correlate(
     src: np.ndarray, kernel: np.ndarray, anchor: int, border: int, delta: float = 0.0
@@ -23,13 +31,29 @@ def correlate(
     ``out[i, j] = Σ kernel[a, b] · src[i + a − anchor, j + b − anchor] + delta``, ``src``
     extended past its edges by ``border`` (a ``cv2.BORDER_*``). Same shape as ``src``.
 
-    OpenCV's direct filter, SIMD, one core; every output row is the same arithmetic on the same
+    OpenCV's direct filter, SIMD, one core: every output row is the same arithmetic on the same
     input rows wherever the call's rows begin, so bands of rows agree exactly with one call.
+    Where OpenCV would take a DFT for a kernel below :data:`DIRECT_TAPS` (:data:`DFT_TAPS`), the
+    kernel is applied as blocks of taps that each stay below that switch, summed.
     """
-    out = cv2.filter2D(
-        src, cv2.CV_32F, kernel, anchor=(anchor, anchor), delta=delta, borderType=border
-    )
-    return out.reshape(src.shape)  # OpenCV drops a last axis of length 1
+    t = kernel.shape[0]
+    if not DFT_TAPS <= t * t < DIRECT_TAPS:
+        out = cv2.filter2D(
+            src, cv2.CV_32F, kernel, anchor=(anchor, anchor), delta=delta, borderType=border
+        )
+        return out.reshape(src.shape)  # OpenCV drops a last axis of length 1
+    h, w = src.shape[:2]
+    padded = cv2.copyMakeBorder(src, t, t, t, t, border).reshape(h + 2 * t, w + 2 * t, -1)
+    cols = max(1, min(t, DFT_TAPS - 1))
+    rows = max(1, (DFT_TAPS - 1) // cols)
+    out = np.full(src.shape, delta, np.float32)
+    for r0 in range(0, t, rows):
+        for c0 in range(0, t, cols):
+            block = kernel[r0 : r0 + rows, c0 : c0 + cols]
+            part = cv2.filter2D(padded, cv2.CV_32F, block, anchor=(0, 0)).reshape(padded.shape)
+            y0, x0 = t + r0 - anchor, t + c0 - anchor  # where output pixel (0, 0) reads from
+            out += part[y0 : y0 + h, x0 : x0 + w]
+    return out
 
 
 # Rows computed and dropped at each end of a resize call. With Intel IPP (x86 wheels) OpenCV's
