@@ -43,7 +43,7 @@ def test_help_does_not_import_torch() -> None:
     ):
         code = (
             f"import sys; from nssr_cli.cli import main; sys.argv=['nssr', *{args!r}]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
             "assert 'torch' not in sys.modules, 'torch imported'"
         )
         result = subprocess.run(

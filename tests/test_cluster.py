@@ -41,6 +41,7 @@ def cluster() -> str:
     try:
         ray.init(
             num_cpus=2,
+            num_gpus=0,  # the usage-error tests expect a cluster without GPUs
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.ERROR,
@@ -117,14 +118,16 @@ def test_a_tree_of_mixed_files_gives_the_same_bytes_and_rows_as_the_local_batch(
     assert rows(remote[1]) == local_rows
 
 
-def test_bad_files_give_the_same_exit_code_and_messages(cluster, run, tmp_path) -> None:
+def test_bad_files_give_the_same_exit_code_and_messages(
+    cluster, run, tmp_path, monkeypatch
+) -> None:
     src = tmp_path / "in"
     image_file(src / "good.png")
     (src / "empty.png").write_bytes(b"")
     (src / "text.jpg").write_bytes(b"hello, not a jpeg")
     whole = image_file(tmp_path / "whole.png")
     (src / "cut.png").write_bytes(whole.read_bytes()[:-30])
-    os.chdir(tmp_path)  # relative paths in messages, as a user types them
+    monkeypatch.chdir(tmp_path)  # relative paths in messages, as a user types them
     local = run("in", "-o", "local/")
     remote = run("in", "-o", "remote/", "--ray", "local")
     assert local[0] == remote[0] == 1

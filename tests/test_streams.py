@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from helpers_cli import BICUBIC, clean, nssr, picture
 from PIL import Image
 
@@ -71,6 +72,29 @@ def test_closed_stdin_or_stdout_is_one_clear_line(tmp_path: Path) -> None:
     assert proc.returncode == 0, clean(proc)
 
 
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_stdout_that_takes_part_of_an_image_is_never_success(
+    tmp_path: Path, unbuffered: str
+) -> None:
+    """A file-size limit cuts the image short. With PYTHONUNBUFFERED, stdout is a raw file whose
+    write takes what fits and says so: the rest must still be written, or the run must fail."""
+    src = picture(tmp_path / "a.png", 120, 160)
+    limit = 20_000  # the ×4 PNG of noise is far larger
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    with open(tmp_path / "out.png", "wb") as out:
+        args = ("upscale", str(src), "-s", "4", "-o", "-", *BICUBIC)
+        proc = nssr(*args, stdout=out, env=env, preexec_fn=limited)
+    err = clean(proc)
+    assert (tmp_path / "out.png").stat().st_size <= limit
+    assert proc.returncode == 1 and "standard output" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full (Linux has one)")
 def test_a_full_stdout_is_one_clear_line(tmp_path: Path) -> None:
     src = picture(tmp_path / "a.png")
     with open("/dev/full", "wb") as full:

@@ -7,6 +7,7 @@ which overlaps them across files, is :mod:`nssr_cli.batch.pipeline`.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -218,7 +219,7 @@ def save(
     if stdout is None:
         raise OutputError("<stdout>: cannot write: standard output is closed")
     try:
-        stdout.write(data)
+        write_all(stdout, data)
         stdout.flush()
     except BrokenPipeError:
         raise  # the reader went away: the command line decides how loud to be
@@ -226,6 +227,18 @@ def save(
         raise OutputError(
             f"<stdout>: cannot write to standard output ({exc.strerror or exc})"
         ) from None
+
+
+def write_all(stream: BinaryIO, data: bytes) -> None:
+    """Write all of ``data``: an unbuffered stream (``PYTHONUNBUFFERED``, ``python -u``) is a raw
+    file whose ``write`` may take only part of it, into a file near a size limit or a full disk;
+    the next write then raises the reason (``OSError``)."""
+    view, done = memoryview(data), 0
+    while done < len(data):
+        n = stream.write(view[done:])
+        if not n:  # None: a non-blocking stream that would block; 0: nothing taken
+            raise OSError(errno.EAGAIN, "standard output took no more data")
+        done += n
 
 
 def process(
