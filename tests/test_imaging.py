@@ -226,6 +226,44 @@ def test_compressed_16bit_tiff_decodes_exactly(channels: int) -> None:
     assert f.color.dtype == np.uint16 and np.array_equal(got, arr)
 
 
+def _striped_tiff16(arr: np.ndarray, rows: int) -> bytes:
+    """An uncompressed little-endian 16-bit RGB(A) TIFF in strips of ``rows`` rows, the layout
+    libtiff writes by default (Pillow opens it as one tile per strip)."""
+    import struct
+
+    h, w, c = arr.shape
+    strips = [np.ascontiguousarray(arr[y : y + rows], "<u2").tobytes() for y in range(0, h, rows)]
+    body = b"".join(strips)
+    offsets = [8 + sum(map(len, strips[:i])) for i in range(len(strips))]
+    extra = 8 + len(body)  # then: bits per sample, strip offsets, strip byte counts, the IFD
+    blocks = [struct.pack(f"<{c}H", *[16] * c), struct.pack(f"<{len(strips)}I", *offsets)]
+    blocks.append(struct.pack(f"<{len(strips)}I", *map(len, strips)))
+    at = [extra, extra + len(blocks[0]), extra + len(blocks[0]) + len(blocks[1])]
+    n = len(strips)
+    entries = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, c, at[0]), (259, 3, 1, 1),
+               (262, 3, 1, 2), (273, 4, n, at[1]), (277, 3, 1, c), (278, 4, 1, rows),
+               (279, 4, n, at[2]), (284, 3, 1, 1)]  # fmt: skip
+    entries += [(338, 3, 1, 2)] if c == 4 else []  # extra sample: unassociated alpha
+    ifd = struct.pack("<H", len(entries)) + b"".join(
+        struct.pack("<HHII", tag, kind, count, value) if kind == 4 or count > 1
+        else struct.pack("<HHIHH", tag, kind, count, value, 0)
+        for tag, kind, count, value in entries
+    )  # fmt: skip
+    tail = b"".join(blocks)
+    start = extra + len(tail)
+    return struct.pack("<2sHI", b"II", 42, start) + body + tail + ifd + struct.pack("<I", 0)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_an_uncompressed_16bit_tiff_in_strips_stays_16_bit(channels: int) -> None:
+    arr = np.random.default_rng(3).integers(0, 65536, (13, 7, channels), dtype=np.uint16)
+    data = _striped_tiff16(arr, rows=4)
+    assert len(Image.open(io.BytesIO(data)).tile) == 4  # a tile per strip
+    f = decode(data, "strips.tif").frames[0]
+    got = np.dstack([f.color] + ([] if f.alpha is None else [f.alpha]))
+    assert f.color.dtype == np.uint16 and np.array_equal(got, arr)
+
+
 @pytest.mark.parametrize("sampling", [0, 1, 2])
 def test_a_jpeg_source_keeps_its_chroma_subsampling(sampling: int) -> None:
     from PIL import JpegImagePlugin

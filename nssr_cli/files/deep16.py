@@ -21,11 +21,14 @@ _SWAP = {";16B": ";16L", ";16L": ";16B", ";16N": ";16B" if sys.byteorder == "lit
 
 
 def deep_rawmode(im: Image.Image) -> str | None:
-    """The 16-bit multi-band raw mode of a not-yet-loaded image, or ``None`` if it is not one."""
-    if len(im.tile) != 1 or im.mode not in ("RGB", "RGBA"):
+    """The 16-bit multi-band raw mode of a not-yet-loaded image, or ``None`` if it is not one.
+    Every tile must have it (an uncompressed TIFF has a tile per strip)."""
+    if not im.tile or im.mode not in ("RGB", "RGBA"):
         return None
-    raw = im.tile[0].args
-    raw = raw[0] if isinstance(raw, tuple) else raw
+    modes = {t.args[0] if isinstance(t.args, tuple) else t.args for t in im.tile}
+    if len(modes) != 1:
+        return None
+    raw = modes.pop()
     if not isinstance(raw, str):
         return None
     if raw == "LA;16B" and im.format == "PNG":
@@ -37,10 +40,10 @@ def deep_rawmode(im: Image.Image) -> str | None:
 
 def _load_with(im: Image.Image, rawmode: str) -> np.ndarray:
     """Decode ``im`` once, strictly, unpacking with ``rawmode``: every pass must succeed."""
-    tile = im.tile[0]
-    args = tile.args
-    args = (rawmode, *args[1:]) if isinstance(args, tuple) else rawmode
-    im.tile = [tile._replace(args=args)]
+    im.tile = [
+        t._replace(args=(rawmode, *t.args[1:]) if isinstance(t.args, tuple) else rawmode)
+        for t in im.tile
+    ]
     im.load()
     return np.asarray(im, dtype=np.uint16)
 
