@@ -142,10 +142,14 @@ BAD_TRAINING = [
     ["--sigma-max", "nan"],
     ["--scale", "7"],
     ["--objective", "scenes", "--blur", "foggy"],
+    ["--objective", "scenes", "--blur", "none-q50"],
     ["--objective", "nope"],
     ["--lr", "inf"],
     ["--lr", "nan"],
     ["--lr", "0"],
+    ["--lr", "1e39"],  # beyond float32
+    ["--seed", "-1"],
+    ["--seed", str(2**64)],
     ["--lambda-area", "nan"],
     ["--lambda-center", "-1"],
     ["--epochs", "0"],
@@ -170,6 +174,18 @@ def test_bad_training_options_are_one_line_before_any_banner(
     lines = err.strip().splitlines()
     assert code == 2 and out == "" and len(lines) == 1 and lines[0].startswith("Error: "), err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("prior", ["none-q85", "medium-n2"])
+def test_train_solves_under_a_jpeg_or_noise_prior(tmp_path, capsys, monkeypatch, prior) -> None:
+    """The README's commands for the shipped JPEG kernels (`--blur none-q85` …) must run."""
+    from test_cli_upscale import nssr
+
+    out = tmp_path / "k.npy"
+    args = ["train", "-q", "--objective", "scenes", "--solve", "--scale", "2", "--kernels", "8"]
+    code, _, err = nssr([*args, "--blur", prior, "-o", str(out)], capsys, monkeypatch)
+    assert code == 0, err
+    assert np.load(out).shape == (11, 11)
 
 
 def test_a_diverging_loss_stops_training_without_a_checkpoint(tmp_path, capsys, monkeypatch):

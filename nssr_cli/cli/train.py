@@ -78,7 +78,7 @@ def train(
     """
     from nssr_cli.dil.config import TrainConfig
     from nssr_cli.dil.model import LCNN, LCNNConfig
-    from nssr_cli.dil.training import check_config, checkpoint_payload
+    from nssr_cli.dil.training import check_config, check_seed, checkpoint_payload
     from nssr_cli.dil.training import train as run_training
     from nssr_cli.engine.device import resolve_device
     from nssr_cli.kernels.files import kernel_outputs, save_checkpoint
@@ -99,6 +99,7 @@ def train(
         blur=blur,
     )
     check_config(config)
+    check_seed(seed)
     if not solve and output.suffix.lower() in (".npy", ".txt", ".json"):
         # A checkpoint under a kernel's name would later be refused by --kernel as binary.
         raise UsageError(

@@ -15,7 +15,7 @@ from nssr_cli.dil.config import TrainConfig
 from nssr_cli.dil.model import LCNN
 from nssr_cli.dil.objectives import OBJECTIVES
 from nssr_cli.errors import NssrError, UsageError
-from nssr_cli.synth.levels import BLUR_PRIORS
+from nssr_cli.synth.levels import split_prior
 
 # Bounds that keep a run's memory sane (checked before any work): the gallery is
 # kernels × kernel_size² floats (100 000 × 63² = 1.6 GB); a scene pair takes ~0.2 MB.
@@ -45,6 +45,8 @@ def check_config(config: TrainConfig) -> None:
             f"--sigma-min ({config.sigma_min:g}) must not exceed --sigma-max ({config.sigma_max:g})"
         )
     _positive("--lr", config.lr)
+    if config.lr > 1e38:  # PyTorch's optimiser holds it as a float32 (at most 3.4e38)
+        raise UsageError(f"--lr must be at most 1e38, got {config.lr:g}")
     for name, value in (
         ("--lambda-area", config.lambda_area),
         ("--lambda-center", config.lambda_center),
@@ -53,14 +55,22 @@ def check_config(config: TrainConfig) -> None:
             raise UsageError(f"{name} must be a finite number ≥ 0, got {value}")
     if config.scale is not None and config.scale not in (2, 3, 4):
         raise UsageError(f"--scale must be 2, 3 or 4, got {config.scale:g}")
-    if config.blur is not None and config.blur not in BLUR_PRIORS:
-        raise UsageError(f"unknown --blur {config.blur!r}; choose from {', '.join(BLUR_PRIORS)}")
+    if config.blur is not None:
+        try:
+            split_prior(config.blur)  # a blur level, optionally with a JPEG or noise degradation
+        except ValueError as exc:
+            raise UsageError(f"--blur: {exc}") from None
     side = config.model.receptive_field
     if config.objective == "scenes" and side > SCENE_KERNEL_SIDE:
         raise UsageError(
             f"--depth {config.model.depth} collapses to {side}×{side}; the scenes objective "
             f"takes kernels up to {SCENE_KERNEL_SIDE}×{SCENE_KERNEL_SIDE} (--depth ≤ 15)"
         )
+
+
+def check_seed(seed: int) -> None:
+    """PyTorch's generators take a seed in [0, 2⁶⁴); NumPy's any integer ≥ 0."""
+    _whole("--seed", seed, 0, 2**63 - 1)
 
 
 def _whole(option: str, value: int, low: int, high: int) -> None:
