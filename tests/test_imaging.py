@@ -13,6 +13,8 @@ from nssr_cli.errors import InputError, OutputError, UsageError
 from nssr_cli.files.decode import decode
 from nssr_cli.files.deep16 import encode_tiff16
 from nssr_cli.files.encode import encode, format_name
+from nssr_cli.files.formats import WRITABLE, writable
+from nssr_cli.files.picture import Frame, Picture
 from nssr_cli.files.png import encode_png
 
 RGB = Image.fromarray(gradient())
@@ -197,6 +199,27 @@ def test_format_names() -> None:
     assert format_name("jpg") == "JPEG" and format_name("tif") == "TIFF"
     with pytest.raises(UsageError):
         format_name("nonsense")
+
+
+@pytest.mark.parametrize("fmt", WRITABLE)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_format_nssr_writes_keeps_the_picture(fmt: str, channels: int) -> None:
+    """Size always; every pixel where the format is lossless (QOI stores grey as equal R, G, B)."""
+    if not writable(fmt):
+        pytest.skip(f"this Pillow cannot write {fmt}")
+    arr = gradient(37, 53, channels)
+    pic = Picture([Frame(arr)], "PNG")
+    back = Image.open(io.BytesIO(encode(pic, fmt)))
+    assert back.format == fmt and back.size == (53, 37)
+    if fmt in ("PNG", "TIFF", "BMP", "PPM", "TGA", "QOI"):
+        got = np.asarray(back.convert("RGB" if channels == 3 else "L"))
+        assert np.array_equal(got, arr)
+
+
+@pytest.mark.parametrize("name", ["ico", "icns", "pdf", "eps", "spider", "sgi", "jpeg2000"])
+def test_formats_that_would_change_the_picture_are_refused(name: str) -> None:
+    with pytest.raises(UsageError, match="cannot write"):
+        format_name(name)
 
 
 def _deflate_tiff16(arr: np.ndarray) -> bytes:

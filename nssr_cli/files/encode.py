@@ -16,7 +16,7 @@ from PIL import Image
 
 from nssr_cli.errors import OutputError, UsageError
 from nssr_cli.files.deep16 import encode_tiff16
-from nssr_cli.files.formats import format_of_extension, writable
+from nssr_cli.files.formats import format_of_extension, writable, writable_names
 from nssr_cli.files.picture import Frame, Picture
 from nssr_cli.files.png import encode_png
 
@@ -29,7 +29,7 @@ def format_name(name: str) -> str:
     """``png``/``jpg``/``tif``… → Pillow's writable format name, or :class:`UsageError`."""
     fmt = _ALIASES.get(name.upper().lstrip("."), name.upper().lstrip("."))
     if not writable(fmt):
-        raise UsageError(f"cannot write {name!r} images; choose png, jpeg, webp, tiff, gif or bmp")
+        raise UsageError(f"cannot write {name!r} images; choose {writable_names()}")
     return fmt
 
 
@@ -40,7 +40,7 @@ def format_for_path(path: Path) -> str | None:
 
 def extension_for(fmt: str) -> str:
     """The usual extension of a format: ``JPEG`` → ``.jpg``."""
-    preferred = {"JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "PNG": ".png"}
+    preferred = {"JPEG": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "PNG": ".png", "PPM": ".ppm"}
     if fmt in preferred:
         return preferred[fmt]
     exts = [e for e, f in Image.registered_extensions().items() if f == fmt]
@@ -48,15 +48,15 @@ def extension_for(fmt: str) -> str:
 
 
 # Formats whose files keep an alpha plane as Pillow writes them (GIF: one transparent level).
-_ALPHA = ("PNG", "WEBP", "TIFF", "GIF", "AVIF", "JPEG2000", "TGA", "QOI", "SGI", "ICO", "ICNS")
+_ALPHA = ("PNG", "WEBP", "TIFF", "GIF", "AVIF", "TGA", "QOI")
 
 
 def check_storable(pic: Picture, fmt: str) -> None:
     """Refuse, before any work, what the format cannot hold (or cannot be written at all)."""
     if not writable(fmt):
         raise OutputError(
-            f"nssr can read {fmt} images but cannot write them; "
-            "choose another format (e.g. -f png or -o NAME.png)"
+            f"nssr does not write {fmt} images; choose {writable_names()} "
+            "(e.g. -f png or -o NAME.png)"
         )
     if fmt not in _ALPHA and pic.has_alpha:
         raise OutputError(
@@ -88,6 +88,9 @@ def encode(pic: Picture, fmt: str, *, quality: int = DEFAULT_QUALITY) -> bytes:
     if deep and fmt == "TIFF" and pic.mode != "I;16":
         return encode_tiff16(_stack(pic.frames[0]), icc=pic.icc)
     images = [_to_pil(f, keep16=deep and fmt in _DEEP) for f in pic.frames]
+    if fmt == "QOI":  # colour only: grey goes in as equal R, G and B, losing nothing
+        images = [im.convert("RGBA" if im.mode == "LA" else "RGB") if im.mode in ("L", "LA")
+                  else im for im in images]  # fmt: skip
     buf = io.BytesIO()
     params = _params(pic, fmt, quality)
     try:

@@ -1,5 +1,5 @@
-"""Which image formats nssr reads: the one definition, used by the decoder, by folder walking
-(which extensions count as images) and by ``nssr eval``.
+"""Which image formats nssr reads and writes: the one definition, used by the decoder, by folder
+walking (which extensions count as images), by ``nssr eval`` and by the encoder.
 
 An explicit allow-list of raster formats, not "whatever Pillow can open": Pillow also opens
 PostScript/EPS by running Ghostscript (an interpreter: a crafted file can read and write files,
@@ -20,6 +20,10 @@ from PIL import Image
 READABLE = ("PNG", "JPEG", "MPO", "GIF", "WEBP", "TIFF", "BMP", "PPM", "TGA", "QOI", "AVIF")
 READABLE_NAMES = "PNG, JPEG, GIF, WebP, TIFF, BMP, PNM (PPM/PGM/PBM), TGA, QOI and AVIF"
 _PLUGINS = ("Png", "Jpeg", "Mpo", "Gif", "WebP", "Tiff", "Bmp", "Ppm", "Tga", "Qoi", "Avif")
+# What nssr writes: the formats it reads. Pillow's other writers change the picture or are not
+# images: ICO and ICNS cap the size at 256 / 1024 px, SPIDER writes floats, SGI and PNM pick
+# extensions of their own, EPS and PDF are documents.
+WRITABLE = ("PNG", "JPEG", "WEBP", "TIFF", "GIF", "BMP", "PPM", "TGA", "QOI", "AVIF")
 
 
 @cache
@@ -34,12 +38,16 @@ def load_plugins() -> None:
 
 
 def writable(fmt: str) -> bool:
-    """Whether Pillow can write format ``fmt`` (Pillow's name). Outputs are not limited to the
-    allow-list: a rare format's plugin is loaded (``Image.init()``) only when one is asked for."""
+    """Whether nssr writes format ``fmt`` (Pillow's name): on :data:`WRITABLE`, and this
+    Pillow has the writer (AVIF's needs Pillow ≥ 11.3 built with libavif)."""
     load_plugins()
-    if fmt not in Image.SAVE:
-        Image.init()
-    return fmt in Image.SAVE
+    return fmt in WRITABLE and fmt in Image.SAVE
+
+
+def writable_names() -> str:
+    """The formats ``-f`` takes, for messages: ``png, jpeg, …, qoi or avif``."""
+    names = [f.lower().replace("ppm", "ppm (pgm, pbm)") for f in WRITABLE if writable(f)]
+    return ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def format_of_extension(ext: str) -> str | None:
