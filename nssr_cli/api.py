@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from nssr_cli.engine.geometry import check_scale
-from nssr_cli.engine.plans import cached_plan, upscale_planes
+from nssr_cli.engine.plans import cached_plan, check_image, upscale_planes
 from nssr_cli.kernels.bank import select_kernel
 from nssr_cli.kernels.files import resolve_kernel
 
@@ -30,8 +30,10 @@ def upscale_array(
     convolution kernel. Returns the same dtype and layout at ``round(s·H) × round(s·W)``.
     """
     image = np.asarray(image)
+    check_image(image)  # before the choice reads it
+    scale = check_scale(scale)
     if kernel is None:
-        h = select_kernel(image, check_scale(scale), "auto").kernel
+        h = select_kernel(image, scale, "auto").kernel
     else:
         h = resolve_kernel(kernel)[0]
     return upscale_planes(image, cached_plan(h, scale, device), tile=tile)

@@ -142,6 +142,37 @@ def test_upscale_array_default_is_the_per_image_auto_choice() -> None:
     )
 
 
+@pytest.mark.parametrize("kernel", [None, "bicubic"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((0, 5, 3), np.uint8),
+        np.zeros((5, 0), np.uint8),
+        np.zeros((4, 4, 0), np.uint8),
+        np.zeros(7, np.uint8),
+        np.zeros((), np.float32),
+        np.full((6, 6), np.nan, np.float32),
+        np.array([[0.5, np.inf], [0, 1]], np.float32),
+        np.zeros((4, 4), np.float64),
+    ],
+    ids=["no rows", "no columns", "no channels", "1-D", "0-D", "NaN", "inf", "float64"],
+)
+def test_upscale_array_refuses_what_is_not_an_image(image: np.ndarray, kernel) -> None:
+    """One UsageError, whether or not ``auto`` would first look at the array."""
+    from nssr_cli import upscale_array
+
+    with pytest.raises(UsageError):
+        upscale_array(image, 2, kernel=kernel, device="cpu")
+
+
+@pytest.mark.parametrize("bad", [True, None, [2], "two"])
+def test_a_scale_that_is_not_a_number_is_a_usage_error(bad) -> None:
+    from nssr_cli import upscale_array
+
+    with pytest.raises(UsageError):
+        upscale_array(np.zeros((4, 4), np.uint8), bad, kernel="bicubic", device="cpu")
+
+
 def test_a_read_only_array_upscales_without_warnings() -> None:
     """``np.asarray(pil_image)`` is read-only; PyTorch warns when it wraps such an array."""
     import subprocess

@@ -25,6 +25,8 @@ def output_size(height: int, width: int, scale: float) -> tuple[int, int]:
 def check_scale(scale: float) -> float:
     """A usable scale factor, or :class:`UsageError`. Accepts 1 < s ≤ 16 (and s = 1)."""
     try:
+        if isinstance(scale, bool):  # float(True) is 1.0: a flag passed by mistake
+            raise TypeError
         s = float(scale)
     except (TypeError, ValueError):
         raise UsageError(f"scale must be a number, got {scale!r}") from None

@@ -50,14 +50,22 @@ def _cached_plan(kernel: bytes, size: int, scale: float, device: str) -> AnyPlan
     return make_plan(h, scale, device)
 
 
-def upscale_planes(image: np.ndarray, plan: AnyPlan, *, tile: int | None = None) -> np.ndarray:
-    """Upscale an ``H×W`` or ``H×W×C`` array (uint8, uint16, or float32 in [0, 1]) with a
-    prepared plan; returns the same dtype and layout, rounded back to the input's bit depth.
-    ``tile`` (output pixels) bounds the memory; any tile gives the same output."""
+def check_image(image: np.ndarray) -> None:
+    """:class:`UsageError` unless ``image`` is an ``H×W`` or ``H×W×C`` array, none of them 0,
+    of uint8, uint16, or float32 holding no NaN or infinity."""
     if image.dtype not in PEAK:
         raise UsageError(f"unsupported array dtype {image.dtype}; use uint8, uint16 or float32")
     if image.ndim not in (2, 3) or 0 in image.shape:
         raise UsageError(f"expected an H×W or H×W×C image, got shape {image.shape}")
+    if image.dtype == np.float32 and not np.isfinite(image).all():
+        raise UsageError("the float32 image holds NaN or infinite values; expected [0, 1]")
+
+
+def upscale_planes(image: np.ndarray, plan: AnyPlan, *, tile: int | None = None) -> np.ndarray:
+    """Upscale an ``H×W`` or ``H×W×C`` array (uint8, uint16, or float32 in [0, 1]) with a
+    prepared plan; returns the same dtype and layout, rounded back to the input's bit depth.
+    ``tile`` (output pixels) bounds the memory; any tile gives the same output."""
+    check_image(image)
     planes = image if image.ndim == 3 else image[:, :, None]
     out = np.empty((*output_size(*planes.shape[:2], plan.scale), planes.shape[2]), image.dtype)
     # Work in the input's own units (0..255, 0..65535): the filter is linear, so this skips a
