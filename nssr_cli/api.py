@@ -32,8 +32,5 @@ def upscale_array(
     image = np.asarray(image)
     check_image(image)  # before the choice reads it
     scale = check_scale(scale)
-    if kernel is None:
-        h = select_kernel(image, scale, "auto").kernel
-    else:
-        h = resolve_kernel(kernel)[0]
+    h = select_kernel(image, scale, "auto").kernel if kernel is None else resolve_kernel(kernel)[0]
     return upscale_planes(image, cached_plan(h, scale, device), tile=tile)

@@ -158,6 +158,8 @@ BAD_TRAINING = [
     ["--depth", "1000"],
     ["--width", "100000"],
     ["-o", "missing-folder/ck.pt"],
+    ["-o", "ck/"],  # a folder: a file named ck would be written
+    ["-o", "/proc/ck.pt"],  # a folder that takes no new files (Linux), or none at all
     ["-o", "kernel.npy"],  # a checkpoint under a kernel's name
     ["--objective", "scenes", "--solve", "-o", "k.pt"],
 ]
@@ -186,6 +188,21 @@ def test_train_solves_under_a_jpeg_or_noise_prior(tmp_path, capsys, monkeypatch,
     code, _, err = nssr([*args, "--blur", prior, "-o", str(out)], capsys, monkeypatch)
     assert code == 0, err
     assert np.load(out).shape == (11, 11)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["-o", "k/"], ["--plot", "plot/"], ["--plot", "k.jpg"], ["-o", "/proc/k.npy"]],
+    ids=" ".join,
+)
+def test_bad_export_paths_are_one_line_before_any_work(tmp_path, capsys, monkeypatch, bad):
+    from test_cli_upscale import nssr
+
+    monkeypatch.chdir(tmp_path)
+    code, out, err = nssr(["export-kernel", *bad], capsys, monkeypatch)
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1 and lines[0].startswith("Error: "), err
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_diverging_loss_stops_training_without_a_checkpoint(tmp_path, capsys, monkeypatch):

@@ -65,10 +65,21 @@ def emit_json(obj: Any) -> None:
         ) from None
 
 
+def file_option(value: str | None, option: str, example: str) -> Path | None:
+    """An option naming one output file, as typed: a trailing ``/`` names a folder, which such an
+    option cannot take (``Path`` would drop the slash and write a file of that name)."""
+    if value is None:
+        return None
+    if not value or value.endswith(("/", os.sep)):
+        raise UsageError(f"{option} {value!r}: give a file name, e.g. {value}{example}")
+    return Path(value)
+
+
 def check_outputs(paths: list[Path], *, overwrite: bool) -> None:
     """Exit 2 before any work if a command could not publish one of ``paths`` (it exists and
-    no ``--overwrite``, it is a folder or device, its folder is missing…), or names one twice."""
-    from nssr_cli.files.atomic import publish_problem
+    no ``--overwrite``, it is a folder or device, its folder is missing or takes no new files…),
+    or names one twice."""
+    from nssr_cli.files.atomic import probe_writable, publish_problem
 
     if len({os.path.abspath(p) for p in paths}) < len(paths):
         raise UsageError(f"{', '.join(map(str, paths))}: two outputs have the same name")
@@ -76,6 +87,10 @@ def check_outputs(paths: list[Path], *, overwrite: bool) -> None:
         problem = publish_problem(path, overwrite=overwrite)
         if problem is not None:
             raise UsageError(problem)
+    for folder in dict.fromkeys(p.parent for p in paths):
+        why = probe_writable(folder)  # a real file made and removed: /proc, a read-only mount
+        if why is not None:
+            raise UsageError(f"{folder}: cannot write there ({why})")
 
 
 def exit_now(code: int) -> None:

@@ -12,14 +12,12 @@ from typing import Annotated, Any
 import typer
 
 from nssr_cli import __version__
-from nssr_cli.cli.common import Device, check_outputs, emit_json, err
+from nssr_cli.cli.common import Device, check_outputs, emit_json, err, file_option
 from nssr_cli.errors import UsageError
 
 
 def train(
-    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write.")] = Path(
-        "lcnn.pt"
-    ),
+    output: Annotated[str, typer.Option("-o", "--output", help="Checkpoint to write.")] = "lcnn.pt",
     objective: Annotated[
         str,
         typer.Option(
@@ -100,6 +98,7 @@ def train(
     )
     check_config(config)
     check_seed(seed)
+    output = file_option(output, "-o", "kernel.npy" if solve else "lcnn.pt")
     if not solve and output.suffix.lower() in (".npy", ".txt", ".json"):
         # A checkpoint under a kernel's name would later be refused by --kernel as binary.
         raise UsageError(
@@ -218,11 +217,11 @@ def export_kernel(
         Path | None, typer.Option(help="L-CNN checkpoint (default: the shipped one).")
     ] = None,
     output: Annotated[
-        Path | None,
+        str | None,
         typer.Option("-o", "--output", help="Write the kernel: .npy, .txt or .json."),
     ] = None,
     plot: Annotated[
-        Path | None, typer.Option(help="Draw the kernel and its frequency response to a PNG.")
+        str | None, typer.Option(help="Draw the kernel and its frequency response to a PNG.")
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary on stdout.")
@@ -238,6 +237,10 @@ def export_kernel(
     from nssr_cli.kernels.export import export_kernel as collapse_checkpoint
     from nssr_cli.kernels.files import kernel_outputs, save_kernel, shipped_checkpoint
 
+    output = file_option(output, "-o", "kernel.npy")
+    plot = file_option(plot, "--plot", "kernel.png")
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise UsageError(f"--plot {plot}: the drawing is a PNG; name it .png")
     targets = [*(kernel_outputs(output) if output else []), *([plot] if plot else [])]
     _require_folders(targets)
     check_outputs(targets, overwrite=overwrite)
