@@ -205,6 +205,30 @@ def test_bad_export_paths_are_one_line_before_any_work(tmp_path, capsys, monkeyp
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["upscale", "a.png", "-s", "2x"],
+        ["upscale", "a.png", "--tile", "0"],
+        ["upscale", "a.png", "--bogus"],
+        ["upscale"],
+        ["nonsense"],
+        ["train", "--epochs", "many"],
+        ["eval"],
+    ],
+    ids=" ".join,
+)
+def test_what_the_option_parser_refuses_is_one_line_too(capsys, monkeypatch, bad) -> None:
+    """Click's own usage errors (a value of the wrong type, an unknown option or command) are
+    told like every other error: one `Error:` line, exit 2, naming where help is."""
+    from test_cli_upscale import nssr
+
+    code, out, err = nssr(bad, capsys, monkeypatch)
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1, err
+    assert lines[0].startswith("Error: ") and "--help" in lines[0], err
+
+
 def test_a_diverging_loss_stops_training_without_a_checkpoint(tmp_path, capsys, monkeypatch):
     from test_cli_upscale import nssr
 

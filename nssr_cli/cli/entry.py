@@ -62,8 +62,10 @@ def _main() -> None:
             sys.exit(exc.exit_code)
         if typer is not None and isinstance(exc, typer.Abort):
             _exit_interrupted("Interrupted.")
-        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # Click's usage errors
-            exc.show()
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # Click's usage errors
+            ctx = getattr(exc, "ctx", None)  # one line, as every other error (RELIABILITY.md)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            err.print(f"Error: {exc.format_message()}{hint}", markup=False)
             sys.exit(exc.exit_code)
         if state["debug"]:
             raise
