@@ -7,6 +7,7 @@ Encoding to bytes lives in :mod:`nssr_cli.files.encode`.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -15,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from nssr_cli.errors import InputError, NssrError
 from nssr_cli.files.deep16 import deep_rawmode, read_deep
 from nssr_cli.files.formats import READABLE_NAMES, open_image
-from nssr_cli.files.header import read_header
+from nssr_cli.files.header import pixels, read_header, too_many_pixels
 from nssr_cli.files.picture import Frame, Header, Picture
 
 ORIENTATION = 0x0112
@@ -54,7 +55,10 @@ def decode(
     except NssrError as exc:
         raise InputError(f"{name}: {exc}") from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise InputError(f"{name}: refused as a possible decompression bomb ({exc})") from None
+        # Pillow's own check (at open, before ours): its message names twice the limit
+        size = re.search(r"\((\d+) pixels\)", str(exc))
+        what = f"its {pixels(int(size[1]))}" if size else "its size"
+        raise InputError(f"{name}: {too_many_pixels(what, max_pixels)}") from None
     except UnidentifiedImageError:
         raise InputError(f"{name}: {_unreadable(data)}") from None
     except MemoryError:

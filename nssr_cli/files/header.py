@@ -40,21 +40,31 @@ def read_header(im: Image.Image, max_pixels: int) -> Header:
     return Header(im.format or "PNG", tuple(sizes), bands, itemsize)
 
 
+def pixels(n: int) -> str:
+    """``n`` pixels for a message: ``90 MP``, ``1.5 MP``, ``4,096 pixels``."""
+    return f"{n / 1e6:.3g} MP" if n >= 1e6 else f"{n:,} pixels"
+
+
+def too_many_pixels(what: str, max_pixels: int) -> InputError:
+    """The refusal of an image whose pixels (``what``) are above ``--max-pixels``."""
+    return InputError(
+        f"{what}, above --max-pixels ({pixels(max_pixels)} for all frames together); "
+        "raise the limit if the file is trusted"
+    )
+
+
 def _check_pixels(sizes: list[tuple[int, int]], n: int, max_pixels: int) -> None:
     total = sum(w * h for w, h in sizes)
     if total <= max_pixels:
         return
     w, h = sizes[0]
     if n == 1:
-        what = f"{w}×{h} is {total / 1e6:.0f} MP"
+        what = f"{w}×{h} is {pixels(total)}"
     elif len(set(sizes)) == 1 and len(sizes) == n:
-        what = f"{n} frames of {w}×{h} are {total / 1e6:.0f} MP in all"
+        what = f"{n} frames of {w}×{h} are {pixels(total)} in all"
     else:
-        what = f"the first {len(sizes)} of {n} frames are already {total / 1e6:.0f} MP"
-    raise InputError(
-        f"{what}, above --max-pixels ({max_pixels / 1e6:g} MP for all frames together); "
-        "raise the limit if the file is trusted"
-    )
+        what = f"the first {len(sizes)} of {n} frames are already {pixels(total)}"
+    raise too_many_pixels(what, max_pixels)
 
 
 def _bands(im: Image.Image, deep: str | None) -> int:
