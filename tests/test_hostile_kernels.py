@@ -66,7 +66,29 @@ def hostile_kernels(folder: Path) -> dict[str, Path]:
     files["folder"].mkdir()
     files["big_text"] = folder / "big.txt"
     files["big_text"].write_text("1 " * (1 << 20))
+    for name, obj in (("sidecar", {"scale": 2}), ("ragged", [[1, 2], [3]]), ("words", "x")):
+        files[name] = folder / f"{name}.json"
+        files[name].write_text(json.dumps(obj))
     return files
+
+
+@pytest.mark.parametrize("wrapped", [True, False])
+def test_a_json_kernel_is_its_rows_bare_or_under_kernel(tmp_path: Path, wrapped: bool) -> None:
+    from nssr_cli.kernels.files import load_kernel
+
+    rows = [[0, 0.1, 0], [0.1, 0.6, 0.1], [0, 0.1, 0]]
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps({"kernel": rows} if wrapped else rows))
+    assert np.array_equal(load_kernel(path)[0], np.array(rows, np.float32))
+
+
+@pytest.mark.parametrize(("name", "says"), [("sidecar", "holds no"), ("words", "rows of numbers")])
+def test_json_that_is_not_a_kernel_says_what_is_wrong(tmp_path: Path, name: str, says: str) -> None:
+    from nssr_cli.errors import KernelError
+    from nssr_cli.kernels.files import load_kernel
+
+    with pytest.raises(KernelError, match=says):
+        load_kernel(hostile_kernels(tmp_path)[name])
 
 
 def test_a_pickled_object_array_is_never_unpickled(tmp_path: Path) -> None:
@@ -93,6 +115,9 @@ def test_a_pickled_object_array_is_never_unpickled(tmp_path: Path) -> None:
         "checkpoint",
         "folder",
         "big_text",
+        "sidecar",
+        "ragged",
+        "words",
     ],
 )
 def test_hostile_kernel_files_are_one_line_exit_2(tmp_path, capsys, monkeypatch, name) -> None:

@@ -114,6 +114,21 @@ def kernel_digest(kernel: np.ndarray) -> str:
     return hashlib.sha256(f"{k.shape[0]}x{k.shape[1]}:".encode() + k.tobytes()).hexdigest()
 
 
+def _json_kernel(obj: Any, path: Path) -> np.ndarray:
+    """The taps of a JSON kernel: ``{"kernel": [[…], …]}`` as ``export-kernel`` writes it, or
+    the bare list of rows."""
+    if isinstance(obj, dict) and "kernel" not in obj:
+        raise KernelError(
+            f'{path}: this JSON holds no "kernel" (a kernel\'s sidecar? name the .npy or .txt '
+            "beside it)"
+        )
+    taps = obj["kernel"] if isinstance(obj, dict) else obj
+    try:
+        return np.asarray(taps, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise KernelError(f"{path}: the kernel must be rows of numbers") from None
+
+
 def load_kernel(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     """Read a kernel (``.npy``, or ``.txt``/``.json`` as written by :func:`save_kernel`) and
     its ``.json`` sidecar (``{}`` when there is none or it is unreadable).
@@ -127,7 +142,7 @@ def load_kernel(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
         if path.suffix == ".npy":
             arr = _npy_array(data)
         elif path.suffix == ".json":
-            arr = np.asarray(json.loads(data.decode("utf-8"))["kernel"], dtype=np.float64)
+            arr = _json_kernel(json.loads(data.decode("utf-8")), path)
         else:
             arr = np.loadtxt(io.StringIO(data.decode("utf-8")), ndmin=2)
     except UnicodeDecodeError:
