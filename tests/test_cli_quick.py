@@ -52,6 +52,7 @@ def test_the_table_names_every_typer_option_with_its_flags_and_default() -> None
 PROBES = [
     *("0", "1", "2", "2.5", "7", "15", "16", "32", "33", "100", "101", "1_000", "inf"),
     *("auto", "cpu", "cuda", "CPU", "none", "light", "medium", "heavy", "Heavy", "abc", "x.png"),
+    *("\uff12", "\u0662\u0665", " 2", "2 ", "+2", "1e1", "0x10"),  # fullwidth, Arabic-Indic digits
 ]
 
 
