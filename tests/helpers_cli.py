@@ -42,6 +42,25 @@ runpy.run_module("nssr_cli", run_name="__main__")
 """
 
 
+def hooked_argv(hook: str, target: str, *args: str) -> list[str]:
+    """The command line of :func:`nssr_hooked`, for a ``Popen``."""
+    return [sys.executable, "-c", _HOOKED, hook, target, *args]
+
+
+# A hook: every later output waits, before its bytes are made durable, until ``target`` exists
+# (the test creates it once it has done what must come first); 60 s at most.
+HOLD_LATER_OUTPUTS = """
+def _later(fd, _real=real_fsync):
+    import stat
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        deadline = time.time() + 60
+        while not os.path.exists(target) and time.time() < deadline:
+            time.sleep(0.01)
+    _real(fd)
+os.fsync = _later
+"""
+
+
 def nssr_hooked(
     hook: str, target: str, *args: str, **kw: object
 ) -> subprocess.CompletedProcess[bytes]:

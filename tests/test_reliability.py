@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_cli import HOLD_LATER_OUTPUTS, hooked_argv
 from helpers_images import (
     bomb_png,
     encoded,
@@ -354,30 +355,19 @@ def test_ctrl_c_mid_batch_keeps_finished_outputs_and_exits_130(tmp_path: Path) -
             tmp_path / "in" / f"{i:02d}.png", Image.fromarray(np.roll(gradient(96, 96), i, 0))
         )
     before = digests(tmp_path / "in")
-    out = tmp_path / "out"
+    out, signalled = tmp_path / "out", tmp_path / "signalled"
+    # every output after the first waits for Ctrl-C: the batch is surely mid-way
+    argv = hooked_argv(HOLD_LATER_OUTPUTS, str(signalled), "upscale", str(tmp_path / "in"),
+                       "-s", "4", "-o", str(out), "-j", "1", *BICUBIC)  # fmt: skip
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nssr_cli",
-            "upscale",
-            str(tmp_path / "in"),
-            "-s",
-            "4",
-            "-o",
-            str(out),
-            "-j",
-            "1",
-            *BICUBIC,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=_default_sigint,
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint
     )
     deadline = time.monotonic() + 60
     while not (out.exists() and any(out.glob("*.png"))) and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert any(out.glob("*.png")), "no output within 60 s"
     proc.send_signal(signal.SIGINT)
+    signalled.touch()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (err.decode(), len(list(out.glob("*.png"))))
     assert b"Traceback" not in err and b"interrupted" in err

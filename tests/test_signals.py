@@ -12,7 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers_cli import BICUBIC, clean, nssr_hooked, picture, temp_files
+from helpers_cli import (
+    BICUBIC,
+    HOLD_LATER_OUTPUTS,
+    clean,
+    hooked_argv,
+    nssr_hooked,
+    picture,
+    temp_files,
+)
 from PIL import Image
 
 
@@ -24,16 +32,19 @@ def _default_signals() -> None:
 def test_sigterm_mid_batch_exits_143_and_leaves_no_temp_file(tmp_path: Path) -> None:
     for i in range(40):
         picture(tmp_path / "in" / f"{i:02d}.png", 96, 96)
-    out = tmp_path / "out"
+    out, signalled = tmp_path / "out", tmp_path / "signalled"
+    # every output after the first waits for the signal: the batch is surely mid-way
+    argv = hooked_argv(HOLD_LATER_OUTPUTS, str(signalled), "upscale", str(tmp_path / "in"),
+                       "-s", "4", "-o", str(out), "-j", "1", *BICUBIC)  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nssr_cli", "upscale", str(tmp_path / "in"), "-s", "4",
-         "-o", str(out), "-j", "1", *BICUBIC],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_signals,
-    )  # fmt: skip
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_signals
+    )
     deadline = time.monotonic() + 60
     while not (out.exists() and any(out.glob("*.png"))) and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert any(out.glob("*.png")), "no output within 60 s"
     proc.send_signal(signal.SIGTERM)
+    signalled.touch()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, (proc.returncode, err.decode())
     assert b"Traceback" not in err

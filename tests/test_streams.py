@@ -8,13 +8,12 @@ import json
 import os
 import resource
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from helpers_cli import BICUBIC, clean, nssr, picture
+from helpers_cli import BICUBIC, HOLD_LATER_OUTPUTS, clean, hooked_argv, nssr, picture
 from PIL import Image
 
 
@@ -114,15 +113,17 @@ def _batch(folder: Path, n: int) -> Path:
 
 
 def test_a_batch_whose_reader_goes_away_does_not_report_success(tmp_path: Path) -> None:
+    """The reader leaves after the first line; the second output waits until it has gone (so
+    a fast machine cannot finish the batch into the pipe's buffer first)."""
     src = _batch(tmp_path / "in", 30)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nssr_cli", "upscale", str(src), "-o", str(tmp_path / "out"),
-         "--json", "-j", "1", *BICUBIC],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    gone = tmp_path / "reader-gone"
+    argv = hooked_argv(HOLD_LATER_OUTPUTS, str(gone), "upscale", str(src), "-o",
+                       str(tmp_path / "out"), "--json", "-j", "1", *BICUBIC)  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     first = proc.stdout.readline()
     proc.stdout.close()  # `| head -1`
+    gone.touch()
     err = proc.stderr.read().decode()
     proc.wait(timeout=120)
     assert json.loads(first)["status"] == "done"
