@@ -29,6 +29,9 @@ from nssr_cli.batch.cluster import upscale_paths  # noqa: E402
 from nssr_cli.batch.pipeline import BatchInterrupted  # noqa: E402
 from nssr_cli.errors import note_sigterm  # noqa: E402
 
+# What this module's Ray workers carry in their environment (and no other process does).
+OURS: dict[str, bytes] = {}
+
 
 @pytest.fixture(scope="module")
 def cluster() -> str:
@@ -36,6 +39,7 @@ def cluster() -> str:
     of their own (they inherit the environment at start, not each test's)."""
     folder = tempfile.mkdtemp(prefix="nssr-ray-")  # short: Ray's socket paths have a limit
     env = {"NSSR_CACHE_DIR": os.path.join(folder, "cache"), "RAY_USAGE_STATS_ENABLED": "0"}
+    OURS["environ"] = f"NSSR_CACHE_DIR={env['NSSR_CACHE_DIR']}".encode()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -157,14 +161,18 @@ def test_skip_existing_resumes(cluster, run, tmp_path) -> None:
 
 
 def kill_first_busy_worker(stop: threading.Event, killed: list[int]) -> None:
-    """SIGKILL the first Ray worker seen upscaling a file (its process title names the task)."""
+    """SIGKILL the first of this module's Ray workers seen upscaling a file (its process title
+    names the task; its environment, this module's cluster): never another user's or run's."""
     while not stop.is_set() and not killed:
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 title = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if not title.startswith(b"ray::_upscale_file"):
+                    continue
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if title.startswith(b"ray::_upscale_file"):
+            if OURS["environ"] in environ:
                 os.kill(int(pid), signal.SIGKILL)
                 killed.append(int(pid))
                 return
