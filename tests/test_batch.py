@@ -223,6 +223,9 @@ def test_upscaler_keeps_alpha_soft_and_reuses_plans() -> None:
     out, _ = up(pic)
     out2, _ = up(pic)
     bicubic = make_plan(resolve_kernel("bicubic")[0], 2.0, "cpu")
-    assert np.array_equal(out.frames[0].alpha, upscale_planes(rgba[..., 3], bicubic))
+    # alpha is bicubic's: within one level (it rode in a 4-channel call, the reference in a
+    # 1-channel one, whose float sums may round differently)
+    alpha = upscale_planes(rgba[..., 3], bicubic).astype(int)
+    assert np.abs(out.frames[0].alpha.astype(int) - alpha).max() <= 1
     assert not np.array_equal(out.frames[0].color, upscale_planes(rgba[..., :3], bicubic))
     assert np.array_equal(out.frames[0].color, out2.frames[0].color) and len(up.plans) == 2

@@ -67,18 +67,27 @@ def test_every_part_of_the_package_has_a_rank() -> None:
     assert parts <= set(RANKS), f"give these a rank in RANKS: {parts - set(RANKS)}"
 
 
-def test_imports_only_go_down_the_layers() -> None:
+def upward_imports(module: str, path: Path) -> list[str]:
+    """``line imports target`` for each import of ``module`` (in ``path``) against the layers."""
+    mine = part(module)
+    if mine in ("", "__main__"):  # the facade: version, lazy upscale_array, the entry point
+        return []
     upward = []
-    for module, path in modules():
-        mine = part(module)
-        if mine in ("", "__main__"):  # the facade: version, lazy upscale_array, the entry point
+    for line, target in nssr_imports(path):
+        theirs = part(target)
+        if theirs in ("", mine):  # the package root (its version) or one's own subpackage
             continue
-        for line, target in nssr_imports(path):
-            theirs = part(target)
-            if theirs in ("", mine):  # the package root (its version) or one's own subpackage
-                continue
-            if RANKS.get(theirs, -1) >= RANKS[mine]:
-                upward.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+        if RANKS.get(theirs, -1) >= RANKS[mine]:
+            upward.append(f"{line} imports {target}")
+    return upward
+
+
+def test_imports_only_go_down_the_layers() -> None:
+    upward = [
+        f"{path.relative_to(ROOT)}:{bad}"
+        for module, path in modules()
+        for bad in upward_imports(module, path)
+    ]
     assert not upward, "imports against the layers:\n" + "\n".join(upward)
 
 
@@ -100,8 +109,8 @@ def test_the_rule_catches_an_upward_import(tmp_path: Path) -> None:
     """The checker itself: an engine module importing the kernel bank is found."""
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from nssr_cli.kernels.bank import select_kernel\n")
-    assert nssr_imports(bad) == [(2, "nssr_cli.kernels.bank")]
-    assert RANKS[part("nssr_cli.kernels.bank")] >= RANKS["engine"]
+    assert upward_imports("nssr_cli.engine.bad", bad) == ["2 imports nssr_cli.kernels.bank"]
+    assert upward_imports("nssr_cli.cli.bad", bad) == []  # the command line may use the bank
 
 
 def test_modules_stay_readable() -> None:
