@@ -219,6 +219,7 @@ def test_upscaler_keeps_alpha_soft_and_reuses_plans() -> None:
     up = runner.Upscaler(2.0, None, "auto", "cpu")
     up.fixed = (k, "sharp")
     rgba = gradient(12, 12, 4)
+    rgba[..., 3] = np.random.default_rng(0).integers(1, 256, (12, 12))  # sharpening would show
     pic = Picture([Frame(rgba[..., :3].copy(), rgba[..., 3].copy())], "PNG")
     out, _ = up(pic)
     out2, _ = up(pic)
@@ -227,5 +228,7 @@ def test_upscaler_keeps_alpha_soft_and_reuses_plans() -> None:
     # 1-channel one, whose float sums may round differently)
     alpha = upscale_planes(rgba[..., 3], bicubic).astype(int)
     assert np.abs(out.frames[0].alpha.astype(int) - alpha).max() <= 1
+    sharpened = upscale_planes(rgba[..., 3], make_plan(k, 2.0, "cpu")).astype(int)
+    assert np.abs(sharpened - alpha).max() > 5  # what the comparison would have caught
     assert not np.array_equal(out.frames[0].color, upscale_planes(rgba[..., :3], bicubic))
     assert np.array_equal(out.frames[0].color, out2.frames[0].color) and len(up.plans) == 2
