@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from helpers_images import gradient, image_file, png16_reference, sharpen_kernel
 from PIL import Image
 from typer.testing import CliRunner
@@ -200,6 +201,15 @@ def test_json_and_stdout_image_cannot_share_stdout(tmp_path, capsys, monkeypatch
         ["upscale", str(image_file(tmp_path / "a.png")), "-o", "-", "--json"], capsys, monkeypatch
     )
     assert code == 2 and out == "" and "--json" in err
+
+
+@pytest.mark.parametrize("flag", ["-o", "--kernel", "-f"])
+def test_an_empty_value_is_a_usage_error_not_the_default(tmp_path, capsys, monkeypatch, flag):
+    """`-o "$OUT"` with OUT unset must not quietly write beside the input."""
+    src = image_file(tmp_path / "a.png")
+    code, out, err = nssr(["upscale", str(src), flag, ""], capsys, monkeypatch)
+    assert code == 2 and out == "" and f"{flag} is empty" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
 def test_a_folder_named_with_a_slash_receives_the_output(tmp_path, capsys, monkeypatch) -> None:

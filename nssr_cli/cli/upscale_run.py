@@ -75,6 +75,9 @@ def run_upscale(o: UpscaleOptions) -> None:
     from nssr_cli.files.decode import configure_limits
 
     check_scale(o.scale)
+    for flag, value in (("-o", o.output), ("--kernel", o.kernel), ("-f", o.fmt)):
+        if value is not None and not value.strip():  # `-o "$OUT"` with OUT unset
+            raise UsageError(f"{flag} is empty; give a value or leave the option out")
     if o.kernel and o.blur != "auto":
         # Both choose the kernel; dropping one silently would give a result nobody asked for.
         raise UsageError(
