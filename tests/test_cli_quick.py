@@ -63,7 +63,10 @@ def test_every_value_reads_as_typer_reads_it_or_is_left_to_typer(name, monkeypat
     flag = quick.OPTIONS[name][0][-1]
     for raw in PROBES:
         line = ["a.png", flag, raw]
-        assert quick.parse(["upscale", *line]) == typer_reads(monkeypatch, line), line
+        fast = quick.parse(["upscale", *line])
+        if not raw.isascii() and fast is None:  # other digits: Typer's reading of them varies
+            continue  # between its versions, so a number is left to it (a name is taken)
+        assert fast == typer_reads(monkeypatch, line), line
 
 
 LINES = [

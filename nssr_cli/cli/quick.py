@@ -21,8 +21,8 @@ from nssr_cli.cli.upscale_run import BLURS, UpscaleOptions
 
 def _number(kind: type, low: float | None = None, high: float | None = None) -> Callable:
     def convert(raw: str) -> Any:
-        if not raw.isascii():  # Python reads "２" or "٢" as 2; Typer's pydantic does not
-            raise ValueError(raw)
+        if not raw.isascii():  # Python reads "２" or "٢" as 2; some Typer versions do not
+            raise ValueError(raw)  # so Typer decides
         value = kind(raw)  # what Click does too: int("1_000"), float("2.5")
         if (low is not None and value < low) or (high is not None and value > high):
             raise ValueError(raw)
