@@ -218,3 +218,51 @@ def test_the_downscalers_protocols_are_sharp_inputs_from_other_filters(hr_dir: P
     # a triangle filter has no negative lobes and its response falls early: softer than the
     # classic (bicubic) input; a box averages each 2×2 cell and no more: sharper
     assert detail(lr["bilinear"]) < 0.8 * detail(lr["classic"]) < 0.8 * detail(lr["box"])
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_every_size_is_either_scored_or_refused_in_one_line(tmp_path: Path, scale: int) -> None:
+    """The smallest scorable side is what SSIM's 11×11 window needs after the border crop; a
+    side just below it is refused, never an internal error that loses the run."""
+    from nssr_cli.quality.evaluation import evaluate, min_side
+
+    need = min_side(scale)
+    rng = np.random.default_rng(scale)
+    for side in (need - 1, need):
+        img = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+        Image.fromarray(img).save(tmp_path / f"s{side}.png")
+    report = evaluate(sorted(tmp_path.glob("*.png")), methods=["bicubic"], scales=[scale],
+                      protocols=["classic"], with_oracle=False)  # fmt: skip
+    assert [s.image for s in report.scores] == [f"s{need}"]
+    assert len(report.failed) == 1 and "too small" in report.failed[0]
+
+
+def test_an_image_every_method_reproduces_exactly_gains_nothing(hr_dir: Path) -> None:
+    """A flat image: bicubic and every kernel give it back exactly (infinite PSNR). Its gain is
+    0, and the other images' means stay numbers."""
+    from nssr_cli.quality.evaluation import evaluate
+
+    Image.fromarray(np.full((48, 48, 3), 90, np.uint8)).save(hr_dir / "flat.png")
+    report = evaluate(sorted(hr_dir.glob("*.png")), methods=["bicubic", "x2-medium"], scales=[2],
+                      protocols=["classic"], with_oracle=False)  # fmt: skip
+    (row,) = [r for r in report.summary() if r["method"] == "x2-medium"]
+    assert row["images"] == 3 and np.isfinite(row["gain"]) and np.isfinite(row["worst"])
+    flat = [s for s in report.scores if s.image == "flat"]
+    assert all(s.psnr == float("inf") for s in flat)
+
+
+def test_compare_into_a_folder_that_takes_no_files_stops_before_scoring(hr_dir: Path) -> None:
+    from nssr_cli.errors import UsageError
+    from nssr_cli.quality.evaluation import evaluate
+
+    with pytest.raises(UsageError, match="cannot"):
+        evaluate(sorted(hr_dir.glob("*.png")), methods=["bicubic"], scales=[2],
+                 protocols=["classic"], compare_dir=Path("/proc"))  # fmt: skip
+
+
+def test_a_scale_given_twice_is_scored_once(hr_dir: Path) -> None:
+    from nssr_cli.quality.evaluation import evaluate
+
+    report = evaluate(sorted(hr_dir.glob("*.png")), methods=["bicubic"], scales=[2, 2],
+                      protocols=["classic"], with_oracle=False)  # fmt: skip
+    assert len(report.scores) == 2

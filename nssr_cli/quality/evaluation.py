@@ -39,7 +39,7 @@ import numpy as np
 
 from nssr_cli.engine.plans import cached_plan, upscale_planes
 from nssr_cli.errors import InputError, NssrError, UsageError
-from nssr_cli.files.atomic import publish_problem
+from nssr_cli.files.atomic import probe_writable, publish_problem
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode
 from nssr_cli.files.formats import image_extensions
 from nssr_cli.files.regular import read_regular
@@ -67,7 +67,9 @@ from nssr_cli.synth.degradations import (
 )
 
 HR_FILE_BYTES = 1 << 30  # a 90 MP 16-bit RGB TIFF, uncompressed, is 540 MB
-SSIM_WINDOW = 7  # SSIM's window needs 7×7 pixels left after the border crop
+# SSIM's window needs this many pixels a side left after the border crop: scikit-image's
+# Gaussian window of σ 1.5 is truncated at 3.5 σ, 2·⌊3.5·1.5 + 0.5⌋ + 1 = 11 pixels
+SSIM_WINDOW = 11
 
 
 def find_images(paths: Iterable[Path]) -> list[Path]:
@@ -105,7 +107,7 @@ def labels(paths: list[Path]) -> list[str]:
 
 def min_side(scale: int) -> int:
     """The smallest HR side scorable at ``scale``: after the modcrop and the ``scale``-pixel
-    border crop, SSIM's 7×7 window must fit."""
+    border crop, SSIM's 11×11 window must fit (16, 18 and 20 pixels at ×2, ×3 and ×4)."""
     return scale * math.ceil((2 * scale + SSIM_WINDOW) / scale)
 
 
@@ -187,7 +189,7 @@ def evaluate(
     refused unless ``overwrite``). An image that cannot be scored is reported through
     ``on_error``, recorded in :attr:`Report.failed` and left out."""
     require_scikit_image()
-    scales, protocols = list(scales), list(protocols)
+    scales, protocols = list(dict.fromkeys(scales)), list(dict.fromkeys(protocols))  # -s 2 -s 2
     for protocol in protocols:
         base, _, variant = protocol.partition("+")
         if base not in BASES or (variant and variant not in PROTOCOL_SETS["all"][1]):
@@ -269,3 +271,6 @@ def _check_compare(
         raise UsageError(
             f"{folder}: cannot make the --compare folder ({exc.strerror or exc})"
         ) from None
+    why = probe_writable(folder)  # a file made and removed: before any scoring, not after
+    if why is not None:
+        raise UsageError(f"{folder}: cannot write the --compare crops there ({why})")

@@ -59,7 +59,8 @@ class Report:
                 groups.setdefault((s.protocol, s.scale, s.method), []).append(s)
         rows = []
         for (p, sc, m), v in groups.items():
-            gain = [s.psnr - base[p, sc, s.image].psnr for s in v]
+            # both exact (a flat image): no gain, where inf − inf would make every mean NaN
+            gain = [_gain(s.psnr, base[p, sc, s.image].psnr) for s in v]
             worst = int(np.argmin(gain))
             ssim = [s.ssim - base[p, sc, s.image].ssim for s in v]
             rows.append(
@@ -93,3 +94,8 @@ class Report:
                 if isinstance(value, float) and not math.isfinite(value):
                     row[key] = None
         return {**doc, "failed": list(self.failed)}
+
+
+def _gain(psnr: float, base: float) -> float:
+    """``psnr − base``, and 0 where the two are equal (two exact outputs: both infinite)."""
+    return 0.0 if psnr == base else psnr - base
