@@ -24,6 +24,8 @@ def _number(kind: type, low: float | None = None, high: float | None = None) -> 
         if not raw.isascii():  # Python reads "２" or "٢" as 2; some Typer versions do not
             raise ValueError(raw)  # so Typer decides
         value = kind(raw)  # what Click does too: int("1_000"), float("2.5")
+        if value != value and (low is not None or high is not None):  # NaN passes the bounds
+            raise ValueError(raw)  # below; Typer refuses it there
         if (low is not None and value < low) or (high is not None and value > high):
             raise ValueError(raw)
         return value
