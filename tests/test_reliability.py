@@ -388,14 +388,16 @@ def test_invalid_kernel_files_are_named(tmp_path, run, bad) -> None:
     assert code == 2 and "k.npy" in err
 
 
-def test_debug_shows_the_traceback(tmp_path, capsys, monkeypatch) -> None:
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path, capsys, monkeypatch) -> None:
     from nssr_cli.cli.common import state
 
     monkeypatch.setitem(state, "debug", False)  # restored after the test
     (tmp_path / "a.png").write_bytes(b"")
     (tmp_path / "b.png").write_bytes(b"")
-    with pytest.raises(Exception, match="not upscaled"):
-        nssr(["--debug", "upscale", str(tmp_path), *BICUBIC], capsys, monkeypatch)
+    code, _, err = nssr(["--debug", "upscale", str(tmp_path), *BICUBIC], capsys, monkeypatch)
+    assert code == 1 and "Traceback" in err and "not upscaled" in err, err
+    code, _, err = nssr(["--debug", "upscale", str(tmp_path / "nope.png")], capsys, monkeypatch)
+    assert code == 2 and "Traceback" in err and "no such file" in err, err
 
 
 def test_outputs_get_the_permissions_any_new_file_would(tmp_path, run) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,8 +47,9 @@ def _main() -> None:
             _exit_interrupted("Interrupted.")
         sys.exit(rc if isinstance(rc, int) else 0)
     except NssrError as exc:
-        if state["debug"]:
-            raise
+        if state["debug"]:  # the traceback asked for, and the exit code all the same
+            traceback.print_exc()
+            sys.exit(exc.exit_code)
         if exc.exit_code in (130, 143):
             _exit_interrupted(f"Error: {exc}", exc.exit_code)
         err.print(f"Error: {exc}", markup=False)
