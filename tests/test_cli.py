@@ -229,11 +229,14 @@ def test_what_the_option_parser_refuses_is_one_line_too(capsys, monkeypatch, bad
     assert lines[0].startswith("Error: ") and "--help" in lines[0], err
 
 
-def test_a_diverging_loss_stops_training_without_a_checkpoint(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("epochs", ["1", "3"])  # 1: only the last step's result diverges
+def test_a_diverging_loss_stops_training_without_a_checkpoint(
+    tmp_path, capsys, monkeypatch, epochs
+):
     from test_cli_upscale import nssr
 
     ck = tmp_path / "ck.pt"
-    args = ["train", "-q", "--kernels", "32", "--epochs", "3", "--lr", "1e30", "-o", str(ck)]
+    args = ["train", "-q", "--kernels", "32", "--epochs", epochs, "--lr", "1e30", "-o", str(ck)]
     code, out, err = nssr(args, capsys, monkeypatch)
     errors = [line for line in err.splitlines() if line.startswith("Error: ")]
     assert code == 1 and out == "" and len(errors) == 1 and "diverged" in errors[0], err

@@ -159,7 +159,11 @@ def train(
                 on_step(StepInfo(epoch, step, len(batches), opt.param_groups[0]["lr"], means))
         history.append({"epoch": epoch, **{k: v / len(batches) for k, v in sums.items()}})
         sched.step()
-    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+    with torch.no_grad():  # the last step is checked too: finite weights can still collapse
+        h = impulse_response(model)  # into an infinite kernel
+    if not bool(torch.isfinite(h).all()) or not all(
+        bool(torch.isfinite(p).all()) for p in model.parameters()
+    ):
         raise TrainingDiverged(config.epochs - 1, len(batches) - 1, float("nan"), config.lr)
     model.eval()
     return TrainResult(model.cpu(), config, seed, history, time.perf_counter() - start)
