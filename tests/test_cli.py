@@ -229,6 +229,23 @@ def test_what_the_option_parser_refuses_is_one_line_too(capsys, monkeypatch, bad
     assert lines[0].startswith("Error: ") and "--help" in lines[0], err
 
 
+def test_a_kernel_in_json_is_never_replaced_by_another_kernels_sidecar(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    """`-o k.npy --overwrite` is about k.npy: k.json, a kernel the user exported, stays."""
+    from test_cli_upscale import nssr
+
+    monkeypatch.chdir(tmp_path)
+    assert nssr(["export-kernel", "-o", "k.json"], capsys, monkeypatch)[0] == 0
+    before = (tmp_path / "k.json").read_bytes()
+    code, _, err = nssr(["export-kernel", "-o", "k.npy", "--overwrite"], capsys, monkeypatch)
+    assert code == 2 and "k.json" in err and len(err.strip().splitlines()) == 1, err
+    assert (tmp_path / "k.json").read_bytes() == before and not (tmp_path / "k.npy").exists()
+    # a sidecar of its own is still replaced as before
+    assert nssr(["export-kernel", "-o", "j.npy"], capsys, monkeypatch)[0] == 0
+    assert nssr(["export-kernel", "-o", "j.npy", "--overwrite"], capsys, monkeypatch)[0] == 0
+
+
 @pytest.mark.parametrize("epochs", ["1", "3"])  # 1: only the last step's result diverges
 def test_a_diverging_loss_stops_training_without_a_checkpoint(
     tmp_path, capsys, monkeypatch, epochs

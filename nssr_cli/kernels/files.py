@@ -199,7 +199,27 @@ def kernel_outputs(path: Path) -> list[Path]:
             f"{path}: a kernel is written as .npy, .txt or .json; end the name in one of them "
             "(e.g. kernel.npy)"
         )
-    return [path, path.with_suffix(".json")] if path.suffix == ".npy" else [path]
+    if path.suffix != ".npy":
+        return [path]
+    sidecar = path.with_suffix(".json")
+    if _holds_a_kernel(sidecar):  # --overwrite is for k.npy: it must not cost the user k.json
+        raise KernelError(
+            f"{sidecar}: holds a kernel, and the sidecar of {path.name} would replace it; "
+            f"name the output otherwise (e.g. {path.stem}-2.npy)"
+        )
+    return [path, sidecar]
+
+
+def _holds_a_kernel(path: Path) -> bool:
+    """Whether ``path`` is a regular file of at most :data:`KERNEL_FILE_BYTES` whose JSON holds
+    a kernel (``{"kernel": …}`` or a bare list of rows), as ``export-kernel -o k.json`` writes."""
+    try:
+        if not path.is_file() or path.stat().st_size > KERNEL_FILE_BYTES:
+            return False
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(obj, list) or (isinstance(obj, dict) and "kernel" in obj)
 
 
 def save_kernel(
