@@ -165,6 +165,21 @@ def test_upscale_array_refuses_what_is_not_an_image(image: np.ndarray, kernel) -
         upscale_array(image, 2, kernel=kernel, device="cpu")
 
 
+def test_a_float_image_on_the_8_bit_scale_is_warned_about() -> None:
+    """It would come out white (clamped to [0, 1]); an image in [0, 1] gets no warning."""
+    import warnings
+
+    from nssr_cli import upscale_array
+    from nssr_cli.errors import NssrWarning
+
+    img = np.random.default_rng(4).random((9, 7, 3)).astype(np.float32)
+    with pytest.warns(NssrWarning, match="divide it by 255"):
+        upscale_array(img * 255, 2, kernel="bicubic", device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        upscale_array(img, 2, kernel="bicubic", device="cpu")
+
+
 @pytest.mark.parametrize("bad", [True, None, [2], "two"])
 def test_a_scale_that_is_not_a_number_is_a_usage_error(bad) -> None:
     from nssr_cli import upscale_array

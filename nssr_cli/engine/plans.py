@@ -7,6 +7,8 @@ imported); on CUDA, PyTorch's :mod:`nssr_cli.engine.tiles`. Both produce the ref
 
 from __future__ import annotations
 
+import math
+import warnings
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Union
 
@@ -16,7 +18,7 @@ from nssr_cli.engine.cpu import CpuPlan, make_cpu_plan
 from nssr_cli.engine.cpu import upscale_into as cpu_upscale_into
 from nssr_cli.engine.device import default_tile, resolve_device
 from nssr_cli.engine.geometry import output_size
-from nssr_cli.errors import UsageError
+from nssr_cli.errors import NssrWarning, UsageError
 
 if TYPE_CHECKING:
     from nssr_cli.engine.torch_polyphase import Plan as TorchPlan
@@ -50,22 +52,34 @@ def _cached_plan(kernel: bytes, size: int, scale: float, device: str) -> AnyPlan
     return make_plan(h, scale, device)
 
 
-def check_image(image: np.ndarray) -> None:
+def check_image(image: np.ndarray, *, warn: bool = False) -> None:
     """:class:`UsageError` unless ``image`` is an ``H×W`` or ``H×W×C`` array, none of them 0,
-    of uint8, uint16, or float32 holding no NaN or infinity."""
+    of uint8, uint16, or float32 holding no NaN or infinity; with ``warn``, a
+    :class:`NssrWarning` for float32 values far outside [0, 1] (an image on the 0–255 scale
+    would come out white)."""
     if image.dtype not in PEAK:
         raise UsageError(f"unsupported array dtype {image.dtype}; use uint8, uint16 or float32")
     if image.ndim not in (2, 3) or 0 in image.shape:
         raise UsageError(f"expected an H×W or H×W×C image, got shape {image.shape}")
-    if image.dtype == np.float32 and not np.isfinite(image).all():
+    if image.dtype != np.float32:
+        return
+    lo, hi = float(image.min()), float(image.max())  # NaN if any is
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise UsageError("the float32 image holds NaN or infinite values; expected [0, 1]")
+    if warn and (lo < -0.01 or hi > 1.01):
+        warnings.warn(
+            f"the float32 image holds values from {lo:g} to {hi:g}; outputs are clamped to "
+            "[0, 1] (an 8-bit image as float: divide it by 255)",
+            NssrWarning,
+            stacklevel=3,
+        )
 
 
 def upscale_planes(image: np.ndarray, plan: AnyPlan, *, tile: int | None = None) -> np.ndarray:
     """Upscale an ``H×W`` or ``H×W×C`` array (uint8, uint16, or float32 in [0, 1]) with a
     prepared plan; returns the same dtype and layout, rounded back to the input's bit depth.
     ``tile`` (output pixels) bounds the memory; any tile gives the same output."""
-    check_image(image)
+    check_image(image, warn=True)
     planes = image if image.ndim == 3 else image[:, :, None]
     out = np.empty((*output_size(*planes.shape[:2], plan.scale), planes.shape[2]), image.dtype)
     # Work in the input's own units (0..255, 0..65535): the filter is linear, so this skips a
