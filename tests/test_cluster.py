@@ -237,13 +237,19 @@ def test_stdin_stdout_and_missing_gpus_are_usage_errors(cluster, run, tmp_path) 
 def test_an_interrupted_run_cancels_its_tasks(cluster, tmp_path) -> None:
     src = photos(tmp_path / "in", 40, 300)
 
-    def ctrl_c(result: object) -> None:  # as if Ctrl-C came while the driver waits
-        raise KeyboardInterrupt
+    seen = []
+
+    def ctrl_c(result) -> None:  # as if Ctrl-C came while the driver waits
+        seen.append(result)
+        if len(seen) == 1:
+            raise KeyboardInterrupt
 
     with pytest.raises(BatchInterrupted, match=r"interrupted: \d+ finished outputs? kept") as stop:
         upscale_paths([str(src)], tmp_path / "out", on_result=ctrl_c)
     assert stop.value.exit_code == 130
     written = outputs(tmp_path / "out")
+    # every output written was reported (a --json row), also those that finished while stopping
+    assert sorted(r.job.output.name for r in seen if r.status == "done") == sorted(written)
     # Others may finish in the instant before the first result is seen; the message counts them.
     assert re.search(rf"\b{len(written)} finished outputs? kept", str(stop.value))
     time.sleep(3)  # this driver stays connected: tasks not stopped would go on writing

@@ -23,6 +23,7 @@ read on the driver, planned, and run as tasks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -132,18 +133,24 @@ def run(
                 stopped = stopped or res.stops_batch
                 report(res)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
-        finished = _stop_tasks(ray, running, since, run_id)
-        raise _interrupted(exc, results, finished, len(running), len(todo)) from None
+        done, unseen = _stop_tasks(ray, running, since, run_id, retries)
+        for res in done:  # finished while stopping: reported like any other (a --json row)
+            results.append(res)
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stopping already
+                on_result(res)
+        raise _interrupted(exc, results, unseen, len(running) - len(done), len(todo)) from None
     for job in todo:
         report(Result(job, "not attempted", "the batch stopped: the disk is full"))
     return results
 
 
 def _interrupted(
-    exc: KeyboardInterrupt, results: list[Result], finished: int, running: int, not_started: int
+    exc: KeyboardInterrupt, results: list[Result], unseen: int, running: int, not_started: int
 ) -> BatchInterrupted:
-    """What a stopped run kept, in the words of the local batch's message."""
-    kept, cancelled = sum(r.status == "done" for r in results) + finished, running - finished
+    """What a stopped run kept, in the words of the local batch's message: the outputs reported
+    done, ``unseen`` more that tasks still running wrote, and the ``running`` tasks that wrote
+    none."""
+    kept, cancelled = sum(r.status == "done" for r in results) + unseen, running - unseen
     parts = [f"{kept} finished output{'s' * (kept != 1)} kept"]
     if cancelled:
         parts.append(f"{cancelled} in progress cancelled (nothing written for them)")
@@ -182,23 +189,28 @@ def _collect(ray: Any, ref: Any, job: Job, retries: int) -> Result:
         )
 
 
-def _stop_tasks(ray: Any, running: dict[Any, Job], since: float, run_id: str) -> int:
+def _stop_tasks(
+    ray: Any, running: dict[Any, Job], since: float, run_id: str, retries: int
+) -> tuple[list[Result], int]:
     """Stop the unfinished tasks: raise the run's stop signal, which a task reads before it
     starts and before it publishes (a queued one returns at once, a running one drops its
-    output), and give them :data:`STOP_WAIT` seconds. Return how many wrote their output all
-    the same (they were publishing).
+    output), and give them :data:`STOP_WAIT` seconds. Return the results of those that wrote
+    their output all the same (they were publishing), and how many more did so among those
+    still running after the wait.
 
     Not ``ray.cancel``: cancelling a task whose lease was being granted, or whose reply was
     arriving, fails a check in Ray's core worker (``Tried to complete task that was not
     pending``, Ray 2.60), which ends the driver with exit code 1 and no message."""
     refs = list(running)
     if not refs:
-        return 0
+        return [], 0
     signal = ray.remote(num_cpus=0)(_StopSignal).options(name=_stop_name(run_id)).remote()
     _, unfinished = ray.wait(refs, num_returns=len(refs), timeout=STOP_WAIT)
     if not unfinished:  # else it stays up, for the stragglers, until the driver disconnects
         ray.kill(signal)
-    return sum(_written_since(running[ref].output, since) for ref in refs)
+    finished = [_collect(ray, ref, running[ref], retries) for ref in refs if ref not in unfinished]
+    unseen = sum(_written_since(running[ref].output, since) for ref in unfinished)
+    return [r for r in finished if r.status == "done"], unseen
 
 
 class _StopSignal:
