@@ -266,3 +266,12 @@ def test_a_scale_given_twice_is_scored_once(hr_dir: Path) -> None:
     report = evaluate(sorted(hr_dir.glob("*.png")), methods=["bicubic"], scales=[2, 2],
                       protocols=["classic"], with_oracle=False)  # fmt: skip
     assert len(report.scores) == 2
+
+
+def test_a_folder_without_images_is_named_in_the_error(tmp_path: Path) -> None:
+    from nssr_cli.errors import UsageError
+    from nssr_cli.quality.evaluation import find_images
+
+    (tmp_path / "notes.txt").write_text("no image here")
+    with pytest.raises(UsageError, match=rf"^{tmp_path}: no images found"):
+        find_images([tmp_path])

@@ -58,7 +58,10 @@ def model_from_checkpoint(ck: dict[str, Any], source: str = "checkpoint") -> Any
     from nssr_cli.dil.model import LCNN, LCNNConfig
 
     try:
-        shape = ck["config"]["model"]
+        config = ck.get("config") if isinstance(ck, dict) else None
+        shape = config.get("model") if isinstance(config, dict) else None
+        if not isinstance(shape, dict):  # Python's own words for this would be ('config')
+            raise TypeError("it holds no model configuration (config → model)")
         fields = {k: shape[k] for k in ("depth", "width", "kernel_size") if k in shape}
         if not all(type(v) is int for v in fields.values()):
             raise TypeError("the model's shape is not given in whole numbers")

@@ -77,7 +77,8 @@ def find_images(paths: Iterable[Path]) -> list[Path]:
     with an image extension), sorted per folder, each real file once."""
     exts = image_extensions()
     found: list[Path] = []
-    for p in map(Path, paths):
+    paths = [Path(p) for p in paths]
+    for p in paths:
         if p.is_dir():
             found += sorted(q for q in p.iterdir() if q.suffix.lower() in exts and q.is_file())
         elif p.exists() or p.is_symlink():
@@ -86,7 +87,10 @@ def find_images(paths: Iterable[Path]) -> list[Path]:
             raise UsageError(f"{p}: no such file or folder")
     unique = list({os.path.realpath(p): p for p in reversed(found)}.values())[::-1]
     if not unique:
-        raise UsageError("no images found in the given paths")
+        where = ", ".join(map(str, paths[:3])) + (", …" if len(paths) > 3 else "")
+        raise UsageError(
+            f"{where}: no images found (a folder is searched for image files, not recursively)"
+        )
     return unique
 
 
