@@ -144,6 +144,8 @@ BAD_TRAINING = [
     ["--objective", "scenes", "--blur", "foggy"],
     ["--objective", "scenes", "--blur", "none-q50"],
     ["--objective", "nope"],
+    ["--blur", "medium"],  # the dil objective has no degradation to choose
+    ["--scale", "3"],
     ["--lr", "inf"],
     ["--lr", "nan"],
     ["--lr", "0"],

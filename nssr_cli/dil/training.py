@@ -60,6 +60,11 @@ def check_config(config: TrainConfig) -> None:
             split_prior(config.blur)  # a blur level, optionally with a JPEG or noise degradation
         except ValueError as exc:
             raise UsageError(f"--blur: {exc}") from None
+    if config.objective != "scenes" and (config.blur is not None or config.scale is not None):
+        raise UsageError(
+            "--blur and --scale set the scenes objective's degradation; add --objective scenes "
+            f"(the {config.objective} objective trains on random blur kernels alone)"
+        )
     side = config.model.receptive_field
     if config.objective == "scenes" and side > SCENE_KERNEL_SIDE:
         raise UsageError(
