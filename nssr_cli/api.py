@@ -9,6 +9,7 @@ import numpy as np
 
 from nssr_cli.engine.geometry import check_scale
 from nssr_cli.engine.plans import cached_plan, check_image, upscale_planes
+from nssr_cli.errors import UsageError
 from nssr_cli.kernels.bank import select_kernel
 from nssr_cli.kernels.files import resolve_kernel
 
@@ -16,7 +17,7 @@ from nssr_cli.kernels.files import resolve_kernel
 def upscale_array(
     image: np.ndarray,
     scale: float,
-    kernel: str | np.ndarray | None = None,
+    kernel: str | np.ndarray | list[list[float]] | None = None,
     device: str = "auto",
     *,
     tile: int | None = None,
@@ -27,10 +28,16 @@ def upscale_array(
     sharpened (split off an alpha channel first if it should stay soft). ``kernel``: ``None``
     (chosen for this image by its estimated blur, like ``nssr upscale --blur auto``), a
     built-in name (``"dil"``: the paper's), a path to an exported ``.npy``, or a 2-D odd square
-    convolution kernel. Returns the same dtype and layout at ``round(s·H) × round(s·W)``.
+    convolution kernel (an array, or a list of rows). Returns the same dtype and layout at
+    ``round(s·H) × round(s·W)``.
     """
     image = np.asarray(image)
     check_image(image)  # before the choice reads it
+    if isinstance(kernel, (list, tuple)):  # rows of taps, as a JSON kernel file holds them
+        try:
+            kernel = np.asarray(kernel, dtype=np.float32)
+        except (ValueError, TypeError):
+            raise UsageError("a kernel given as a list must be rows of numbers") from None
     scale = check_scale(scale)
     h = select_kernel(image, scale, "auto").kernel if kernel is None else resolve_kernel(kernel)[0]
     return upscale_planes(image, cached_plan(h, scale, device), tile=tile)

@@ -180,6 +180,17 @@ def test_a_float_image_on_the_8_bit_scale_is_warned_about() -> None:
         upscale_array(img, 2, kernel="bicubic", device="cpu")
 
 
+def test_a_kernel_may_be_given_as_rows() -> None:
+    from nssr_cli import upscale_array
+
+    img = (np.random.default_rng(6).random((9, 11, 3)) * 255).astype(np.uint8)
+    rows = [[0.0, -0.1, 0.0], [-0.1, 1.4, -0.1], [0.0, -0.1, 0.0]]
+    as_array = upscale_array(img, 2, kernel=np.array(rows, np.float32), device="cpu")
+    np.testing.assert_array_equal(upscale_array(img, 2, kernel=rows, device="cpu"), as_array)
+    with pytest.raises(UsageError, match="rows of numbers"):
+        upscale_array(img, 2, kernel=[[1.0, 2.0], [3.0]], device="cpu")
+
+
 @pytest.mark.parametrize("bad", [True, None, [2], "two"])
 def test_a_scale_that_is_not_a_number_is_a_usage_error(bad) -> None:
     from nssr_cli import upscale_array
