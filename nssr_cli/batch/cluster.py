@@ -16,9 +16,8 @@ driver as it finishes, for the same progress bar and ``--json`` rows as a local 
 is built for streaming blocks of rows through operators with backpressure: its retries and errors
 are per block, a failing row fails the dataset unless errors are tolerated wholesale, and what it
 streams well — decoded arrays — is what we deliberately do not move. A bounded window of in-flight
-tasks gives the backpressure we need, and plain ``ray`` (no pyarrow, no pandas) is enough. People
-who already hold a Ray Dataset of paths can still pass it to :func:`upscale_paths`: its rows are
-read on the driver, planned, and run as tasks.
+tasks gives the backpressure we need, and plain ``ray`` (no pyarrow, no pandas) is enough. A Ray
+Dataset of paths may still be passed to :func:`upscale_paths`: its rows are planned on the driver.
 """
 
 from __future__ import annotations
@@ -134,10 +133,9 @@ def run(
                 report(res)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
         done, unseen = _stop_tasks(ray, running, since, run_id, retries)
-        for res in done:  # finished while stopping: reported like any other (a --json row)
-            results.append(res)
-            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stopping already
-                on_result(res)
+        for res in done:  # finished while stopping: a row like any other (a second Ctrl-C
+            with contextlib.suppress(KeyboardInterrupt):  # while reporting: stopping already)
+                report(res)
         raise _interrupted(exc, results, unseen, len(running) - len(done), len(todo)) from None
     for job in todo:
         report(Result(job, "not attempted", "the batch stopped: the disk is full"))
@@ -147,9 +145,8 @@ def run(
 def _interrupted(
     exc: KeyboardInterrupt, results: list[Result], unseen: int, running: int, not_started: int
 ) -> BatchInterrupted:
-    """What a stopped run kept, in the words of the local batch's message: the outputs reported
-    done, ``unseen`` more that tasks still running wrote, and the ``running`` tasks that wrote
-    none."""
+    """What a stopped run kept, in the local batch's words: the outputs reported done, and
+    ``unseen`` more written by the ``running`` tasks left unreported."""
     kept, cancelled = sum(r.status == "done" for r in results) + unseen, running - unseen
     parts = [f"{kept} finished output{'s' * (kept != 1)} kept"]
     if cancelled:
