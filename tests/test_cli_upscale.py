@@ -212,6 +212,17 @@ def test_an_empty_value_is_a_usage_error_not_the_default(tmp_path, capsys, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_a_gpu_share_that_is_not_a_number_stops_before_any_cluster(
+    tmp_path, capsys, monkeypatch, value
+) -> None:
+    """Whatever the option parser of this Typer version lets through, nssr refuses it."""
+    src = image_file(tmp_path / "a.png")
+    args = ["upscale", str(src), "--ray", "local", "--gpus-per-worker", value]
+    code, out, err = nssr(args, capsys, monkeypatch)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+
+
 def test_a_folder_named_with_a_slash_receives_the_output(tmp_path, capsys, monkeypatch) -> None:
     src = image_file(tmp_path / "a.png")
     dest = str(tmp_path / "new" / "deeper") + "/"

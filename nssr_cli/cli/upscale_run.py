@@ -6,6 +6,7 @@ parses a plain ``nssr upscale`` without importing Typer (:mod:`nssr_cli.cli.quic
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -75,6 +76,8 @@ def run_upscale(o: UpscaleOptions) -> None:
     from nssr_cli.files.decode import configure_limits
 
     check_scale(o.scale)
+    if o.gpus_per_worker is not None and not 0 <= o.gpus_per_worker < math.inf:  # NaN too
+        raise UsageError(f"--gpus-per-worker must be a number ≥ 0, got {o.gpus_per_worker}")
     for flag, value in (("-o", o.output), ("--kernel", o.kernel), ("-f", o.fmt)):
         if value is not None and not value.strip():  # `-o "$OUT"` with OUT unset
             raise UsageError(f"{flag} is empty; give a value or leave the option out")
