@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from nssr_cli.engine.geometry import check_scale
-from nssr_cli.engine.plans import cached_plan, check_image, upscale_planes
+from nssr_cli.engine.plans import cached_plan, check_image, upscale_checked
 from nssr_cli.errors import UsageError
 from nssr_cli.kernels.bank import select_kernel
 from nssr_cli.kernels.files import resolve_kernel
@@ -32,7 +32,7 @@ def upscale_array(
     ``round(s·H) × round(s·W)``.
     """
     image = np.asarray(image)
-    check_image(image)  # before the choice reads it
+    check_image(image, warn=True)  # once, before the choice reads it
     if isinstance(kernel, (list, tuple)):  # rows of taps, as a JSON kernel file holds them
         try:
             kernel = np.asarray(kernel, dtype=np.float32)
@@ -40,4 +40,4 @@ def upscale_array(
             raise UsageError("a kernel given as a list must be rows of numbers") from None
     scale = check_scale(scale)
     h = select_kernel(image, scale, "auto").kernel if kernel is None else resolve_kernel(kernel)[0]
-    return upscale_planes(image, cached_plan(h, scale, device), tile=tile)
+    return upscale_checked(image, cached_plan(h, scale, device), tile=tile)

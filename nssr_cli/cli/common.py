@@ -79,18 +79,13 @@ def check_outputs(paths: list[Path], *, overwrite: bool) -> None:
     """Exit 2 before any work if a command could not publish one of ``paths`` (it exists and
     no ``--overwrite``, it is a folder or device, its folder is missing or takes no new files…),
     or names one twice."""
-    from nssr_cli.files.atomic import probe_writable, publish_problem
+    from nssr_cli.files.atomic import outputs_problem
 
     if len({os.path.abspath(p) for p in paths}) < len(paths):
         raise UsageError(f"{', '.join(map(str, paths))}: two outputs have the same name")
-    for path in paths:
-        problem = publish_problem(path, overwrite=overwrite)
-        if problem is not None:
-            raise UsageError(problem)
-    for folder in dict.fromkeys(p.parent for p in paths):
-        why = probe_writable(folder)  # a real file made and removed: /proc, a read-only mount
-        if why is not None:
-            raise UsageError(f"{folder}: cannot write there ({why})")
+    problem = outputs_problem(paths, overwrite=overwrite)
+    if problem is not None:
+        raise UsageError(problem)
 
 
 def exit_now(code: int) -> None:

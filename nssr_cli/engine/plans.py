@@ -80,6 +80,11 @@ def upscale_planes(image: np.ndarray, plan: AnyPlan, *, tile: int | None = None)
     prepared plan; returns the same dtype and layout, rounded back to the input's bit depth.
     ``tile`` (output pixels) bounds the memory; any tile gives the same output."""
     check_image(image, warn=True)
+    return upscale_checked(image, plan, tile=tile)
+
+
+def upscale_checked(image: np.ndarray, plan: AnyPlan, *, tile: int | None = None) -> np.ndarray:
+    """:func:`upscale_planes` of an image :func:`check_image` has already passed."""
     planes = image if image.ndim == 3 else image[:, :, None]
     out = np.empty((*output_size(*planes.shape[:2], plan.scale), planes.shape[2]), image.dtype)
     # Work in the input's own units (0..255, 0..65535): the filter is linear, so this skips a

@@ -27,7 +27,7 @@ import errno
 import os
 import stat
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from nssr_cli.errors import OutputError
@@ -65,6 +65,22 @@ _HOST = _host_tag()
 def temp_name(pid: int | None = None) -> str:
     """A fresh temp file name for process ``pid`` (default: this one) on this host."""
     return f"{_PREFIX}{_HOST}-{os.getpid() if pid is None else pid}-{os.urandom(4).hex()}{_SUFFIX}"
+
+
+def outputs_problem(paths: Iterable[Path], *, overwrite: bool) -> str | None:
+    """The first reason one of ``paths`` could not be published (:func:`publish_problem`), or
+    why its folder (or the nearest that exists) takes no new file (:func:`probe_writable`: a
+    file made and removed, for /proc or a read-only mount), or ``None``."""
+    paths = list(paths)
+    for path in paths:
+        problem = publish_problem(path, overwrite=overwrite)
+        if problem is not None:
+            return problem
+    for folder in dict.fromkeys(Path(p).parent for p in paths):
+        why = probe_writable(folder)
+        if why is not None:
+            return f"{folder}: cannot write there ({why})"
+    return None
 
 
 def publish_problem(path: Path, *, overwrite: bool) -> str | None:

@@ -114,15 +114,22 @@ def kernel_digest(kernel: np.ndarray) -> str:
     return hashlib.sha256(f"{k.shape[0]}x{k.shape[1]}:".encode() + k.tobytes()).hexdigest()
 
 
+def _json_taps(obj: Any) -> Any:
+    """What a JSON kernel holds as taps: ``{"kernel": [[…], …]}`` as ``export-kernel`` writes
+    it, or the bare list of rows; ``None`` for a dict without a kernel (a sidecar)."""
+    if isinstance(obj, dict):
+        return obj.get("kernel")
+    return obj
+
+
 def _json_kernel(obj: Any, path: Path) -> np.ndarray:
-    """The taps of a JSON kernel: ``{"kernel": [[…], …]}`` as ``export-kernel`` writes it, or
-    the bare list of rows."""
+    """The taps of a JSON kernel (:func:`_json_taps`)."""
     if isinstance(obj, dict) and "kernel" not in obj:
         raise KernelError(
             f'{path}: this JSON holds no "kernel" (a kernel\'s sidecar? name the .npy or .txt '
             "beside it)"
         )
-    taps = obj["kernel"] if isinstance(obj, dict) else obj
+    taps = _json_taps(obj)
     try:
         return np.asarray(taps, dtype=np.float64)
     except (ValueError, TypeError):
@@ -219,7 +226,7 @@ def _holds_a_kernel(path: Path) -> bool:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(obj, list) or (isinstance(obj, dict) and "kernel" in obj)
+    return isinstance(_json_taps(obj), list)
 
 
 def save_kernel(

@@ -39,7 +39,7 @@ import numpy as np
 
 from nssr_cli.engine.plans import cached_plan, upscale_planes
 from nssr_cli.errors import InputError, NssrError, UsageError
-from nssr_cli.files.atomic import probe_writable, publish_problem
+from nssr_cli.files.atomic import outputs_problem
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode
 from nssr_cli.files.formats import image_extensions
 from nssr_cli.files.regular import read_regular
@@ -261,20 +261,13 @@ def _check_compare(
     ``overwrite``, or :class:`UsageError` says why not."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder}: --compare needs a folder, and this is a file")
-    for name in names:
-        for protocol in protocols:
-            for scale in scales:
-                problem = publish_problem(
-                    _crop_path(folder, name, protocol, scale), overwrite=overwrite
-                )
-                if problem is not None:
-                    raise UsageError(problem)
+    crops = [_crop_path(folder, n, p, s) for n in names for p in protocols for s in scales]
+    problem = outputs_problem(crops, overwrite=overwrite)  # before any scoring, not after
+    if problem is not None:
+        raise UsageError(problem)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(
             f"{folder}: cannot make the --compare folder ({exc.strerror or exc})"
         ) from None
-    why = probe_writable(folder)  # a file made and removed: before any scoring, not after
-    if why is not None:
-        raise UsageError(f"{folder}: cannot write the --compare crops there ({why})")
