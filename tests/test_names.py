@@ -30,6 +30,28 @@ def test_a_rerun_does_not_upscale_the_previous_outputs(cli, tmp_path: Path, skip
     assert names(tmp_path) == ["a.png", "a_x2.png"]
 
 
+@pytest.mark.parametrize("glob_by", ["shell", "nssr"])
+def test_an_output_folder_named_among_the_inputs_gives_no_earlier_output_again(
+    cli, tmp_path: Path, glob_by: str
+) -> None:
+    # `nssr upscale in/* -o in/big`, run again at another scale: the shell's glob names in/big
+    # itself, the one nssr expands (a quoted pattern) matches it
+    picture(tmp_path / "in" / "a.png")
+    big = tmp_path / "in" / "big"
+
+    def run(scale: str):
+        inputs = sorted(map(str, (tmp_path / "in").iterdir()))
+        if glob_by == "nssr":
+            inputs = [str(tmp_path / "in" / "*")]
+        return cli("upscale", *inputs, "-o", str(big), "-s", scale, "--kernel", "bicubic", "-v")
+
+    assert run("2").returncode == 0
+    proc = run("3")
+    assert proc.returncode == 0, clean(proc)
+    assert names(big) == ["a_x2.png", "a_x3.png"]
+    assert "not an input" in proc.stderr.decode() or "output folder" in proc.stderr.decode()
+
+
 def test_output_folder_equal_to_the_input_folder_is_not_silently_nothing(
     cli, tmp_path: Path
 ) -> None:
