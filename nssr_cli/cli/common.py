@@ -104,10 +104,15 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
+# What a shell reports for a program its pipe's reader left (128 + SIGPIPE), as for `cat`.
+BROKEN_PIPE_EXIT = 141
+
+
 def quiet_broken_pipe() -> None:
-    """The reader went away (``| head``): exit quietly without a second EPIPE at shutdown."""
+    """The reader went away (``| head``): exit quietly, without a second EPIPE at shutdown, with
+    :data:`BROKEN_PIPE_EXIT`: what was asked for was not all written, so not 0."""
     silence_stdout()
-    sys.exit(0)
+    sys.exit(BROKEN_PIPE_EXIT)
 
 
 def silence_stdout() -> None:

@@ -148,8 +148,8 @@ def _stdout_for_this_thread() -> Iterator[None]:
 @contextmanager
 def _stop_cleanly(as_json: bool) -> Iterator[None]:
     """Ctrl-C → exit 130, SIGTERM → 143 (before the batch starts; the batch says what it kept),
-    and the reader of stdout going away → quiet exit 0 after an image (``-o - | head -c``),
-    but exit 1 for ``--json``: the batch stopped early and must not look like a success."""
+    and the reader of stdout going away → quiet exit 141 during an image (``-o - | head -c``),
+    as ``cat`` would, or exit 1 with a line for ``--json``: either way not a success."""
     from nssr_cli.errors import interruption
 
     try:
