@@ -223,6 +223,25 @@ def test_a_gpu_share_that_is_not_a_number_stops_before_any_cluster(
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.parametrize("jobs", ["-j", "--jobs=2"])
+def test_jobs_with_ray_is_a_usage_error_before_any_cluster(
+    tmp_path, capsys, monkeypatch, jobs
+) -> None:
+    """-j sets local threads, which a Ray run has none of: refused, not silently ignored."""
+    from nssr_cli.batch import cluster
+
+    def no_cluster(*_: object) -> None:
+        raise AssertionError("a cluster was contacted")
+
+    monkeypatch.setattr(cluster, "connect", no_cluster)
+    src = image_file(tmp_path / "a.png")
+    args = ["upscale", str(src), "--ray", "local", *([jobs, "4"] if jobs == "-j" else [jobs])]
+    code, out, err = nssr(args, capsys, monkeypatch)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "-j" in err and "--ray" in err and "leave out -j" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
 def test_a_folder_named_with_a_slash_receives_the_output(tmp_path, capsys, monkeypatch) -> None:
     src = image_file(tmp_path / "a.png")
     dest = str(tmp_path / "new" / "deeper") + "/"

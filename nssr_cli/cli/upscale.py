@@ -61,7 +61,14 @@ def upscale(
         typer.Option("--skip-existing", help="Skip inputs whose output exists (resume a batch)."),
     ] = False,
     jobs: Annotated[
-        int, typer.Option("-j", "--jobs", min=1, max=32, help="Decode/encode threads.")
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "-j",
+            "--jobs",
+            min=1,
+            max=32,
+            help="Decode/encode threads \\[default: 2]; not with --ray.",
+        ),
     ] = DEFAULT.jobs,
     max_pixels: Annotated[
         int,

@@ -42,7 +42,7 @@ class UpscaleOptions:
     recursive: bool = False
     overwrite: bool = False
     skip_existing: bool = False
-    jobs: int = 2
+    jobs: int | None = None  # decode/encode threads: 2 unless given (not with --ray)
     max_pixels: int = 90_000_000
     as_json: bool = False
     quiet: bool = False
@@ -78,6 +78,11 @@ def run_upscale(o: UpscaleOptions) -> None:
     check_scale(o.scale)
     if o.gpus_per_worker is not None and not 0 <= o.gpus_per_worker < math.inf:  # NaN too
         raise UsageError(f"--gpus-per-worker must be a number ≥ 0, got {o.gpus_per_worker}")
+    if o.ray is not None and o.jobs is not None:
+        raise UsageError(
+            "-j does not apply with --ray: each task works on one file, and the cluster runs "
+            "as many at once as it has CPUs (or GPU shares, --gpus-per-worker); leave out -j"
+        )
     for flag, value in (("-o", o.output), ("--kernel", o.kernel), ("-f", o.fmt)):
         if value is not None and not value.strip():  # `-o "$OUT"` with OUT unset
             raise UsageError(f"{flag} is empty; give a value or leave the option out")
@@ -101,8 +106,9 @@ def run_upscale(o: UpscaleOptions) -> None:
     device = o.device if o.ray is not None else resolve_device(o.device)
     upscaler = running.Upscaler(o.scale, o.kernel, o.blur, device, o.tile)
     configure_limits(o.max_pixels)
+    threads = o.jobs or running.Settings.workers
     settings = running.Settings(
-        o.quality, o.max_pixels, o.jobs, scale=o.scale, overwrite=o.overwrite
+        o.quality, o.max_pixels, threads, scale=o.scale, overwrite=o.overwrite
     )
     bar = not o.quiet and err.is_terminal
     if o.ray is not None:
