@@ -275,3 +275,18 @@ def test_a_folder_without_images_is_named_in_the_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("no image here")
     with pytest.raises(UsageError, match=rf"^{tmp_path}: no images found"):
         find_images([tmp_path])
+
+
+def test_an_image_above_max_pixels_is_refused_and_the_limit_can_be_raised(
+    hr_dir, capsys, monkeypatch
+) -> None:
+    """The refusal says to raise --max-pixels, and eval takes that option, as upscale does."""
+    from test_cli_upscale import nssr
+
+    args = ["eval", str(hr_dir / "a.png"), "-s", "2", "--protocol", "classic", "--no-oracle"]
+    code, _, err = nssr([*args, "--max-pixels", "2000"], capsys, monkeypatch)  # 48×48: 2,304
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert code == 1 and len(errors) == 2 and "a.png" in errors[0], err
+    assert "2,304 pixels, above --max-pixels (2,000 pixels" in errors[0], err
+    code, out, err = nssr([*args, "--max-pixels", "2304", "--json"], capsys, monkeypatch)
+    assert code == 0 and {s["image"] for s in json.loads(out)["scores"]} == {"a"}, err

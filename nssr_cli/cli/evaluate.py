@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from nssr_cli.cli.common import Device, emit_json, err
+from nssr_cli.cli.upscale_run import DEFAULT
 from nssr_cli.errors import NssrError, UsageError
 
 
@@ -57,6 +58,9 @@ def evaluate(
         Path | None, typer.Option(help="Write side-by-side PNG crops into this folder.")
     ] = None,
     device: Annotated[Device, typer.Option(help="Where to upscale.")] = Device.cpu,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Refuse images with more pixels, as upscale does (bombs).")
+    ] = DEFAULT.max_pixels,
     as_json: Annotated[bool, typer.Option("--json", help="All scores as JSON on stdout.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Per-image scores too.")] = False,
     overwrite: Annotated[
@@ -69,7 +73,7 @@ def evaluate(
     """
     from rich.table import Table
 
-    from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, configure_limits
+    from nssr_cli.files.decode import configure_limits
     from nssr_cli.quality.evaluation import evaluate as run_eval
     from nssr_cli.quality.protocols import protocol_names
     from nssr_cli.quality.scores import ORACLES
@@ -79,7 +83,7 @@ def evaluate(
         raise UsageError("the benchmark protocols are defined for scales 2, 3 and 4")
     protocols = protocol_names(protocol.value)
     methods = ["bicubic", *(kernel or ["auto"])]
-    configure_limits(DEFAULT_MAX_PIXELS)
+    configure_limits(max_pixels)
     report = run_eval(
         paths,
         scales=scales,
@@ -90,6 +94,7 @@ def evaluate(
         overwrite=overwrite,
         on_error=lambda message: err.print(f"Error: {message}", markup=False),
         with_oracle=oracle,
+        max_pixels=max_pixels,
     )
     table = Table(title="Y-channel PSNR (dB) / SSIM, border cropped")
     extra = ["image", "kernel"] if verbose else []

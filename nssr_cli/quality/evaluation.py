@@ -115,11 +115,14 @@ def min_side(scale: int) -> int:
     return scale * math.ceil((2 * scale + SSIM_WINDOW) / scale)
 
 
-def load_rgb(path: Path, scales: Iterable[int] = (2,)) -> np.ndarray:
+def load_rgb(
+    path: Path, scales: Iterable[int] = (2,), max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """An HR image as ``(H, W, 3)`` uint8 RGB (16-bit rounded to 8, gray repeated, alpha
     dropped), read as ``nssr upscale`` reads inputs. :class:`~nssr_cli.errors.InputError`
-    naming ``path`` if it cannot be read, has several frames, or is too small for ``scales``."""
-    pic = decode(read_regular(path, HR_FILE_BYTES), str(path), max_pixels=DEFAULT_MAX_PIXELS)
+    naming ``path`` if it cannot be read, has more than ``max_pixels`` or several frames, or
+    is too small for ``scales``."""
+    pic = decode(read_regular(path, HR_FILE_BYTES), str(path), max_pixels=max_pixels)
     if len(pic.frames) > 1:
         raise InputError(f"{path}: has {len(pic.frames)} frames; eval scores still images")
     color = pic.frames[0].color
@@ -183,6 +186,7 @@ def evaluate(
     on_error: Callable[[str], None] | None = None,
     overwrite: bool = False,
     with_oracle: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Report:
     """Score every method on every image, scale and protocol (``base`` or ``base+variant``, as
     :func:`protocol_names` lists them); with ``with_oracle`` also the methods ``oracle`` (the
@@ -190,8 +194,9 @@ def evaluate(
 
     Options, methods and ``compare_dir`` are checked before any image is read
     (:class:`UsageError`): comparison crops follow the publishing rule (existing ones are
-    refused unless ``overwrite``). An image that cannot be scored is reported through
-    ``on_error``, recorded in :attr:`Report.failed` and left out."""
+    refused unless ``overwrite``). An image that cannot be scored (unreadable, above
+    ``max_pixels`` pixels, too small) is reported through ``on_error``, recorded in
+    :attr:`Report.failed` and left out."""
     require_scikit_image()
     scales, protocols = list(dict.fromkeys(scales)), list(dict.fromkeys(protocols))  # -s 2 -s 2
     for protocol in protocols:
@@ -211,7 +216,7 @@ def evaluate(
     report = Report()
     for path, label in zip(images, names, strict=True):
         try:
-            hr_full = load_rgb(path, scales)
+            hr_full = load_rgb(path, scales, max_pixels)
         except NssrError as exc:
             report.failed.append(str(exc))
             if on_error:
