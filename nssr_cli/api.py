@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nssr_cli.engine.device import resolve_device
 from nssr_cli.engine.geometry import check_scale
 from nssr_cli.engine.plans import cached_plan, check_image, upscale_checked
 from nssr_cli.errors import UsageError
@@ -39,5 +40,6 @@ def upscale_array(
         except (ValueError, TypeError):
             raise UsageError("a kernel given as a list must be rows of numbers") from None
     scale = check_scale(scale)
+    device = resolve_device(device, argument=True)  # before the choice, which may take time
     h = select_kernel(image, scale, "auto").kernel if kernel is None else resolve_kernel(kernel)[0]
     return upscale_checked(image, cached_plan(h, scale, device), tile=tile)

@@ -199,6 +199,25 @@ def test_a_scale_that_is_not_a_number_is_a_usage_error(bad) -> None:
         upscale_array(np.zeros((4, 4), np.uint8), bad, kernel="bicubic", device="cpu")
 
 
+@pytest.mark.parametrize("device", ["cuda", "cuda:1"])
+def test_cuda_without_a_gpu_names_the_librarys_argument(
+    monkeypatch, cli, tmp_path, device: str
+) -> None:
+    """A library caller never typed ``--device``: the error names the ``device=`` argument;
+    the command line's still names ``--device``."""
+    from helpers_images import image_file
+
+    from nssr_cli import upscale_array
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU, on any machine
+    with pytest.raises(UsageError) as raised:
+        upscale_array(np.zeros((8, 8), np.uint8), 2, kernel="bicubic", device=device)
+    assert str(raised.value).startswith(f"device='{device}' was requested"), raised.value
+    assert "--device" not in str(raised.value)
+    proc = cli("upscale", str(image_file(tmp_path / "a.png")), "--device", "cuda")
+    assert proc.returncode == 2 and "Error: --device cuda was requested" in proc.stderr.decode()
+
+
 def test_a_read_only_array_upscales_without_warnings() -> None:
     """``np.asarray(pil_image)`` is read-only; PyTorch warns when it wraps such an array."""
     import subprocess

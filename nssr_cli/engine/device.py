@@ -16,10 +16,11 @@ from typing import Any
 from nssr_cli.errors import UsageError
 
 
-def resolve_device(name: Any = "auto") -> str:
+def resolve_device(name: Any = "auto", *, argument: bool = False) -> str:
     """``"auto"`` → ``"cuda"`` when a CUDA GPU is usable, else ``"cpu"``; ``"cpu"``,
     ``"cuda"`` and ``"cuda:N"`` are checked and returned as given (a ``torch.device`` too, as
-    its name). Asking for CUDA without it, or for another device, is a :class:`UsageError`.
+    its name). Asking for CUDA without it, or for another device, is a :class:`UsageError`,
+    which names the command line's ``--device`` (the library's ``device=`` with ``argument``).
     PyTorch is imported only when a GPU could be present (:func:`gpu_possible`)."""
     name = str(name)
     if name == "cpu":
@@ -28,7 +29,8 @@ def resolve_device(name: Any = "auto") -> str:
         return "cuda" if _cuda_available() else "cpu"
     if name == "cuda" or re.fullmatch(r"cuda:\d+", name):
         if not _cuda_available():
-            raise UsageError("--device cuda was requested but no CUDA GPU is available")
+            asked = f"device={name!r}" if argument else f"--device {name}"
+            raise UsageError(f"{asked} was requested but no CUDA GPU is available")
         return name
     raise UsageError(f"unknown device {name!r}; use auto, cpu or cuda")
 
