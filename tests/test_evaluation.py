@@ -290,3 +290,37 @@ def test_an_image_above_max_pixels_is_refused_and_the_limit_can_be_raised(
     assert "2,304 pixels, above --max-pixels (2,000 pixels" in errors[0], err
     code, out, err = nssr([*args, "--max-pixels", "2304", "--json"], capsys, monkeypatch)
     assert code == 0 and {s["image"] for s in json.loads(out)["scores"]} == {"a"}, err
+
+
+def test_kernel_files_stay_told_apart_in_a_narrow_table(hr_dir: Path, tmp_path: Path) -> None:
+    """Long -k paths are shown by the last parts that tell them apart, never cut to the same
+    ``/tmp/…``; whatever does not fit a narrow terminal wraps instead of being cut."""
+    import os
+    import subprocess
+    import sys
+
+    deep = tmp_path / "a-folder-with-a-rather-long-name" / "and-another-one-below-it"
+    kernels = [deep / "sharp.npy", deep / "soft.npy", deep / "x" / "k.npy", deep / "y" / "k.npy"]
+    for k in kernels:
+        k.parent.mkdir(parents=True, exist_ok=True)
+        np.save(k, np.pad([[1.0]], 1).astype(np.float32))
+    args = ["eval", str(hr_dir / "a.png"), "-s", "2", "--protocol", "jpeg", "--no-oracle"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "nssr_cli", *args, *(f"-k{k}" for k in kernels)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "80"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    gains = proc.stderr.split("Gain over bicubic")[1]
+    rows: list[list[str]] = []
+    for line in gains.splitlines():
+        if line.startswith("│"):
+            cells = [c.strip() for c in line.strip("│").split("│")]
+            if cells[1]:  # the scale: set on a row's first line only
+                rows.append(cells)
+            else:  # a cell wrapped onto the next line
+                rows[-1] = [a + b for a, b in zip(rows[-1], cells, strict=True)]
+    shown = {(r[0], r[2]) for r in rows}
+    protocols = [f"{b}+jpeg{q}" for b in ("div2krk", "classic") for q in (75, 85, 95)]
+    names = ["sharp.npy", "soft.npy", "x/k.npy", "y/k.npy"]
+    assert shown == {(p, n) for p in protocols for n in names}, gains
+    assert "…" not in proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -99,16 +100,18 @@ def evaluate(
     table = Table(title="Y-channel PSNR (dB) / SSIM, border cropped")
     extra = ["image", "kernel"] if verbose else []
     for col in ("protocol", "scale", "method", *extra, "PSNR", "SSIM"):
-        table.add_column(col, justify="right" if col in ("PSNR", "SSIM", "scale") else "left")
+        right = col in ("PSNR", "SSIM", "scale")  # text wraps rather than being cut: "classi…"
+        table.add_column(col, justify="right" if right else "left", overflow="fold")
     rows = [{**r, "image": "mean", "kernel": ""} for r in report.means()]
     if verbose:
         rows += [{**vars(r)} for r in report.scores]
+    shown = {c: _short_names(r[c] for r in rows) for c in ("method", "kernel")}
     for r in rows:
-        cells = [r[c] for c in extra]
+        cells = [shown.get(c, {}).get(r[c], r[c]) for c in extra]
         table.add_row(
             r["protocol"],
             f"×{r['scale']}",
-            r["method"],
+            shown["method"][r["method"]],
             *cells,
             f"{r['psnr']:.2f}",
             f"{r['ssim']:.4f}",
@@ -117,12 +120,15 @@ def evaluate(
         err.print(table)
     gains = Table(title="Gain over bicubic (Y PSNR dB): mean, worst image, oracles")
     for col in ("protocol", "scale", "method", "mean", "SSIM", "worst", "image", *ORACLES):
-        gains.add_column(col, justify="left" if col in ("protocol", "method", "image") else "right")
-    for r in report.summary():
+        left = col in ("protocol", "method", "image")
+        gains.add_column(col, justify="left" if left else "right", overflow="fold")
+    summary = report.summary()
+    methods = _short_names(r["method"] for r in summary)
+    for r in summary:
         gains.add_row(
             r["protocol"],
             f"×{r['scale']}",
-            r["method"],
+            methods[r["method"]],
             f"{r['gain']:+.2f}",
             f"{r['ssim_gain']:+.4f}",
             f"{r['worst']:+.2f}",
@@ -136,3 +142,20 @@ def evaluate(
     if report.failed:
         n = len(report.failed) + len({s.image for s in report.scores})
         raise NssrError(f"{len(report.failed)} of {n} images could not be scored (see above)")
+
+
+def _short_names(names: Iterable[str]) -> dict[str, str]:
+    """How a table shows each method or kernel: a kernel file by the fewest last parts of its
+    path that tell it from the others (``k.npy``; ``a/k.npy`` beside ``b/k.npy``), so that
+    long paths neither fill the table nor get cut to the same ``/home/…``."""
+    names = list(dict.fromkeys(names))
+    parts = {n: Path(n).parts for n in names}
+    out = {}
+    for n in names:
+        out[n] = n  # when no tail tells it apart (or it has no parts), as given
+        for k in range(1, len(parts[n])):
+            tail = str(Path(*parts[n][-k:]))
+            if not any(m != n and (m == tail or parts[m][-k:] == parts[n][-k:]) for m in names):
+                out[n] = tail
+                break
+    return out
