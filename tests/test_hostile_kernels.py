@@ -267,6 +267,16 @@ def test_malformed_checkpoints_are_one_line_exit_2(tmp_path, capsys, monkeypatch
     assert code == 2 and doc is None and one_error_line(err, str(path)), err
 
 
+def test_a_checkpoint_torch_warns_about_is_still_one_line(tmp_path: Path) -> None:
+    """Pickle protocol 4 makes torch.load warn before it fails: the user sees nssr's line only."""
+    from nssr_cli.kernels.files import shipped_checkpoint
+
+    path = tmp_path / "protocol4.pt"
+    torch.save(torch.load(shipped_checkpoint(), weights_only=True), path, pickle_protocol=4)
+    proc = cli("export-kernel", "--checkpoint", str(path))
+    assert proc.returncode == 2 and one_error_line(proc.stderr, str(path)), proc.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -117,9 +117,7 @@ def kernel_digest(kernel: np.ndarray) -> str:
 def _json_taps(obj: Any) -> Any:
     """What a JSON kernel holds as taps: ``{"kernel": [[…], …]}`` as ``export-kernel`` writes
     it, or the bare list of rows; ``None`` for a dict without a kernel (a sidecar)."""
-    if isinstance(obj, dict):
-        return obj.get("kernel")
-    return obj
+    return obj.get("kernel") if isinstance(obj, dict) else obj
 
 
 def _json_kernel(obj: Any, path: Path) -> np.ndarray:
@@ -315,11 +313,12 @@ def parse_checkpoint(data: bytes, path: Path) -> dict[str, Any]:
     import torch
 
     try:
-        ck = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on the file (its pickle protocol…):
+            warnings.simplefilter("ignore")  # what matters is whether it loads, said below
+            ck = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
-        raise KernelError(
-            f"{path}: not a readable nssr checkpoint ({type(exc).__name__})"
-        ) from None
+        why = type(exc).__name__
+        raise KernelError(f"{path}: not a readable nssr checkpoint ({why})") from None
     if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
         raise KernelError(f"{path}: not an nssr L-CNN checkpoint (made by `nssr train`)")
     return ck
