@@ -242,6 +242,35 @@ def test_jobs_with_ray_is_a_usage_error_before_any_cluster(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
+@pytest.mark.parametrize(
+    ("scale", "kernel", "warned"),
+    [
+        ("2", "x3-heavy", True),
+        ("1.5", "x4-light", True),
+        ("2.5", "x3-heavy", False),  # as near as x2-…: auto could take either
+        ("8", "x4-none-q85", False),  # the nearest, as auto takes it
+        ("2", "x2-heavy", False),
+        ("2", "dil", False),  # the paper's kernel: any scale
+        ("2", "file", False),  # a kernel file: its scale is not known
+    ],
+)
+def test_a_bank_kernel_solved_for_another_scale_is_used_with_a_warning(
+    tmp_path, capsys, monkeypatch, scale, kernel, warned
+) -> None:
+    from nssr_cli.kernels.files import builtin_kernels
+
+    src = image_file(tmp_path / "a.png")
+    if kernel == "file":
+        kernel = str(tmp_path / "k.npy")
+        (tmp_path / "k.npy").write_bytes(builtin_kernels()["x3-heavy"].read_bytes())
+    args = ["upscale", str(src), "-s", scale, "--kernel", kernel, "-o", str(tmp_path / "b.png")]
+    code, _, err = nssr(args, capsys, monkeypatch)
+    assert code == 0 and (tmp_path / "b.png").is_file(), err
+    said = f"Warning: {kernel}: a bank kernel solved for ×{kernel[1]}, used at ×{scale} "
+    lines = err.strip().splitlines()
+    assert (len(lines) == 1 and lines[0].startswith(said)) if warned else err == "", err
+
+
 def test_a_folder_named_with_a_slash_receives_the_output(tmp_path, capsys, monkeypatch) -> None:
     src = image_file(tmp_path / "a.png")
     dest = str(tmp_path / "new" / "deeper") + "/"
