@@ -262,6 +262,23 @@ def test_a_diverging_loss_stops_training_without_a_checkpoint(
     assert "Warning" not in err and not list(tmp_path.iterdir())
 
 
+def test_a_loss_that_ends_far_above_its_start_fails_and_keeps_the_old_checkpoint(
+    tmp_path, capsys, monkeypatch
+):
+    """--lr 1 keeps every number finite but ends at a loss of ~1e15: refused like NaN, and an
+    existing checkpoint at -o survives --overwrite."""
+    from test_cli_upscale import nssr
+
+    ck = tmp_path / "ck.pt"
+    ck.write_bytes(b"a good checkpoint")
+    args = ["train", "-q", "--kernels", "64", "--epochs", "3", "--lr", "1", "-o", str(ck)]
+    code, out, err = nssr([*args, "--overwrite"], capsys, monkeypatch)
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert code == 1 and out == "" and len(errors) == 1, err
+    assert "diverged" in errors[0] and "untrained" in errors[0] and "--lr" in errors[0], err
+    assert ck.read_bytes() == b"a good checkpoint" and sorted(tmp_path.iterdir()) == [ck]
+
+
 def test_ctrl_c_during_training_exits_130_and_writes_no_checkpoint(tmp_path: Path) -> None:
     import signal
 

@@ -88,14 +88,23 @@ def _positive(option: str, value: float) -> None:
         raise UsageError(f"{option} must be a finite number > 0, got {value}")
 
 
-class TrainingDiverged(NssrError):
-    """The loss (or a weight) became NaN or infinite: nothing worth saving was learnt."""
+# A run whose last epoch's mean loss is this many times the untrained model's (its first
+# step's) made the model worse, not better: it diverged, even if every number stayed finite.
+DIVERGED_RATIO = 10.0
 
-    def __init__(self, epoch: int, step: int, loss: float, lr: float) -> None:
+
+class TrainingDiverged(NssrError):
+    """The loss (or a weight) became NaN or infinite, or the loss ended far above where it
+    started (:data:`DIVERGED_RATIO`): nothing worth saving was learnt."""
+
+    def __init__(self, where: str, lr: float) -> None:
         super().__init__(
-            f"training diverged at epoch {epoch + 1}, step {step + 1} (the loss is {loss}); "
-            f"no checkpoint was written. Try a smaller --lr (now {lr:g})"
+            f"training diverged {where}; no checkpoint was written. Try a smaller --lr (now {lr:g})"
         )
+
+
+def _at(epoch: int, step: int, loss: float) -> str:
+    return f"at epoch {epoch + 1}, step {step + 1} (the loss is {loss})"
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,8 @@ def train(
     """Train an L-CNN from a seed. Same seed and device → same weights.
 
     Raises :class:`UsageError` for a config that cannot make a sensible run (before any work)
-    and :class:`TrainingDiverged` as soon as the loss or the weights stop being finite.
+    and :class:`TrainingDiverged` as soon as the loss or the weights stop being finite, or at
+    the end when the loss ended far above the untrained model's.
     """
     check_config(config)
     device = torch.device(device)
@@ -145,6 +155,7 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=config.lr_step, gamma=config.lr_gamma)
     history: list[dict[str, float]] = []
+    initial = math.inf  # the first step's loss
     start = time.perf_counter()
     for epoch in range(config.epochs):
         sums: dict[str, float] = {}
@@ -153,7 +164,9 @@ def train(
             h = impulse_response(model, differentiable=True)
             loss, terms = objective.loss(h, batch)
             if not torch.isfinite(loss):
-                raise TrainingDiverged(epoch, step, float(loss.detach()), config.lr)
+                raise TrainingDiverged(_at(epoch, step, float(loss.detach())), config.lr)
+            if not history and step == 0:  # the untrained model's
+                initial = float(loss.detach())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -169,7 +182,11 @@ def train(
     if not bool(torch.isfinite(h).all()) or not all(
         bool(torch.isfinite(p).all()) for p in model.parameters()
     ):
-        raise TrainingDiverged(config.epochs - 1, len(batches) - 1, float("nan"), config.lr)
+        raise TrainingDiverged(_at(config.epochs - 1, len(batches) - 1, float("nan")), config.lr)
+    final = history[-1]["loss"]
+    if final > DIVERGED_RATIO * initial:
+        ratio = f"{final / initial:.3g}× the untrained model's {initial:.3g}"
+        raise TrainingDiverged(f"(its final loss, {final:.3g}, is {ratio})", config.lr)
     model.eval()
     return TrainResult(model.cpu(), config, seed, history, time.perf_counter() - start)
 
