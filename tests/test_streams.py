@@ -71,6 +71,25 @@ def test_closed_stdin_or_stdout_is_one_clear_line(tmp_path: Path) -> None:
     assert proc.returncode == 0, clean(proc)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "-q", "--kernels", "8", "--epochs", "1", "-o", "{tmp}/ck.pt"],
+        ["export-kernel", "-o", "{tmp}/k.npy"],
+        ["eval", "{tmp}/hr.png", "-s", "2", "--protocol", "classic", "--no-oracle"],
+    ],
+    ids=["train", "export-kernel", "eval"],
+)
+def test_json_into_a_closed_stdout_is_refused_before_any_work(tmp_path: Path, args) -> None:
+    picture(tmp_path / "hr.png", 32, 32)
+    args = [a.format(tmp=tmp_path) for a in args]
+    proc = nssr(*args, "--json", stdout=None, preexec_fn=lambda: os.close(1))
+    err = clean(proc)
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("Error: standard output is closed") and "--json" in err, err
+    assert [p.name for p in tmp_path.iterdir()] == ["hr.png"]  # nothing trained or written
+
+
 @pytest.mark.parametrize("unbuffered", ["", "1"])
 def test_stdout_that_takes_part_of_an_image_is_never_success(
     tmp_path: Path, unbuffered: str

@@ -65,6 +65,15 @@ def emit_json(obj: Any) -> None:
         ) from None
 
 
+def check_json_stdout(as_json: bool) -> None:
+    """``--json`` prints on stdout: a closed one (``>&-``) is a usage error before any work,
+    not a failure once the work is done."""
+    if as_json and sys.stdout is None:
+        raise UsageError(
+            "standard output is closed (>&-); --json prints there: open it, or leave out --json"
+        )
+
+
 def file_option(value: str | None, option: str, example: str) -> Path | None:
     """An option naming one output file, as typed: a trailing ``/`` names a folder, which such an
     option cannot take (``Path`` would drop the slash and write a file of that name)."""

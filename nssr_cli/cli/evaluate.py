@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from nssr_cli.cli.common import Device, emit_json, err
+from nssr_cli.cli.common import Device, check_json_stdout, emit_json, err
 from nssr_cli.cli.upscale_run import DEFAULT
 from nssr_cli.errors import NssrError, UsageError
 
@@ -79,6 +79,7 @@ def evaluate(
     from nssr_cli.quality.protocols import protocol_names
     from nssr_cli.quality.scores import ORACLES
 
+    check_json_stdout(as_json)
     scales = scale or [2, 3, 4]
     if any(s not in (2, 3, 4) for s in scales):
         raise UsageError("the benchmark protocols are defined for scales 2, 3 and 4")

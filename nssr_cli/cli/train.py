@@ -12,7 +12,14 @@ from typing import Annotated, Any
 import typer
 
 from nssr_cli import __version__
-from nssr_cli.cli.common import Device, check_outputs, emit_json, err, file_option
+from nssr_cli.cli.common import (
+    Device,
+    check_json_stdout,
+    check_outputs,
+    emit_json,
+    err,
+    file_option,
+)
 from nssr_cli.errors import UsageError
 
 
@@ -98,6 +105,7 @@ def train(
     )
     check_config(config)
     check_seed(seed)
+    check_json_stdout(as_json)
     output = file_option(output, "-o", "kernel.npy" if solve else "lcnn.pt")
     if not solve and output.suffix.lower() in (".npy", ".txt", ".json"):
         # A checkpoint under a kernel's name would later be refused by --kernel as binary.
@@ -237,6 +245,7 @@ def export_kernel(
     from nssr_cli.kernels.export import export_kernel as collapse_checkpoint
     from nssr_cli.kernels.files import kernel_outputs, save_kernel, shipped_checkpoint
 
+    check_json_stdout(as_json)
     output = file_option(output, "-o", "kernel.npy")
     plot = file_option(plot, "--plot", "kernel.png")
     if plot is not None and plot.suffix.lower() != ".png":
