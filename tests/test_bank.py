@@ -298,3 +298,13 @@ def test_sharp_photos_from_a_soft_downscaler_are_sharpened_mildly_and_never_lose
         out = upscale_planes(lr[:, :, 0], make_plan(sel.kernel, scale))
         ref = upscale_planes(lr[:, :, 0], plain)
         assert psnr_y(out, hr, scale) >= psnr_y(ref, hr, scale) - 1e-6, (seed, sel.info)
+
+
+def test_at_scale_1_auto_leaves_the_image_unchanged_and_a_level_still_sharpens() -> None:
+    # nothing is resampled, so the bank's kernels (which undo a resampling and a blur) would
+    # over-sharpen a sharp image; an explicit level is still applied as asked
+    hr = (content_scene(96, np.random.default_rng(3))[1] * 255).round().astype(np.uint8)
+    sel = select_kernel(hr, 1.0)
+    assert sel.blur == "bicubic" and "scale 1" in sel.info["why"]
+    assert np.array_equal(upscale_array(hr, 1), hr)
+    assert not np.array_equal(upscale_array(hr, 1, kernel="x2-medium"), hr)

@@ -221,6 +221,10 @@ def select_kernel(
         raise ValueError(f"blur must be one of {BLUR_LEVELS}")
     s = bank_scale(scale)
     why: dict[str, Any] = {"bank_scale": s}
+    if blur == "auto" and scale == 1:  # the bank's kernels undo a resampling that never happens
+        return Selection(
+            bank_kernel("x2-bicubic"), "bicubic", "bicubic", {"why": "scale 1, nothing resampled"}
+        )
     if blur == "auto":
         est = Estimates(image)  # one luminance crop for every estimate
         if (info or {}).get("quantization") is not None or needs_widths(s, "clean"):
@@ -265,12 +269,10 @@ def select_kernel(
 # edge σ̂, −log10 ringing) in the blur score (blur_score) and the score thresholds between
 # consecutive steps (a rule with fewer thresholds than its family has steps stops at the last
 # it has one for). Past a family's periodic gate an input takes the family's mildest step.
-# Which run of the calibration printed each rule, and the held-out verdicts
-# (rules.replaces) that let it replace the one before, are in README, Quality ("Where each
-# shipped rule comes from"). Every clean rule, and every JPEG rule but ×4 q85 and q75, weighs
-# ringing corrected by the widths; those two the widths alone. Each is the candidate the
-# calibration shipped on 6400 scenes whose sharp inputs come from five downscalers (synth.pairs):
-# a refit, the rule before regated or replanted (rules.replant), or the rule before, kept.
+# Which calibration run printed each rule, and the held-out verdicts (rules.replaces) behind
+# it: README, Quality ("Where each shipped rule comes from"). Every clean rule, and every JPEG
+# rule but ×4 q85 and q75 (the widths alone), weighs ringing corrected by the widths; each is
+# what the calibration shipped on 6400 scenes (sharp ones from five downscalers: synth.pairs).
 JPEG_CLASSES = (90, 80)
 NOISE_CLASSES = (1.0, 2.3)
 # Per (scale, family): inputs whose spectrum is at least this periodic (Estimates.peak: log10 of
