@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_cli import HOLD_LATER_OUTPUTS, hooked_argv
+from helpers_cli import HOLD_LATER_OUTPUTS, clean, hooked_argv, picture
 from helpers_images import (
     bomb_png,
     encoded,
@@ -408,3 +408,20 @@ def test_outputs_get_the_permissions_any_new_file_would(tmp_path, run) -> None:
     code, _, err = run(str(tmp_path / "a.png"), *BICUBIC)
     assert code == 0, err
     assert (tmp_path / "a_x2.png").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_file_name_cannot_break_a_message_into_lines_or_reach_the_terminal(
+    cli, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    picture(folder / "ok.png")
+    (folder / "a\nError: ok.png: disk on fire.png").write_bytes(b"x")
+    (folder / "b\x1b[31m.png").write_bytes(b"x")
+    proc = cli("upscale", str(folder), "-o", str(tmp_path / "out"), "--kernel", "bicubic", "-v")
+    err = clean(proc)
+    assert proc.returncode == 1
+    assert "\x1b" not in err and "\\x1b[31m.png" in err
+    lines = err.splitlines()
+    assert sum(line.startswith(f"Error: {folder}") for line in lines) == 2, err
+    assert not any(line.startswith("Error: ok.png") for line in lines)
+    assert any("a\\nError: ok.png" in line for line in lines)

@@ -38,8 +38,22 @@ class _Stderr:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.console, name)
 
+    def print(self, *objects: Any, **options: Any) -> None:
+        """The console's ``print``, with every text shown :func:`printable`."""
+        self.console.print(*(printable(o) if isinstance(o, str) else o for o in objects), **options)
+
 
 err = _Stderr()
+
+
+def printable(text: str) -> str:
+    """``text`` with what a terminal would not show as itself written as an escape: newlines,
+    ESC and other control or format characters (``\\n``, ``\\x1b``, ``\\u202e``), and the bytes
+    of a file name that are not UTF-8 (``\\udcff``). A file name then cannot break a message into
+    two lines, forge an ``Error:`` line, or send the terminal a command."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class Device(str, Enum):
