@@ -33,6 +33,10 @@ def upscale_array(
     ``round(s·H) × round(s·W)``.
     """
     image = np.asarray(image)
+    if not image.dtype.isnative:  # big-endian uint16 from FITS or tifffile: the same numbers
+        image = image.astype(image.dtype.newbyteorder("="))
+    if isinstance(kernel, str) and not kernel.strip():
+        raise UsageError("kernel is empty; give a name, a path or an array, or None to choose")
     check_image(image, warn=True)  # once, before the choice reads it
     if isinstance(kernel, (list, tuple)):  # rows of taps, as a JSON kernel file holds them
         try:

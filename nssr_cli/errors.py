@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 
 class NssrError(Exception):
     """Base class: the message is shown to the user as ``Error: <message>``."""
@@ -54,3 +57,14 @@ def interruption(exc: KeyboardInterrupt) -> tuple[str, int]:
 class NssrWarning(UserWarning):
     """Something the user should know that does not stop the work (the command line prints it
     as one ``Warning:`` line)."""
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` for a warning that the calling function issues which points at the
+    first frame outside nssr's package: the library user's own line, however deep in nssr the
+    warning began."""
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

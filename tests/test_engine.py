@@ -173,8 +173,9 @@ def test_a_float_image_on_the_8_bit_scale_is_warned_about() -> None:
     from nssr_cli.errors import NssrWarning
 
     img = np.random.default_rng(4).random((9, 7, 3)).astype(np.float32)
-    with pytest.warns(NssrWarning, match="divide it by 255"):
+    with pytest.warns(NssrWarning, match="divide it by 255") as caught:
         upscale_array(img * 255, 2, kernel="bicubic", device="cpu")
+    assert caught[0].filename == __file__  # the caller's line, not nssr's
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         upscale_array(img, 2, kernel="bicubic", device="cpu")
@@ -189,6 +190,27 @@ def test_a_kernel_may_be_given_as_rows() -> None:
     np.testing.assert_array_equal(upscale_array(img, 2, kernel=rows, device="cpu"), as_array)
     with pytest.raises(UsageError, match="rows of numbers"):
         upscale_array(img, 2, kernel=[[1.0, 2.0], [3.0]], device="cpu")
+
+
+def test_a_kernel_whose_taps_do_not_sum_to_1_is_warned_about_at_the_callers_line() -> None:
+    from nssr_cli import upscale_array
+    from nssr_cli.errors import NssrWarning
+
+    with pytest.warns(NssrWarning, match="sum to 9") as caught:
+        upscale_array(np.zeros((8, 8), np.uint8), 2, kernel=np.ones((3, 3)), device="cpu")
+    assert caught[0].filename == __file__
+
+
+def test_big_endian_arrays_are_the_same_numbers_and_an_empty_kernel_name_is_refused() -> None:
+    from nssr_cli import upscale_array
+
+    native = (np.random.default_rng(8).random((9, 11)) * 65535).astype(np.uint16)
+    swapped = native.astype(native.dtype.newbyteorder())
+    assert not swapped.dtype.isnative
+    out = upscale_array(swapped, 2, kernel="x2-medium", device="cpu")
+    np.testing.assert_array_equal(out, upscale_array(native, 2, kernel="x2-medium", device="cpu"))
+    with pytest.raises(UsageError, match="kernel is empty"):
+        upscale_array(native, 2, kernel=" ", device="cpu")
 
 
 @pytest.mark.parametrize("bad", [True, None, [2], "two"])

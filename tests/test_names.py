@@ -154,3 +154,12 @@ def test_a_failing_single_file_prints_one_line(cli, tmp_path: Path) -> None:
     assert proc.returncode == 1 and err.count("\n") == 1 and err.startswith("Error: "), err
     assert str(bad) in err and not temp_files(tmp_path)
     assert names(tmp_path) == ["bad.png"] and os.path.getsize(bad) == 9
+
+
+def test_a_file_output_for_several_inputs_suggests_a_folder_of_the_same_name(
+    cli, tmp_path: Path
+) -> None:
+    a, b = picture(tmp_path / "a.png"), picture(tmp_path / "b.png")
+    for given, folder in (("set.v2", "set.v2/"), ("big.png", "big/")):
+        proc = cli("upscale", str(a), str(b), "-o", str(tmp_path / given), "-f", "png")
+        assert proc.returncode == 2 and f"(e.g. -o {tmp_path}/{folder})" in clean(proc)

@@ -23,13 +23,18 @@ def names_a_folder(output: str) -> bool:
     return output.endswith(("/", os.sep)) or path.is_dir() or not path.suffix
 
 
+def _as_folder(out: Path) -> Path:
+    """A folder name for a file ``-o``: ``big.png`` → ``big``, ``set.v2`` stays."""
+    return out.with_suffix("") if format_for_path(out) else out
+
+
 def check_file_output(out: Path, fmt: str | None, *, several: bool) -> None:
     """Refuse, before any work, a file ``-o`` that cannot be: several inputs, an unknown
     extension without ``-f``, or a format Pillow reads but cannot write (``.psd``)."""
     if several:
         raise UsageError(
             f"-o {out}: names one file, but there are several inputs (or a folder); "
-            f"give a folder instead (e.g. -o {out.with_suffix('')}/)"
+            f"give a folder instead (e.g. -o {_as_folder(out)}/)"
         )
     if fmt is None and not format_for_path(out):
         raise UsageError(

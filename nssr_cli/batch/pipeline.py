@@ -96,7 +96,8 @@ class BatchRun:
         not_started += len(self.decoding)
         parts = [f"{kept} finished output{'s' * (kept != 1)} kept"]
         if discarded:
-            parts.append(f"{discarded} in progress discarded (nothing written for it)")
+            them = "them" if discarded > 1 else "it"
+            parts.append(f"{discarded} in progress discarded (nothing written for {them})")
         if failed:
             parts.append(f"{failed} failed")
         if not_started:

@@ -18,7 +18,7 @@ from nssr_cli.engine.cpu import CpuPlan, make_cpu_plan
 from nssr_cli.engine.cpu import upscale_into as cpu_upscale_into
 from nssr_cli.engine.device import default_tile, resolve_device
 from nssr_cli.engine.geometry import output_size
-from nssr_cli.errors import NssrWarning, UsageError
+from nssr_cli.errors import NssrWarning, UsageError, caller_stacklevel
 
 if TYPE_CHECKING:
     from nssr_cli.engine.torch_polyphase import Plan as TorchPlan
@@ -71,7 +71,7 @@ def check_image(image: np.ndarray, *, warn: bool = False) -> None:
             f"the float32 image holds values from {lo:g} to {hi:g}; outputs are clamped to "
             "[0, 1] (an 8-bit image as float: divide it by 255)",
             NssrWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
 
 

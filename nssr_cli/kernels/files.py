@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nssr_cli.engine.geometry import MAX_KERNEL_SIDE
-from nssr_cli.errors import InputError, KernelError, NssrWarning
+from nssr_cli.errors import InputError, KernelError, NssrWarning, caller_stacklevel
 from nssr_cli.files.atomic import publish
 from nssr_cli.files.regular import read_regular
 
@@ -101,7 +101,7 @@ def validate_kernel(k: Any, source: str, *, warn: bool = True) -> np.ndarray:
             f"{source}: the kernel's taps sum to {area:.3g}, not 1: "
             f"outputs will be {area:.3g}× as bright",
             NssrWarning,
-            stacklevel=2,
+            stacklevel=caller_stacklevel(),
         )
     return np.ascontiguousarray(wide, dtype=np.float32)
 
