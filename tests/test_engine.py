@@ -192,6 +192,21 @@ def test_a_kernel_may_be_given_as_rows() -> None:
         upscale_array(img, 2, kernel=[[1.0, 2.0], [3.0]], device="cpu")
 
 
+def test_a_channels_first_array_is_warned_about() -> None:
+    import warnings
+
+    from nssr_cli import upscale_array
+    from nssr_cli.errors import NssrWarning
+
+    img = np.random.default_rng(9).integers(0, 256, (3, 12, 10), dtype=np.uint8)
+    with pytest.warns(NssrWarning, match="moveaxis") as caught:
+        upscale_array(img, 2, kernel="bicubic", device="cpu")
+    assert caught[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        upscale_array(np.moveaxis(img, 0, -1), 2, kernel="bicubic", device="cpu")
+
+
 def test_a_kernel_whose_taps_do_not_sum_to_1_is_warned_about_at_the_callers_line() -> None:
     from nssr_cli import upscale_array
     from nssr_cli.errors import NssrWarning

@@ -56,11 +56,19 @@ def check_image(image: np.ndarray, *, warn: bool = False) -> None:
     """:class:`UsageError` unless ``image`` is an ``H×W`` or ``H×W×C`` array, none of them 0,
     of uint8, uint16, or float32 holding no NaN or infinity; with ``warn``, a
     :class:`NssrWarning` for float32 values far outside [0, 1] (an image on the 0–255 scale
-    would come out white)."""
+    would come out white) and for a shape that looks channels-first (``3×H×W``)."""
     if image.dtype not in PEAK:
         raise UsageError(f"unsupported array dtype {image.dtype}; use uint8, uint16 or float32")
     if image.ndim not in (2, 3) or 0 in image.shape:
         raise UsageError(f"expected an H×W or H×W×C image, got shape {image.shape}")
+    if warn and image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[2] > 4:
+        warnings.warn(
+            f"an image of shape {image.shape} is taken as {image.shape[0]} rows of "
+            f"{image.shape[2]} channels; for channels first (C×H×W, as PyTorch has it) pass "
+            "np.moveaxis(image, 0, -1)",
+            NssrWarning,
+            stacklevel=caller_stacklevel(),
+        )
     if image.dtype != np.float32:
         return
     lo, hi = float(image.min()), float(image.max())  # NaN if any is
