@@ -184,3 +184,20 @@ def test_partly_transparent_images_keep_their_opaque_interior(tmp_path, capsys, 
     b = np.asarray(Image.open(tmp_path / "rgba_x2.png")).astype(int)
     interior = np.s_[:, : 2 * 24 - 16]  # farther from the edge than the filters reach
     assert np.abs(a[interior] - b[..., :3][interior]).max() <= 1
+
+
+@pytest.mark.parametrize("scale", ["2", "3", "2.5"])
+def test_fully_transparent_output_pixels_have_colour_0(tmp_path, capsys, monkeypatch, scale):
+    # Transparent white beside opaque noise: the sharpened weight L(α) stays above 0 in places
+    # where the written (bicubic) alpha rounds to 0.
+    arr = np.random.default_rng(7).integers(0, 256, (20, 20, 4)).astype(np.uint8)
+    arr[..., 3] = 255
+    arr[:, :10] = (255, 255, 255, 0)
+    src, dst = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(arr, "RGBA").save(src)
+    args = ["upscale", str(src), "-s", scale, "--kernel", "dil", "-o", str(dst)]
+    assert nssr(args, capsys, monkeypatch)[0] == 0
+    out = np.asarray(Image.open(dst))
+    clear = out[..., 3] == 0
+    assert clear.sum() > out[..., 3].size // 3
+    assert not out[..., :3][clear].any()  # alpha 0 → colour 0, exactly

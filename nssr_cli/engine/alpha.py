@@ -40,7 +40,8 @@ def upscale_with_alpha(
     ``alpha_plan`` (bicubic). Returns both at the output size, same dtypes and layouts, rounded.
 
     A fully opaque alpha takes the plain path (bit-identical to upscaling colour alone). Output
-    pixels with alpha 0 get colour 0, as Pillow's premultiplied resampling gives them.
+    pixels whose written alpha rounds to 0 get colour 0, as Pillow's premultiplied resampling
+    gives them (also where the sharpened weight ``L(α)`` is still above 0).
     """
     peak = float(np.iinfo(alpha.dtype).max)
     if alpha.min() == peak:
@@ -60,7 +61,8 @@ def upscale_with_alpha(
         s, b = sharp[y0 : y0 + _ROWS], soft[y0 : y0 + _ROWS]
         np.copyto(s, b, where=(s[..., c] < 0.5 * b[..., c])[..., None])  # untrusted: bicubic
         den = s[..., c]
-        gain = np.divide(peak, den, out=np.zeros_like(den), where=den > 0)  # alpha 0: colour 0
+        shown = b[..., c] >= 0.5  # where the written alpha, rounded, is not 0
+        gain = np.divide(peak, den, out=np.zeros_like(den), where=(den > 0) & shown)
         straight = s[..., :c]
         straight *= gain[..., None]
         out_color[y0 : y0 + _ROWS] = _rounded(straight, peak, color.dtype)
