@@ -201,3 +201,62 @@ def test_fully_transparent_output_pixels_have_colour_0(tmp_path, capsys, monkeyp
     clear = out[..., 3] == 0
     assert clear.sum() > out[..., 3].size // 3
     assert not out[..., :3][clear].any()  # alpha 0 → colour 0, exactly
+
+
+# --- GIF: one transparent colour ---------------------------------------------------------------
+
+
+def _hole_gif(path) -> None:
+    """A 30×30 GIF, opaque red with a fully transparent 10×10 hole at (10, 10)."""
+    idx = np.ones((30, 30), np.uint8)
+    idx[10:20, 10:20] = 0
+    im = Image.fromarray(idx, "P")
+    im.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    im.save(path, transparency=0)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_gif_transparent_areas_keep_their_size(tmp_path, capsys, monkeypatch, scale) -> None:
+    src, dst = tmp_path / "a.gif", tmp_path / "b.gif"
+    _hole_gif(src)
+    args = ["upscale", str(src), "-s", str(scale), "--kernel", "dil", "-o", str(dst)]
+    assert nssr(args, capsys, monkeypatch)[0] == 0
+    clear = np.asarray(Image.open(dst).convert("RGBA"))[..., 3] == 0
+    hole = slice(10 * scale, 20 * scale)
+    middle = 15 * scale
+    # alpha cut at 50 %: the hole's sides stay where they were (its corners round off a little)
+    assert np.flatnonzero(clear[middle]).tolist() == list(range(30 * scale)[hole])
+    assert np.flatnonzero(clear[:, middle]).tolist() == list(range(30 * scale)[hole])
+    assert not clear[: 10 * scale].any() and not clear[20 * scale :].any()
+    assert clear.sum() >= (10 * scale) ** 2 - 4 * scale
+
+
+def test_partly_transparent_image_into_gif_is_refused(tmp_path, capsys, monkeypatch) -> None:
+    arr = np.zeros((20, 20, 4), np.uint8)
+    arr[..., 0], arr[..., 3] = 200, 128
+    arr[:, :5, 3] = 0
+    src = tmp_path / "semi.png"
+    Image.fromarray(arr, "RGBA").save(src)
+    args = ["upscale", str(src), "-o", str(tmp_path / "semi.gif")]
+    code, _, err = nssr(args, capsys, monkeypatch)
+    assert code == 1 and "partly transparent" in err and "GIF" in err and "-f png" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["semi.png"]
+    arr[..., 3] = np.where(arr[..., 3] == 0, 0, 255)  # only clear and opaque: GIF holds it
+    Image.fromarray(arr, "RGBA").save(src)
+    assert nssr(["upscale", str(src), "-o", str(tmp_path / "b.gif")], capsys, monkeypatch)[0] == 0
+
+
+def test_grey_and_alpha_into_gif_keeps_its_transparency(tmp_path, capsys, monkeypatch) -> None:
+    arr = np.zeros((20, 20, 2), np.uint8)
+    arr[..., 0], arr[..., 1] = 180, 255
+    arr[5:15, 5:15, 1] = 0
+    src, dst = tmp_path / "la.png", tmp_path / "la.gif"
+    Image.fromarray(arr, "LA").save(src)
+    args = ["upscale", str(src), "-s", "2", "--kernel", "bicubic", "-o", str(dst)]
+    assert nssr(args, capsys, monkeypatch)[0] == 0
+    out = np.asarray(Image.open(dst).convert("RGBA"))
+    hole = np.zeros((40, 40), bool)
+    hole[10:30, 10:30] = True
+    assert np.array_equal(out[..., 3] == 0, hole)
+    assert (out[..., :3][out[..., 3] > 0] == 180).all()

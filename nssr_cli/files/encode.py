@@ -47,12 +47,24 @@ def extension_for(fmt: str) -> str:
     return exts[0] if exts else "." + fmt.lower()
 
 
-# Formats whose files keep an alpha plane as Pillow writes them (GIF: one transparent level).
+# Formats whose files keep an alpha plane as Pillow writes them (GIF: transparent or opaque).
 _ALPHA = ("PNG", "WEBP", "TIFF", "GIF", "AVIF", "TGA", "QOI")
 
 
 def check_storable(pic: Picture, fmt: str) -> None:
-    """Refuse, before any work, what the format cannot hold (or cannot be written at all)."""
+    """Refuse, before any work, what the format cannot hold (or cannot be written at all).
+    ``pic`` is the decoded input: GIF refuses partly transparent pixels in it, not the soft
+    edges its upscaled alpha gains (those are cut at 50 % when it is written)."""
+    _check_format(pic, fmt)
+    if fmt == "GIF" and any(_partly_transparent(f.alpha) for f in pic.frames):
+        raise OutputError(
+            "the image has partly transparent pixels, which GIF cannot store (a GIF pixel is "
+            "either transparent or opaque); write PNG, WebP or TIFF instead (e.g. -f png or -o "
+            "NAME.png)"
+        )
+
+
+def _check_format(pic: Picture, fmt: str) -> None:
     if not writable(fmt):
         raise OutputError(
             f"nssr does not write {fmt} images; choose {writable_names()} "
@@ -70,9 +82,29 @@ def check_storable(pic: Picture, fmt: str) -> None:
         )
 
 
+def _partly_transparent(alpha: np.ndarray | None) -> bool:
+    if alpha is None:
+        return False
+    peak = np.iinfo(alpha.dtype).max
+    return bool(np.any((alpha != 0) & (alpha != peak)))
+
+
+def _one_bit_alpha(frame: Frame) -> Frame:
+    """GIF's transparency: alpha cut at 50 % (a transparent area keeps its size at any scale),
+    and colour 0 under alpha 0, so that every clear pixel maps to one palette entry."""
+    if frame.alpha is None:
+        return frame
+    peak = np.iinfo(frame.alpha.dtype).max
+    shown = frame.alpha > peak // 2
+    color = np.where(shown if frame.color.ndim == 2 else shown[..., None], frame.color, 0)
+    alpha = np.where(shown, peak, 0).astype(frame.alpha.dtype)
+    return Frame(color.astype(frame.color.dtype), alpha, frame.duration)
+
+
 def encode(pic: Picture, fmt: str, *, quality: int = DEFAULT_QUALITY) -> bytes:
-    """Encode every frame of ``pic`` as ``fmt`` with its ICC profile and EXIF where possible."""
-    check_storable(pic, fmt)
+    """Encode every frame of ``pic`` as ``fmt`` with its ICC profile and EXIF where possible
+    (GIF: alpha cut at 50 %)."""
+    _check_format(pic, fmt)
     deep = pic.frames[0].color.dtype == np.uint16
     if deep and fmt in _DEEP and pic.mode != "I;16" and len(pic.frames) > 1:
         raise OutputError(
@@ -87,7 +119,10 @@ def encode(pic: Picture, fmt: str, *, quality: int = DEFAULT_QUALITY) -> bytes:
             raise OutputError("not enough memory to encode the PNG output") from None
     if deep and fmt == "TIFF" and pic.mode != "I;16":
         return encode_tiff16(_stack(pic.frames[0]), icc=pic.icc)
-    images = [_to_pil(f, keep16=deep and fmt in _DEEP) for f in pic.frames]
+    one_bit = _one_bit_alpha if fmt == "GIF" else lambda f: f
+    images = [_to_pil(one_bit(f), keep16=deep and fmt in _DEEP) for f in pic.frames]
+    if fmt == "GIF":  # Pillow's GIF writer takes grey+alpha as grey, dropping the alpha
+        images = [im.convert("RGBA") if im.mode == "LA" else im for im in images]
     if fmt == "QOI":  # colour only: grey goes in as equal R, G and B, losing nothing
         images = [im.convert("RGBA" if im.mode == "LA" else "RGB") if im.mode in ("L", "LA")
                   else im for im in images]  # fmt: skip
