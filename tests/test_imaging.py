@@ -137,6 +137,45 @@ def test_animations_keep_every_frame_and_duration(fmt: str) -> None:
     assert durations == [40, 60, 80]
 
 
+def _plays(data: bytes) -> int | None:
+    """How many times an animation plays (0: forever), as browsers read it; None: no animation.
+    GIF counts repeats after the first play, and no loop extension means once; APNG and WebP
+    count plays."""
+    im = reopen(data)
+    loop = im.info.get("loop")
+    if im.format == "GIF":
+        return 1 if loop is None else 0 if loop == 0 else loop + 1
+    return loop
+
+
+def _looping(fmt: str, plays: int) -> bytes:
+    """A 3-frame animation in ``fmt`` that plays ``plays`` times (0: forever)."""
+    frames = [Image.fromarray(np.roll(gradient(16, 16), 4 * i, axis=1)) for i in range(3)]
+    if fmt == "GIF":
+        loop = {} if plays == 1 else {"loop": 0 if plays == 0 else plays - 1}
+    else:
+        loop = {"loop": plays}
+    return encoded(frames[0], fmt, save_all=True, append_images=frames[1:], duration=50, **loop)
+
+
+@pytest.mark.parametrize("plays", [1, 0, 3])
+@pytest.mark.parametrize("src", ["GIF", "PNG", "WEBP"])
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
+def test_animations_play_as_often_as_their_input(src: str, fmt: str, plays: int) -> None:
+    data = _looping(src, plays)
+    assert _plays(data) == plays
+    out = encode(decode(data, "anim"), fmt)
+    assert _plays(out) == plays, (src, fmt)
+    if fmt == "GIF" and plays == 1:
+        assert b"NETSCAPE2.0" not in out  # plays once: no loop extension at all
+
+
+def test_pages_become_an_animation_that_plays_once() -> None:
+    pages = [Image.fromarray(np.roll(gradient(16, 16), 4 * i, axis=1)) for i in range(3)]
+    pic = decode(encoded(pages[0], "TIFF", save_all=True, append_images=pages[1:]), "m.tif")
+    assert [_plays(encode(pic, fmt)) for fmt in ("GIF", "PNG", "WEBP")] == [1, 1, 1]
+
+
 def test_multipage_tiff_keeps_every_page() -> None:
     pages = [Image.fromarray(gradient(8 + i, 10)) for i in range(3)]
     pic = decode(encoded(pages[0], "TIFF", save_all=True, append_images=pages[1:]), "m.tif")

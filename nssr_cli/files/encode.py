@@ -198,7 +198,21 @@ def _params(pic: Picture, fmt: str, quality: int) -> dict[str, Any]:
         durations = [f.duration for f in pic.frames]
         if all(d is not None for d in durations):
             p["duration"] = durations
-        p["loop"] = pic.info.get("loop", 0)
+        loop = _loop(pic, fmt)
+        if loop is not None:
+            p["loop"] = loop
         if fmt == "GIF":
             p["disposal"] = 2  # frames are whole canvases: clear before drawing the next
     return p
+
+
+def _loop(pic: Picture, fmt: str) -> int | None:
+    """The loop count that makes an animation in ``fmt`` play as often as its input (0: forever;
+    ``None``: write none). A GIF's count is of repeats after the first play, and a GIF without
+    one plays once; APNG and WebP count plays. An input without a count (a GIF that plays once,
+    TIFF pages) plays once."""
+    loop = pic.info.get("loop")
+    plays = 1 if loop is None else loop + 1 if pic.format == "GIF" and loop else loop
+    if fmt == "GIF":
+        return None if plays == 1 else min(max(plays - 1, 0), 0xFFFF)
+    return min(plays, 0xFFFF)
