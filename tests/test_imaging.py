@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from helpers_images import bomb_png, encoded, gradient, png16_reference, srgb_profile
 from PIL import Image, ImageOps
+from test_cli_upscale import run_subprocess
 
 from nssr_cli.errors import InputError, OutputError, UsageError
 from nssr_cli.files.decode import decode
@@ -227,6 +228,36 @@ def test_grayscale_stays_grayscale_in_every_format() -> None:
     pic = decode(encoded(RGB.convert("L")), "g.png")
     for fmt in ("PNG", "JPEG", "TIFF", "BMP"):
         assert reopen(encode(pic, fmt)).mode == "L", fmt
+
+
+def _webp_kind(data: bytes) -> set[bytes]:
+    """The kinds of image data in a WebP file: ``VP8L`` lossless, ``VP8 `` lossy."""
+    return {kind for kind in (b"VP8L", b"VP8 ") if kind in data}
+
+
+@pytest.mark.parametrize("animated", [False, True])
+@pytest.mark.parametrize("alpha", [False, True])
+def test_a_lossless_webp_stays_lossless(tmp_path, animated: bool, alpha: bool) -> None:
+    frames = [Image.fromarray(np.roll(gradient(16, 16, 4 if alpha else 3), 3 * i, 1)) for i in
+              range(3 if animated else 1)]  # fmt: skip
+    src = tmp_path / "a.webp"
+    frames[0].save(src, save_all=animated, append_images=frames[1:], lossless=True)
+    assert _webp_kind(src.read_bytes()) == {b"VP8L"}
+    assert run_subprocess(["upscale", str(src), "--kernel", "bicubic"]).returncode == 0
+    assert _webp_kind((tmp_path / "a_x2.webp").read_bytes()) == {b"VP8L"}
+    # --quality given: the user asks for lossy
+    args = ["upscale", str(src), "-o", str(tmp_path / "q.webp"), "--quality", "90"]
+    assert run_subprocess(args).returncode == 0
+    assert _webp_kind((tmp_path / "q.webp").read_bytes()) == {b"VP8 "}
+
+
+def test_a_lossy_webp_and_other_inputs_are_written_lossy() -> None:
+    lossy = decode(encoded(RGB, "WEBP", quality=90), "l.webp")
+    assert _webp_kind(encode(lossy, "WEBP")) == {b"VP8 "}
+    assert _webp_kind(encode(decode(encoded(RGB), "p.png"), "WEBP")) == {b"VP8 "}
+    lossless = decode(encoded(RGB, "WEBP", lossless=True), "l.webp")
+    assert _webp_kind(encode(lossless, "WEBP")) == {b"VP8L"}
+    assert _webp_kind(encode(lossless, "WEBP", quality=95)) == {b"VP8 "}
 
 
 def test_quality_is_used() -> None:

@@ -38,7 +38,6 @@ from nssr_cli.batch.ray_session import connect, import_ray
 from nssr_cli.batch.run import Result, Settings, Upscaler, process
 from nssr_cli.errors import UsageError, interruption
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, configure_limits
-from nssr_cli.files.encode import DEFAULT_QUALITY
 
 RETRIES = 3  # a file whose worker dies is tried this many more times
 STOP_WAIT = 10.0  # seconds an interrupted run waits for its tasks to see the stop signal
@@ -284,7 +283,7 @@ def upscale_paths(
     recursive: bool = False,
     overwrite: bool = False,
     skip_existing: bool = False,
-    quality: int = DEFAULT_QUALITY,
+    quality: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     gpus_per_worker: float | None = None,
     address: str = "local",

@@ -27,7 +27,7 @@ from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.errors import InputError, NssrError, NssrWarning, OutputError
 from nssr_cli.files.atomic import DiskFullError, PublishCancelled, publish
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode
-from nssr_cli.files.encode import DEFAULT_QUALITY, check_storable, encode
+from nssr_cli.files.encode import check_storable, encode
 from nssr_cli.files.picture import Frame, Picture
 from nssr_cli.kernels.bank import BANK_SCALES, bank_entries, bank_scale, select_kernel
 from nssr_cli.kernels.files import resolve_kernel
@@ -87,7 +87,7 @@ class Settings:
     many decode/encode threads overlap with the upscale, and the scale (to check each job's
     memory from its file's header, before decoding)."""
 
-    quality: int = DEFAULT_QUALITY
+    quality: int | None = None  # None: DEFAULT_QUALITY, and a lossless WebP stays lossless
     max_pixels: int = DEFAULT_MAX_PIXELS
     workers: int = 2
     scale: float = 1.0

@@ -51,7 +51,12 @@ def upscale(
         ),
     ] = None,
     quality: Annotated[
-        int, typer.Option(min=1, max=100, help="JPEG/WebP quality.")
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            min=1,
+            max=100,
+            help="JPEG/WebP quality \\[default: 95; a lossless WebP stays lossless without it].",
+        ),
     ] = DEFAULT.quality,
     suffix: Annotated[_Str, typer.Option(help="Output name suffix \\[default: _x<S>].")] = None,
     recursive: Annotated[bool, typer.Option("-r", "--recursive", help="Take subfolders.")] = False,

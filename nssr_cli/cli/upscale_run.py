@@ -37,7 +37,7 @@ class UpscaleOptions:
     blur: str = "auto"
     device: str = "auto"
     tile: int | None = None
-    quality: int = 95
+    quality: int | None = None  # None: 95, and a lossless WebP stays lossless
     suffix: str | None = None
     recursive: bool = False
     overwrite: bool = False

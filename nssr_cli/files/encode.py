@@ -101,9 +101,10 @@ def _one_bit_alpha(frame: Frame) -> Frame:
     return Frame(color.astype(frame.color.dtype), alpha, frame.duration)
 
 
-def encode(pic: Picture, fmt: str, *, quality: int = DEFAULT_QUALITY) -> bytes:
+def encode(pic: Picture, fmt: str, *, quality: int | None = None) -> bytes:
     """Encode every frame of ``pic`` as ``fmt`` with its ICC profile and EXIF where possible
-    (GIF: alpha cut at 50 %)."""
+    (GIF: alpha cut at 50 %). ``quality`` (JPEG, WebP): :data:`DEFAULT_QUALITY` when ``None``,
+    and then a lossless WebP input is written lossless."""
     _check_format(pic, fmt)
     deep = pic.frames[0].color.dtype == np.uint16
     if deep and fmt in _DEEP and pic.mode != "I;16" and len(pic.frames) > 1:
@@ -179,7 +180,8 @@ def _subsampling(pic: Picture, quality: int) -> int:
     return 0 if quality >= 90 else 2
 
 
-def _params(pic: Picture, fmt: str, quality: int) -> dict[str, Any]:
+def _params(pic: Picture, fmt: str, given: int | None) -> dict[str, Any]:
+    quality = DEFAULT_QUALITY if given is None else given
     p: dict[str, Any] = {}
     if fmt in ("JPEG", "WEBP", "PNG", "TIFF"):
         if pic.icc:
@@ -188,6 +190,8 @@ def _params(pic: Picture, fmt: str, quality: int) -> dict[str, Any]:
             p["exif"] = _tiff_exif(pic.exif) if fmt == "TIFF" else pic.exif
     if fmt == "JPEG":
         p.update(quality=quality, subsampling=_subsampling(pic, quality))
+    elif fmt == "WEBP" and given is None and pic.info.get("webp_lossless"):
+        p.update(lossless=True, method=4)
     elif fmt == "WEBP":
         p.update(quality=quality, method=4)
     elif fmt == "TIFF":
