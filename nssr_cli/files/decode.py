@@ -17,7 +17,7 @@ from nssr_cli.errors import InputError, NssrError
 from nssr_cli.files.deep16 import deep_rawmode, read_deep
 from nssr_cli.files.formats import READABLE_NAMES, open_image
 from nssr_cli.files.header import pixels, read_header, too_many_pixels
-from nssr_cli.files.metadata import webp_lossless
+from nssr_cli.files.metadata import carried, webp_lossless
 from nssr_cli.files.picture import Frame, Header, Picture
 
 ORIENTATION = 0x0112
@@ -105,7 +105,7 @@ def _decode(
         frames, (exif, orientation) = [frame], _exif(im)
     frames = [_writable(_orient(f, orientation)) for f in frames]
     info = {k: im.info[k] for k in ("loop", "dpi") if k in im.info}
-    info.update(lossless)
+    info.update(lossless, **carried(im))
     luma = _luma_quantization(im)
     if luma is not None:
         info["quantization"] = luma

@@ -17,12 +17,14 @@ from PIL import Image
 from nssr_cli.errors import OutputError, UsageError
 from nssr_cli.files.deep16 import encode_tiff16
 from nssr_cli.files.formats import format_of_extension, writable, writable_names
+from nssr_cli.files.metadata import JPEG_XMP_BYTES, XMP_BYTES, output_xmp, png_chunks
 from nssr_cli.files.picture import Frame, Picture
 from nssr_cli.files.png import encode_png
 
 DEFAULT_QUALITY = 95
 _ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
 _DEEP = ("PNG", "TIFF")
+_XMP_LIMIT = {"JPEG": JPEG_XMP_BYTES, "WEBP": XMP_BYTES}
 
 
 def format_name(name: str) -> str:
@@ -113,8 +115,13 @@ def encode(pic: Picture, fmt: str, *, quality: int | None = None) -> bytes:
         )
     if fmt == "PNG" and len(pic.frames) == 1:  # our writer: Pillow's settings on every core
         try:
+            more = png_chunks(pic.info, pic.icc, pic.size).chunks
             return encode_png(
-                _stack(pic.frames[0]), icc=pic.icc, exif=pic.exif, dpi=pic.info.get("dpi")
+                _stack(pic.frames[0]),
+                icc=pic.icc,
+                exif=pic.exif,
+                dpi=pic.info.get("dpi"),
+                chunks=[(kind, data) for kind, data, *_ in more],
             )
         except MemoryError:
             raise OutputError("not enough memory to encode the PNG output") from None
@@ -159,14 +166,18 @@ def _to_pil(frame: Frame, *, keep16: bool) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr.squeeze(2) if mode == "L" else arr), mode)
 
 
-def _tiff_exif(exif: bytes) -> bytes:
+def _tiff_tags(exif: bytes | None, xmp: bytes | None) -> bytes | None:
     """The EXIF a compressed TIFF can take: its first-IFD tags, without the EXIF and GPS
-    sub-IFDs — libtiff (which writes Pillow's compressed TIFFs) refuses those, failing the save."""
+    sub-IFDs — libtiff (which writes Pillow's compressed TIFFs) refuses those, failing the save
+    — and the XMP tag (700)."""
     tags = Image.Exif()
-    tags.load(exif)
+    if exif:
+        tags.load(exif)
     for pointer in (0x8769, 0x8825):  # EXIF sub-IFD, GPS sub-IFD
         tags.pop(pointer, None)
-    return tags.tobytes()
+    if xmp:
+        tags[700] = xmp
+    return tags.tobytes() if len(tags) else None
 
 
 def _subsampling(pic: Picture, quality: int) -> int:
@@ -186,16 +197,24 @@ def _params(pic: Picture, fmt: str, given: int | None) -> dict[str, Any]:
     if fmt in ("JPEG", "WEBP", "PNG", "TIFF"):
         if pic.icc:
             p["icc_profile"] = pic.icc
-        if pic.exif:
-            p["exif"] = _tiff_exif(pic.exif) if fmt == "TIFF" else pic.exif
+        if pic.exif and fmt != "TIFF":
+            p["exif"] = pic.exif
+    if fmt in ("JPEG", "WEBP") and (xmp := output_xmp(pic.info, pic.size, _XMP_LIMIT[fmt])):
+        p["xmp"] = xmp
+    if fmt == "PNG":
+        p["pnginfo"] = png_chunks(pic.info, pic.icc, pic.size)
     if fmt == "JPEG":
         p.update(quality=quality, subsampling=_subsampling(pic, quality))
+        if pic.info.get("comment"):
+            p["comment"] = pic.info["comment"]
     elif fmt == "WEBP" and given is None and pic.info.get("webp_lossless"):
         p.update(lossless=True, method=4)
     elif fmt == "WEBP":
         p.update(quality=quality, method=4)
     elif fmt == "TIFF":
         p["compression"] = "tiff_adobe_deflate"
+        if tags := _tiff_tags(pic.exif, output_xmp(pic.info, pic.size)):
+            p["exif"] = tags
     if "dpi" in pic.info and fmt in ("JPEG", "PNG", "TIFF"):
         p["dpi"] = pic.info["dpi"]
     if len(pic.frames) > 1:

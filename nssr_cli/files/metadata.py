@@ -1,14 +1,111 @@
-"""What an output carries from its input besides pixels, ICC, EXIF and DPI: how a WebP was
-compressed (a lossless WebP stays lossless).
+"""What an output carries from its input besides pixels, ICC, EXIF and DPI: XMP, a PNG's colour
+chunks (gAMA, cHRM, sRGB) and text chunks, a JPEG's comment, and how a WebP was compressed
+(a lossless WebP stays lossless).
 
-Read at decode time into :attr:`~nssr_cli.files.picture.Picture.info`, used at encode time.
+Read at decode time into :attr:`~nssr_cli.files.picture.Picture.info` (:func:`carried`,
+:func:`webp_lossless`), written at encode time (:func:`png_chunks`, :func:`output_xmp`). Sizes
+are bounded: XMP above :data:`XMP_BYTES`, and PNG text beyond :data:`TEXT_BYTES` in all, are
+dropped rather than copied into every output (Pillow itself reads at most 64 MB of PNG text).
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
+import struct
 from typing import Any
 
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+XMP_BYTES = 1 << 20  # larger XMP is dropped (XMP of real photos is a few KiB)
+JPEG_XMP_BYTES = 65533 - 2 - 29  # what one APP1 segment holds after its namespace
+TEXT_BYTES = 1 << 20  # PNG text chunks, keys and values together; later ones are dropped
+_XMP_KEY = "XML:com.adobe.xmp"  # the iTXt chunk that holds a PNG's XMP
+_PNG_COLOUR = ("gamma", "chromaticity", "srgb")
+
+
+def carried(im: Image.Image) -> dict[str, Any]:
+    """What a decoded image carries besides ICC, EXIF and DPI, as ``Picture.info`` keys:
+    ``xmp`` (bytes), a JPEG's ``comment`` (bytes), a PNG's ``gamma``, ``chromaticity``,
+    ``srgb`` (as Pillow reads them) and ``text`` (``[(key, value)]``, Pillow's ``str`` or
+    ``iTXt`` values)."""
+    info: dict[str, Any] = {}
+    xmp = im.info.get("xmp")
+    xmp = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
+    if isinstance(xmp, bytes) and 0 < len(xmp) <= XMP_BYTES:
+        info["xmp"] = xmp
+    comment = im.info.get("comment")
+    if im.format in ("JPEG", "MPO") and isinstance(comment, bytes) and comment:
+        info["comment"] = comment
+    if im.format == "PNG":
+        info.update({k: im.info[k] for k in _PNG_COLOUR if k in im.info})
+        if text := _png_text(im):
+            info["text"] = text
+    return info
+
+
+def _png_text(im: Image.Image) -> list[tuple[str, str]]:
+    """A PNG's text chunks: Pillow's text values are its only ``str`` ones besides XMP. Those
+    after the pixels are there once ``im`` is loaded (a 16-bit colour PNG's ``im`` is not:
+    :mod:`nssr_cli.files.deep16` decodes a copy, so only its text before the pixels is seen)."""
+    text, size = [], 0
+    for key, value in im.info.items():
+        if not isinstance(value, str) or key in ("xmp", _XMP_KEY):  # XMP is carried as XMP
+            continue
+        if key.startswith("Raw profile type "):  # ImageMagick's hex EXIF, XMP…: stale once
+            continue  # the pixels are rotated and resized, and carried as themselves
+        size += len(key) + len(value)
+        if size > TEXT_BYTES:
+            break
+        text.append((key, value))
+    return text
+
+
+def output_xmp(info: dict[str, Any], size: tuple[int, int], limit: int = XMP_BYTES) -> bytes | None:
+    """The input's XMP for an upright, upscaled output of ``size`` (width, height): orientation
+    1, and the pixel dimensions the output's; ``None`` if there is none or it is above
+    ``limit`` bytes."""
+    xmp = info.get("xmp")
+    if not xmp:
+        return None
+    values = {b"Orientation": b"1", b"PixelXDimension": b"%d" % size[0],
+              b"ImageWidth": b"%d" % size[0], b"PixelYDimension": b"%d" % size[1],
+              b"ImageLength": b"%d" % size[1]}  # fmt: skip
+    xmp = _XMP_ATTRIBUTE.sub(lambda m: m[1] + m[3] + values[m[2]] + m[3], xmp)
+    xmp = _XMP_ELEMENT.sub(lambda m: m[1] + values[m[3]] + m[4], xmp)
+    return xmp if len(xmp) <= limit else None
+
+
+_NAMES = rb"(Orientation|PixelXDimension|PixelYDimension|ImageWidth|ImageLength)"
+# tiff:Orientation="6" (an attribute), or <tiff:Orientation>6</tiff:Orientation> (an element)
+_XMP_ATTRIBUTE = re.compile(rb"(\b[\w.-]+:" + _NAMES + rb"""\s*=\s*)(["'])[^"'<>]*\3""")
+_XMP_ELEMENT = re.compile(rb"(<([\w.-]+:)" + _NAMES + rb"(?:\s[^<>]*)?>)[^<>]*(</\2\3\s*>)")
+
+
+def png_chunks(info: dict[str, Any], icc: bytes | None, size: tuple[int, int]) -> PngInfo:
+    """The chunks a PNG output carries besides iCCP, pHYs and eXIf, in a :class:`PngInfo`
+    (``.chunks``: ``(type, data, after_idat)``): gAMA, cHRM and sRGB only without an ICC
+    profile (which overrides them, in the PNG specification), text, and XMP."""
+    png = PngInfo()
+    if not icc:
+        try:
+            if (gamma := info.get("gamma")) is not None:
+                png.add(b"gAMA", struct.pack(">I", round(gamma * 100000)))
+            if (white_and_primaries := info.get("chromaticity")) is not None:
+                data = struct.pack(">8I", *(round(v * 100000) for v in white_and_primaries))
+                png.add(b"cHRM", data)
+            if info.get("srgb") in (0, 1, 2, 3):
+                png.add(b"sRGB", bytes([info["srgb"]]))
+        except (struct.error, TypeError, ValueError, OverflowError):
+            pass  # values no PNG chunk can hold: dropped
+    for key, value in info.get("text", ()):
+        png.add_text(key, value, zip=len(value) > 1024)
+    xmp = output_xmp(info, size)
+    with contextlib.suppress(UnicodeDecodeError):  # XMP is UTF-8; anything else is dropped
+        if xmp:
+            png.add_itxt(_XMP_KEY, xmp.decode("utf-8"))
+    return png
 
 
 def webp_lossless(im: Image.Image) -> dict[str, Any]:

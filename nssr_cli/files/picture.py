@@ -31,7 +31,8 @@ class Picture:
     format: str  # Pillow's name for the source format, e.g. "PNG"
     icc: bytes | None = None
     exif: bytes | None = None  # with orientation reset to 1
-    info: dict[str, Any] = field(default_factory=dict)  # "loop", "dpi", JPEG "quantization"
+    # "loop", "dpi", JPEG "quantization", and what files.metadata carries ("xmp", "text"…)
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -2,7 +2,8 @@
 
 Pillow's PNG encoder runs on one core, and for a 12-megapixel upscale it spends longer in
 deflate than nssr spends on everything else. This writer makes the same kind of file
-(8- or 16-bit gray, gray+alpha, RGB or RGBA; ICC profile, EXIF and DPI kept) with the same
+(8- or 16-bit gray, gray+alpha, RGB or RGBA; ICC profile, EXIF, DPI and any other chunks
+the caller gives kept) with the same
 settings — each scanline's filter chosen by Pillow's rule, deflate level 6 with the
 ``Z_FILTERED`` strategy — but the way ``pigz`` writes gzip: the scanlines are cut into bands,
 each band is filtered and deflated on its own thread, its compressor primed with the 32 KiB of
@@ -17,7 +18,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -45,9 +46,11 @@ def encode_png(
     icc: bytes | None = None,
     exif: bytes | None = None,
     dpi: tuple[float, float] | None = None,
+    chunks: Sequence[tuple[bytes, bytes]] = (),
     threads: int | None = None,
 ) -> bytes:
-    """``(H, W)`` or ``(H, W, C)`` uint8 or uint16 pixels (C = 1, 2, 3 or 4) → PNG file bytes."""
+    """``(H, W)`` or ``(H, W, C)`` uint8 or uint16 pixels (C = 1, 2, 3 or 4) → PNG file bytes.
+    ``chunks``: more ``(type, data)`` chunks to write before the pixels (gAMA, text…)."""
     a = arr if arr.ndim == 3 else arr[:, :, None]
     h, w, c = a.shape
     if a.dtype not in (np.uint8, np.uint16) or c not in _COLOR_TYPE or h < 1 or w < 1:
@@ -64,6 +67,8 @@ def encode_png(
         _chunk(parts, b"pHYs", struct.pack(">IIB", *ppm, 1))
     if exif:
         _chunk(parts, b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
+    for kind, data in chunks:
+        _chunk(parts, kind, data)
     stream = memoryview(deflate_scanlines(rows, c * a.dtype.itemsize, threads=threads))
     for i in range(0, len(stream), _IDAT_BYTES):
         _chunk(parts, b"IDAT", stream[i : i + _IDAT_BYTES])

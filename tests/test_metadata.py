@@ -1,0 +1,158 @@
+"""What an output carries from its input besides ICC, EXIF and DPI (``files.metadata``): a PNG's
+gAMA, cHRM and sRGB (only without an ICC profile) and text, XMP (orientation 1, the output's
+pixel dimensions) into JPEG, PNG, WebP and TIFF, the JPEG comment; and the size caps."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from helpers_images import encoded, gradient, png16_reference, srgb_profile
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+from test_cli_upscale import nssr
+
+from nssr_cli.files.decode import decode
+from nssr_cli.files.encode import encode
+from nssr_cli.files.metadata import JPEG_XMP_BYTES, TEXT_BYTES, XMP_BYTES
+
+CHROMATICITY = (0.3127, 0.329, 0.64, 0.33, 0.3, 0.6, 0.15, 0.06)
+XMP = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+    b'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+    b'xmlns:exif="http://ns.adobe.com/exif/1.0/" tiff:Orientation="6" exif:PixelXDimension="32">'
+    b"<exif:PixelYDimension>24</exif:PixelYDimension><dc:rights>Copyright Jane Doe</dc:rights>"
+    b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _with_chunks(png: bytes, before: bytes, after: bytes = b"") -> bytes:
+    """A PNG file with chunks added before its first IDAT and before its IEND."""
+    i, j = png.index(b"IDAT") - 4, png.index(b"IEND") - 4
+    return png[:i] + before + png[i:j] + after + png[j:]
+
+
+def _colour_chunks(gamma: int = 100000) -> bytes:
+    chromaticity = struct.pack(">8I", *(round(v * 100000) for v in CHROMATICITY))
+    return _chunk(b"gAMA", struct.pack(">I", gamma)) + _chunk(b"cHRM", chromaticity)
+
+
+def _text_png(png: bytes) -> bytes:
+    """``png`` with colour chunks, a tEXt before the pixels, a zTXt and an iTXt after them."""
+    late = _chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"late comment"))
+    late += _chunk(b"iTXt", "Title\0\0\0de\0Titel\0Grüße".encode())
+    stale = _chunk(b"tEXt", b"Raw profile type exif\0\nexif\n      8\n4578696600000000\n")
+    return _with_chunks(
+        png, _colour_chunks() + _chunk(b"tEXt", b"Copyright\0(c) Jane"), late + stale
+    )
+
+
+def _upscaled(tmp_path, capsys, monkeypatch, data: bytes, name: str, out: str) -> Image.Image:
+    src, dst = tmp_path / name, tmp_path / out
+    src.write_bytes(data)
+    args = ["upscale", str(src), "-s", "2", "--kernel", "bicubic", "-o", str(dst), "--overwrite"]
+    code, _, err = nssr(args, capsys, monkeypatch)
+    assert code == 0, err
+    im = Image.open(dst)
+    im.load()
+    return im
+
+
+@pytest.mark.parametrize(
+    "png",
+    [
+        encoded(Image.fromarray(gradient(12, 16))),
+        png16_reference(gradient(12, 16, 3, np.uint16)),  # 16-bit colour: its own reader
+        encoded(Image.fromarray(gradient(12, 16, 1))),
+    ],
+    ids=["rgb", "rgb16", "gray"],
+)
+def test_png_colour_and_text_chunks_are_carried(tmp_path, capsys, monkeypatch, png) -> None:
+    out = _upscaled(tmp_path, capsys, monkeypatch, _text_png(png), "a.png", "b.png")
+    assert out.info["gamma"] == 1.0
+    assert out.info["chromaticity"] == CHROMATICITY
+    assert out.text["Copyright"] == "(c) Jane" and "Raw profile type exif" not in out.text
+    if png[24] != 16:  # IHDR bit depth; 16-bit colour: text after the pixels is not seen
+        assert out.text["Comment"] == "late comment"
+        assert out.text["Title"] == "Grüße" and out.text["Title"].lang == "de"
+
+
+def test_an_animated_png_carries_them_too(tmp_path, capsys, monkeypatch) -> None:
+    frames = [Image.fromarray(np.roll(gradient(12, 16), 3 * i, axis=1)) for i in range(3)]
+    info = PngInfo()
+    info.add(b"sRGB", b"\x01")
+    info.add_text("Copyright", "(c) Jane")
+    apng = encoded(frames[0], "PNG", save_all=True, append_images=frames[1:], pnginfo=info)
+    out = _upscaled(tmp_path, capsys, monkeypatch, apng, "a.png", "b.png")
+    assert out.n_frames == 3 and out.info["srgb"] == 1 and out.text["Copyright"] == "(c) Jane"
+
+
+def test_an_icc_profile_overrides_gamma_and_srgb(tmp_path, capsys, monkeypatch) -> None:
+    png = encoded(Image.fromarray(gradient(12, 16)), icc_profile=srgb_profile())
+    data = _with_chunks(png, _colour_chunks(45455) + _chunk(b"sRGB", b"\0"))
+    out = _upscaled(tmp_path, capsys, monkeypatch, data, "a.png", "b.png")
+    assert out.info["icc_profile"] == srgb_profile()
+    assert not {"gamma", "chromaticity", "srgb"} & set(out.info)  # the profile says it all
+
+
+def _upright(xmp: bytes, size: tuple[int, int]) -> bytes:
+    w, h = size
+    return (
+        XMP.replace(b'Orientation="6"', b'Orientation="1"')
+        .replace(b'PixelXDimension="32"', b'PixelXDimension="%d"' % w)
+        .replace(b"<exif:PixelYDimension>24<", b"<exif:PixelYDimension>%d<" % h)
+    )
+
+
+def test_jpeg_xmp_and_comment_are_carried_upright(tmp_path, capsys, monkeypatch) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated: the output is 48×64 and says orientation 1, in XMP too
+    jpeg = encoded(Image.fromarray(gradient(24, 32)), "JPEG", exif=exif, xmp=XMP, comment=b"hi!")
+    out = _upscaled(tmp_path, capsys, monkeypatch, jpeg, "a.jpg", "b.jpg")
+    assert out.size == (48, 64) and out.getexif()[0x0112] == 1
+    assert out.info["xmp"] == _upright(XMP, (48, 64))
+    assert out.info["comment"] == b"hi!"
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
+@pytest.mark.parametrize("src", ["JPEG", "PNG", "WEBP", "TIFF"])
+def test_xmp_reaches_every_format_that_holds_it(src: str, fmt: str) -> None:
+    im = Image.fromarray(gradient(24, 32))
+    if src == "PNG":
+        info = PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", XMP.decode())
+        data = encoded(im, "PNG", pnginfo=info)
+    elif src == "TIFF":
+        data = encoded(im, "TIFF", tiffinfo={700: XMP})
+    else:
+        data = encoded(im, src, xmp=XMP)
+    out = Image.open(io.BytesIO(encode(decode(data, "a"), fmt)))
+    assert out.size == (24, 32)  # XMP's orientation 6 (without EXIF's) was applied
+    xmp = out.info["xmp"]
+    xmp = xmp.encode() if isinstance(xmp, str) else xmp
+    if src == "TIFF":  # Pillow applies a TIFF's orientation as it loads, and drops it from XMP
+        xmp = xmp.replace(b'/"  exif:', b'/" tiff:Orientation="1" exif:')
+    assert xmp == _upright(XMP, out.size), (src, fmt)
+
+
+def test_xmp_and_text_are_bounded() -> None:
+    big = XMP.replace(b"Jane Doe", b"x" * (XMP_BYTES + 1))
+    im = Image.fromarray(gradient(12, 16))
+    pic = decode(encoded(im, "WEBP", xmp=big), "big.webp")
+    assert "xmp" not in Image.open(io.BytesIO(encode(pic, "WEBP"))).info  # dropped, not copied
+    mid = XMP.replace(b"Jane Doe", b"x" * JPEG_XMP_BYTES)  # too large for a JPEG segment only
+    pic = decode(encoded(im, "WEBP", xmp=mid), "mid.webp")
+    assert "xmp" not in Image.open(io.BytesIO(encode(pic, "JPEG"))).info
+    assert len(Image.open(io.BytesIO(encode(pic, "WEBP"))).info["xmp"]) == len(mid)
+    half = b"\0" + b"y" * (TEXT_BYTES // 2)
+    text = b"".join(_chunk(b"tEXt", b"K%d" % i + half) for i in range(3))
+    pic = decode(_with_chunks(encoded(im), text), "t.png")
+    assert list(Image.open(io.BytesIO(encode(pic, "PNG"))).text) == ["K0"]  # 1 MiB in all
