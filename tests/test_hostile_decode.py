@@ -130,7 +130,8 @@ def test_every_allowed_format_decodes(fmt: str) -> None:
     rgb = Image.fromarray(gradient(16, 24))
     params = {"save_all": True, "append_images": [rgb]} if fmt == "MPO" else {}
     pic = decode(encoded(rgb, fmt, **params), f"x.{fmt.lower()}")
-    assert pic.size == (24, 16) and pic.format == fmt
+    assert pic.size == (24, 16) and pic.format == ("JPEG" if fmt == "MPO" else fmt)
+    assert len(pic.frames) == 1  # a multi-picture JPEG is its first image
 
 
 # --- damaged compressed data --------------------------------------------------------------

@@ -5,10 +5,11 @@ premultiplied by alpha (no fringes where opaque meets transparent)."""
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
-from helpers_images import encoded, gradient, png16_reference
+from helpers_images import encoded, gradient, png16_reference, srgb_profile
 from PIL import Image, ImageOps
 from test_cli_upscale import nssr
 
@@ -186,6 +187,44 @@ def test_partly_transparent_images_keep_their_opaque_interior(tmp_path, capsys, 
     assert np.abs(a[interior] - b[..., :3][interior]).max() <= 1
 
 
+# --- a multi-picture JPEG (a phone's gain map, a camera's preview) is its first image ----------
+
+
+def test_a_multi_picture_jpeg_is_upscaled_as_its_first_image(tmp_path, capsys, monkeypatch):
+    photo = Image.fromarray(gradient(48, 64))
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    second = photo.resize((32, 24)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)  # a preview
+    params = {"quality": 75, "exif": exif.tobytes(), "icc_profile": srgb_profile()}
+    photo.save(tmp_path / "phone.jpg", "MPO", save_all=True, append_images=[second], **params)
+    photo.save(tmp_path / "plain.jpg", "JPEG", **params)  # the same first image, alone
+    with Image.open(tmp_path / "phone.jpg") as mpo:
+        assert mpo.format == "MPO" and mpo.n_frames == 2
+    args = ["upscale", str(tmp_path / "phone.jpg"), str(tmp_path / "plain.jpg"), "--json"]
+    code, out, err = nssr([*args, "-v"], capsys, monkeypatch)
+    assert code == 0, err
+    rows = {r["input"].rsplit("/", 1)[-1]: r for r in map(json.loads, out.splitlines())}
+    assert rows["phone.jpg"].pop("images_left_out") == 1 and "left out 1 further image" in err
+    assert "images_left_out" not in rows["plain.jpg"]
+    for key in ("kernel", "blur", "mode", "output_size"):  # JPEG quality 75 read from its table
+        assert rows["phone.jpg"][key] == rows["plain.jpg"][key], key
+    assert rows["phone.jpg"]["blur_info"]["jpeg_quality"] == 75
+    with Image.open(tmp_path / "phone_x2.jpg") as a, Image.open(tmp_path / "plain_x2.jpg") as b:
+        assert a.format == "JPEG" and getattr(a, "n_frames", 1) == 1 and a.size == (128, 96)
+        assert a.getexif().get(0x010F) == "TestCam" and a.info["icc_profile"] == srgb_profile()
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    png = tmp_path / "phone.png"
+    code, _, err = nssr(
+        ["upscale", str(tmp_path / "phone.jpg"), "-o", str(png)], capsys, monkeypatch
+    )
+    assert code == 0, err
+    with Image.open(png) as a:
+        assert getattr(a, "n_frames", 1) == 1 and a.size == (128, 96)  # not an animation
+    # the pixel limit counts the first image only (64×48 = 3072 pixels)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # nssr sets it
+    args = ["upscale", str(tmp_path / "phone.jpg"), "-o", str(tmp_path / "lim.jpg")]
+    args += ["--max-pixels", "3072"]
+    assert nssr(args, capsys, monkeypatch)[0] == 0
 @pytest.mark.parametrize("scale", ["2", "3", "2.5"])
 def test_fully_transparent_output_pixels_have_colour_0(tmp_path, capsys, monkeypatch, scale):
     # Transparent white beside opaque noise: the sharpened weight L(α) stays above 0 in places

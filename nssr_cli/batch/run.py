@@ -134,6 +134,8 @@ class Upscaler:
         name, kernel, report = self.choose(pic)
         plan, alpha_plan = self._plan(name, kernel), self._plan("\0bicubic", self.bicubic)
         report["device"] = resolve_device(self.device)  # where it ran: `auto` resolved
+        if pic.info.get("left_out"):  # a multi-picture JPEG's gain map or preview
+            report["images_left_out"] = pic.info["left_out"]
         frames = [
             Frame(upscale_planes(f.color, plan, tile=self.tile), None, f.duration)
             if f.alpha is None

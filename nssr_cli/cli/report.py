@@ -55,6 +55,9 @@ class UpscaleReport:
                 blur += f": {k['blur_info']['why']}"
             where = f", on {k['device']}" if k and k.get("device") else ""
             how = f" (kernel {k['kernel']}{blur}{where})" if k else ""
+            if k and k.get("images_left_out"):
+                n = k["images_left_out"]
+                how += f"; left out {n} further image{'s' * (n > 1)} (gain map, preview)"
             dst = res.job.output or "<stdout>"
             err.print(f"{res.status}: {res.job.source.name} → {dst}{how}", markup=False)
         if self.as_json:

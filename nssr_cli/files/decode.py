@@ -105,6 +105,8 @@ def _decode(
         frames, (exif, orientation) = [frame], _exif(im)
     frames = [_writable(_orient(f, orientation)) for f in frames]
     info = {k: im.info[k] for k in ("loop", "dpi") if k in im.info}
+    if header.left_out:
+        info["left_out"] = header.left_out
     info.update(lossless, **carried(im))
     luma = _luma_quantization(im)
     if luma is not None:
@@ -112,7 +114,7 @@ def _decode(
     sampling = _jpeg_sampling(im)
     if sampling is not None:
         info["jpeg_subsampling"] = sampling
-    return Picture(frames, im.format or "PNG", icc, exif, info)
+    return Picture(frames, header.format, icc, exif, info)
 
 
 def _jpeg_sampling(im: Image.Image) -> int | None:

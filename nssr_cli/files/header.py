@@ -11,19 +11,26 @@ from nssr_cli.files.picture import Header
 
 MAX_FRAMES = 10_000  # a frame costs time and bookkeeping even when it is tiny
 _CANVAS = ("GIF", "PNG", "WEBP")  # animations: every frame is decoded to the full canvas
+# Formats whose further images are not frames, and the format the file is then: a multi-picture
+# JPEG (MPO) is a JPEG photo, its first image; the others are an HDR gain map, a camera's
+# preview or a stereo pair's second view, never to be animated or upscaled.
+_PRIMARY_ONLY = {"MPO": "JPEG"}
 _BANDS = {"1": 1, "L": 1, "I": 1, "F": 1, "LA": 2, "La": 2, "PA": 4, "RGBA": 4, "RGBa": 4}
 
 
 def read_header(im: Image.Image, max_pixels: int) -> Header:
     """Frames, sizes and sample layout of an opened, not yet decoded image; refuses (with
     :class:`InputError`) a file whose frames hold more than ``max_pixels`` pixels in all or
-    more than :data:`MAX_FRAMES` frames. Leaves ``im`` at frame 0."""
-    n = getattr(im, "n_frames", 1)  # GIF/TIFF count frames from their headers, not pixels
+    more than :data:`MAX_FRAMES` frames. Leaves ``im`` at frame 0. A multi-picture JPEG is
+    its first image (the others are counted in ``Header.left_out``)."""
+    fmt = im.format or "PNG"
+    images = getattr(im, "n_frames", 1)  # GIF/TIFF count frames from their headers, not pixels
+    n = 1 if fmt in _PRIMARY_ONLY else images
     if n > MAX_FRAMES:
         raise InputError(f"the file has {n} frames, more than nssr processes ({MAX_FRAMES})")
     if n == 1 or (im.format or "") in _CANVAS:
         sizes = [im.size] * n
-    else:  # pages of their own sizes (TIFF, MPO): seeking reads a page's header only
+    else:  # pages of their own sizes (TIFF): seeking reads a page's header only
         sizes = []
         for i in range(n):
             im.seek(i)
@@ -37,7 +44,7 @@ def read_header(im: Image.Image, max_pixels: int) -> Header:
     deep = deep_rawmode(im)
     bands = 4 if n > 1 and im.format in _CANVAS else _bands(im, deep)
     itemsize = 2 if deep or im.mode.startswith("I") else 1
-    return Header(im.format or "PNG", tuple(sizes), bands, itemsize)
+    return Header(_PRIMARY_ONLY.get(fmt, fmt), tuple(sizes), bands, itemsize, images - n)
 
 
 def pixels(n: int) -> str:

@@ -31,7 +31,8 @@ class Picture:
     format: str  # Pillow's name for the source format, e.g. "PNG"
     icc: bytes | None = None
     exif: bytes | None = None  # with orientation reset to 1
-    # "loop", "dpi", JPEG "quantization", and what files.metadata carries ("xmp", "text"…)
+    # "loop", "dpi", JPEG "quantization", "left_out" (images not decoded: a gain map, a
+    # preview), and what files.metadata carries ("xmp", "text"…)
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -62,12 +63,15 @@ class Header:
     ``sizes`` holds ``(width, height)`` per frame (animations: the canvas, which every frame
     is decoded to); ``bands`` the samples per pixel once decoded (1 gray, 2 gray+alpha, 3 RGB,
     4 RGBA; an upper bound for animations) and ``itemsize`` the bytes per sample (1 or 2).
+    ``format`` is what the file is (``JPEG`` for a multi-picture JPEG); ``left_out`` counts the
+    images that are not decoded (a multi-picture JPEG's gain map or preview).
     """
 
     format: str
     sizes: tuple[tuple[int, int], ...]
     bands: int
     itemsize: int
+    left_out: int = 0
 
     @property
     def frames(self) -> int:
