@@ -41,13 +41,29 @@ def png16_reference(arr: np.ndarray) -> bytes:
     return _png(struct.pack(">IIBBBBB", w, h, 16, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0), raw)
 
 
+def png_keyed(samples: np.ndarray, depth: int, key: tuple[int, ...]) -> bytes:
+    """A gray ``(H, W)`` or RGB ``(H, W, 3)`` PNG of ``depth`` bits (1, 2, 4, 8 or 16) whose
+    tRNS chunk makes the colour ``key`` transparent, as PNG optimisers write binary alpha."""
+    a = samples if samples.ndim == 3 else samples[:, :, None]
+    h, w, c = a.shape
+    if depth < 8:  # pack each row's samples, most significant bits first
+        bits = np.unpackbits(a.astype(np.uint8), axis=2)[:, :, -depth:].reshape(h, -1)
+        rows = np.packbits(bits, axis=1)
+    else:
+        rows = a.astype(">u2" if depth == 16 else np.uint8).reshape(h, -1).view(np.uint8)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, 2 if c == 3 else 0, 0, 0, 0)
+    return _png(ihdr, raw, (b"tRNS", struct.pack(f">{len(key)}H", *key)))
+
+
 def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
     """A valid PNG header that claims an enormous image, followed by almost no data."""
     return _png(struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0), b"\0" * 64)
 
 
-def _png(ihdr: bytes, scanlines: bytes) -> bytes:
-    """A PNG file of one IHDR and one IDAT holding ``scanlines`` (filtered), deflated."""
+def _png(ihdr: bytes, scanlines: bytes, *extra: tuple[bytes, bytes]) -> bytes:
+    """A PNG file of one IHDR, the ``extra`` (type, data) chunks and one IDAT holding
+    ``scanlines`` (filtered), deflated."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = zlib.crc32(kind + data) & 0xFFFFFFFF
@@ -56,6 +72,7 @@ def _png(ihdr: bytes, scanlines: bytes) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", ihdr)
+        + b"".join(chunk(kind, data) for kind, data in extra)
         + chunk(b"IDAT", zlib.compress(scanlines))
         + chunk(b"IEND", b"")
     )

@@ -6,7 +6,14 @@ import io
 
 import numpy as np
 import pytest
-from helpers_images import bomb_png, encoded, gradient, png16_reference, srgb_profile
+from helpers_images import (
+    bomb_png,
+    encoded,
+    gradient,
+    png16_reference,
+    png_keyed,
+    srgb_profile,
+)
 from PIL import Image, ImageOps
 from test_cli_upscale import run_subprocess
 
@@ -51,6 +58,28 @@ def test_palette_transparency_becomes_alpha() -> None:
     assert pic.mode == "RGBA"
     alpha = pic.frames[0].alpha
     assert alpha is not None and alpha[0, 0] == 0 and alpha.max() == 255
+
+
+@pytest.mark.parametrize(
+    ("depth", "channels", "mode"),
+    [(1, 1, "LA"), (2, 1, "LA"), (4, 1, "LA"), (8, 1, "LA"), (16, 1, "LA;16"), (16, 3, "RGBA;16")],
+)
+def test_a_colour_key_becomes_alpha_and_round_trips(depth: int, channels: int, mode: str) -> None:
+    """PNG's tRNS on gray (any depth) and 16-bit RGB marks one colour transparent: as on a
+    palette, it becomes an alpha plane, kept by every writer of gray+alpha and 16-bit RGBA."""
+    top = (1 << depth) - 1
+    rng = np.random.default_rng(depth + channels)
+    samples = rng.integers(0, top + 1, (9, 11, channels)).squeeze()
+    key = tuple(int(v) for v in samples.reshape(-1, channels)[5])
+    pic = decode(png_keyed(samples, depth, key), "k.png")
+    f = pic.frames[0]
+    assert pic.mode == mode and f.alpha is not None
+    scale = 255 // top if depth < 8 else 1  # 1-, 2- and 4-bit gray decode to 0–255
+    assert np.array_equal(f.color, samples * scale)
+    hit = (samples == key) if channels == 1 else (samples == key).all(axis=2)
+    assert np.array_equal(f.alpha, np.where(hit, 0, 65535 if depth == 16 else 255))
+    again = decode(encode(pic, "PNG"), "again.png").frames[0]
+    assert np.array_equal(again.color, f.color) and np.array_equal(again.alpha, f.alpha)
 
 
 @pytest.mark.parametrize("channels", [2, 3, 4])

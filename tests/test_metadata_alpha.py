@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers_images import encoded, gradient, png16_reference, srgb_profile
+from helpers_images import encoded, gradient, png16_reference, png_keyed, srgb_profile
 from PIL import Image, ImageOps
 from test_cli_upscale import nssr
 
@@ -185,6 +185,24 @@ def test_partly_transparent_images_keep_their_opaque_interior(tmp_path, capsys, 
     b = np.asarray(Image.open(tmp_path / "rgba_x2.png")).astype(int)
     interior = np.s_[:, : 2 * 24 - 16]  # farther from the edge than the filters reach
     assert np.abs(a[interior] - b[..., :3][interior]).max() <= 1
+
+
+@pytest.mark.parametrize("depth", [4, 8, 16])
+def test_a_gray_png_with_a_transparent_key_keeps_its_transparency(
+    tmp_path, capsys, monkeypatch, depth
+):
+    gray = np.where(np.arange(16) < 8, 3, 9)[None].repeat(12, axis=0)  # key 3: left half
+    src, dst = tmp_path / "g.png", tmp_path / "g_x2.png"
+    src.write_bytes(png_keyed(gray, depth, (3,)))
+    code, _, err = nssr(["upscale", str(src), "--kernel", "bicubic"], capsys, monkeypatch)
+    assert code == 0, err
+    out = decode(dst.read_bytes(), "g_x2.png")
+    assert out.mode == ("LA;16" if depth == 16 else "LA")
+    alpha = out.frames[0].alpha
+    assert alpha is not None and alpha.shape == (24, 32)
+    assert (alpha[:, :12] == 0).all() and (alpha[:, 20:] == (65535 if depth == 16 else 255)).all()
+    code, _, err = nssr(["upscale", str(src), "-o", str(tmp_path / "g.jpg")], capsys, monkeypatch)
+    assert code == 1 and "transparency (alpha), which JPEG cannot store" in err
 
 
 # --- a multi-picture JPEG (a phone's gain map, a camera's preview) is its first image ----------

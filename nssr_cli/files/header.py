@@ -75,10 +75,9 @@ def _check_pixels(sizes: list[tuple[int, int]], n: int, max_pixels: int) -> None
 
 
 def _bands(im: Image.Image, deep: str | None) -> int:
+    keyed = "transparency" in im.info  # a palette's or a colour key's: decoded as alpha
     if deep is not None:
-        return 2 if deep.startswith("LA") else len(im.mode)
-    if im.mode == "P":
-        return 4 if "transparency" in im.info else 3
-    if im.mode.startswith("I;16"):
-        return 1
-    return _BANDS.get(im.mode, 4 if "transparency" in im.info else 3)
+        return 2 if deep.startswith("LA") else len(im.mode) + (im.mode == "RGB" and keyed)
+    if im.mode in ("1", "L", "I") or im.mode.startswith("I;16"):
+        return 1 + keyed
+    return _BANDS.get(im.mode, 4 if keyed else 3)
