@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 from helpers_images import encoded, gradient, png16_reference, png_keyed, srgb_profile
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, JpegImagePlugin
 from test_cli_upscale import nssr
 
 from nssr_cli.files.decode import decode
@@ -243,6 +243,26 @@ def test_a_multi_picture_jpeg_is_upscaled_as_its_first_image(tmp_path, capsys, m
     args = ["upscale", str(tmp_path / "phone.jpg"), "-o", str(tmp_path / "lim.jpg")]
     args += ["--max-pixels", "3072"]
     assert nssr(args, capsys, monkeypatch)[0] == 0
+
+
+@pytest.mark.parametrize("orientation", [1, 5, 6, 7, 8])
+def test_a_quarter_turn_swaps_the_dpi_and_chroma_subsampling(
+    tmp_path, capsys, monkeypatch, orientation
+):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    src = tmp_path / "o.jpg"
+    Image.fromarray(gradient(24, 32)).save(src, exif=exif, dpi=(300, 100), subsampling=1)
+    code, _, err = nssr(["upscale", str(src), "--kernel", "bicubic"], capsys, monkeypatch)
+    assert code == 0, err
+    turned = orientation >= 5
+    with Image.open(tmp_path / "o_x2.jpg") as out:
+        assert out.size == ((48, 64) if turned else (64, 48))
+        assert tuple(round(float(d)) for d in out.info["dpi"]) == (
+            (200, 600) if turned else (600, 200)
+        )
+        # 4:2:2 halves the colour across; turned, that is down (4:4:0): 4:4:4 keeps it all
+        assert JpegImagePlugin.get_sampling(out) == (0 if turned else 1)
 @pytest.mark.parametrize("scale", ["2", "3", "2.5"])
 def test_fully_transparent_output_pixels_have_colour_0(tmp_path, capsys, monkeypatch, scale):
     # Transparent white beside opaque noise: the sharpened weight L(α) stays above 0 in places

@@ -115,6 +115,11 @@ def _decode(
     if luma is not None:
         info["quantization"] = luma
     sampling = _jpeg_sampling(im)
+    if orientation >= 5:  # turned a quarter: the horizontal resolutions are now the vertical
+        if "dpi" in info:
+            info["dpi"] = tuple(info["dpi"][::-1])
+        # 4:2:2 turned is 4:4:0, which Pillow does not write: 4:4:4 keeps every colour sample
+        sampling = 0 if sampling == 1 else sampling
     if sampling is not None:
         info["jpeg_subsampling"] = sampling
     return Picture(frames, header.format, icc, exif, info)
