@@ -1,7 +1,8 @@
-"""Image file bytes → a :class:`~nssr_cli.files.picture.Picture`: modes, alpha, 16-bit, EXIF
-orientation, ICC, frames — every frame decoded fully before any work starts.
+"""Image file bytes → a :class:`~nssr_cli.files.picture.Picture`: frames, 16-bit, EXIF
+orientation, ICC — every frame decoded fully before any work starts.
 
-Encoding to bytes lives in :mod:`nssr_cli.files.encode`.
+A frame's mode → its colour and alpha planes is :mod:`nssr_cli.files.modes`; encoding to
+bytes is :mod:`nssr_cli.files.encode`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from nssr_cli.files.deep16 import deep_rawmode, read_deep
 from nssr_cli.files.formats import READABLE_NAMES, open_image
 from nssr_cli.files.header import pixels, read_header, too_many_pixels
 from nssr_cli.files.metadata import carried, webp_lossless
+from nssr_cli.files.modes import colour_key, frame_of, keyed, split_bands
 from nssr_cli.files.picture import Frame, Header, Picture
 
 ORIENTATION = 0x0112
-ColourKey = int | tuple[int, ...] | None  # the gray level or RGB colour tRNS makes transparent
 DEFAULT_MAX_PIXELS = 90_000_000  # about Pillow's own decompression-bomb threshold
 
 
@@ -99,12 +100,12 @@ def _decode(
         frames, (exif, orientation) = _all_frames(im, header.frames)
     elif (raw := deep_rawmode(im)) is not None:
         arr, loaded = read_deep(opener, raw)
-        frame = _keyed(arr, _colour_key(im)) if arr.shape[2] == 3 else _split(arr)
+        frame = keyed(arr, colour_key(im)) if arr.shape[2] == 3 else split_bands(arr)
         frames, (exif, orientation) = [frame], _exif(loaded)
     else:
-        key = _colour_key(im)  # before load(), which drops the tiles that tell the bit depth
+        key = colour_key(im)  # before load(), which drops the tiles that tell the bit depth
         im.load()
-        frame, icc = _frame(im, icc, key)
+        frame, icc = frame_of(im, icc, key)
         frames, (exif, orientation) = [frame], _exif(im)
     frames = [_writable(_orient(f, orientation)) for f in frames]
     info = {k: im.info[k] for k in ("loop", "dpi") if k in im.info}
@@ -198,85 +199,6 @@ def _exif(im: Image.Image) -> tuple[bytes | None, int]:
         return None, 1
 
 
-def _split(arr: np.ndarray) -> Frame:
-    """``(H, W, C)`` → a frame: C = 2 gray+alpha, 3 RGB, 4 RGBA."""
-    if arr.shape[2] in (2, 4):
-        return Frame(
-            np.ascontiguousarray(arr[..., :-1].squeeze(-1) if arr.shape[2] == 2 else arr[..., :3]),
-            np.ascontiguousarray(arr[..., -1]),
-        )
-    return Frame(np.ascontiguousarray(arr))
-
-
-def _frame(im: Image.Image, icc: bytes | None, key: ColourKey) -> tuple[Frame, bytes | None]:
-    """A loaded single-frame image → a frame, and the ICC profile that now describes it; ``key``
-    is :func:`_colour_key`'s, read before the image was loaded."""
-    mode = im.mode
-    if mode == "CMYK":
-        return _cmyk_to_rgb(im, icc)
-    if mode in ("1", "L"):
-        return _keyed(np.asarray(im.convert("L")), key), icc
-    if mode in ("LA", "La"):
-        return _split(np.asarray(im.convert("LA"))), icc
-    if mode.startswith("I;16"):
-        return _keyed(np.asarray(im).astype(np.uint16), key), icc
-    if mode == "I":
-        arr = np.asarray(im)
-        if arr.size and (arr.min() < 0 or arr.max() > 65535):
-            raise InputError("32-bit integer pixel values beyond 16 bits are not supported")
-        return _keyed(arr.astype(np.uint16), key), icc
-    if mode == "F":
-        raise InputError("32-bit floating-point images are not supported")
-    target = "RGBA" if _has_alpha(im) else "RGB"
-    # convert() to the mode an image already has is a full copy (14 ms for 6 MP): skip it
-    return _split(np.asarray(im if im.mode == target else im.convert(target))), icc
-
-
-# Pillow unpacks 1-, 2- and 4-bit gray to 0–255 but keeps a PNG's tRNS key in the file's scale
-_GRAY_STEP = {"L;2": 85, "L;4": 17}
-
-
-def _colour_key(im: Image.Image) -> ColourKey:
-    """The sample value(s) a gray or RGB image marks as transparent (PNG's tRNS chunk), in the
-    scale of its decoded samples (8 or 16 bits), or None. ``im`` is not yet loaded."""
-    key = im.info.get("transparency")
-    if isinstance(key, int) and (im.mode in ("1", "L", "I") or im.mode.startswith("I;16")):
-        args = im.tile[0].args if im.tile else None
-        raw = args[0] if isinstance(args, tuple) else args
-        return key * _GRAY_STEP.get(raw, 1) if isinstance(raw, str) else key
-    return tuple(key) if im.mode == "RGB" and isinstance(key, tuple) and len(key) == 3 else None
-
-
-def _keyed(color: np.ndarray, key: ColourKey) -> Frame:
-    """``(H, W)`` gray or ``(H, W, 3)`` RGB with its transparent colour key → a frame whose
-    alpha is 0 where the pixel is the key and opaque elsewhere; no key, no alpha."""
-    if key is None:
-        return _split(color) if color.ndim == 3 else Frame(color)
-    hit = color == key if color.ndim == 2 else (color == np.asarray(key)).all(axis=2)
-    alpha = np.where(hit, 0, np.iinfo(color.dtype).max).astype(color.dtype)
-    return Frame(np.ascontiguousarray(color), alpha)
-
-
-def _has_alpha(im: Image.Image) -> bool:
-    return im.mode in ("RGBA", "RGBa", "PA") or "transparency" in im.info
-
-
-def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Frame, bytes | None]:
-    """CMYK → sRGB through the embedded profile (then tagged sRGB), else Pillow's naive formula."""
-    if icc:
-        from PIL import ImageCms  # LittleCMS: only for the rare CMYK file with a profile
-
-        try:
-            srgb = ImageCms.createProfile("sRGB")
-            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            rgb = ImageCms.profileToProfile(im, src, srgb, outputMode="RGB")
-            assert rgb is not None
-            return Frame(np.asarray(rgb)), ImageCms.ImageCmsProfile(srgb).tobytes()
-        except (ImageCms.PyCMSError, OSError, ValueError, AssertionError):
-            pass  # a broken profile: fall back, and do not carry it
-    return Frame(np.asarray(im.convert("RGB"))), None
-
-
 def _all_frames(im: Image.Image, n: int) -> tuple[list[Frame], tuple[bytes | None, int]]:
     """Every frame of an animation or multi-page file, made alike (gray/RGB, alpha), and the
     first frame's EXIF as :func:`_exif` gives it (read once that frame is decoded)."""
@@ -288,9 +210,9 @@ def _all_frames(im: Image.Image, n: int) -> tuple[list[Frame], tuple[bytes | Non
             raise InputError(
                 "multi-page 16-bit colour files are not supported (pages not processed)"
             )
-        key = _colour_key(im)
+        key = colour_key(im)
         im.load()
-        frame, _ = _frame(im, None, key)
+        frame, _ = frame_of(im, None, key)
         frame.duration = im.info.get("duration")
         frames.append(frame)
         if i == 0:
