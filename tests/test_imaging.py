@@ -403,3 +403,62 @@ def test_other_sources_get_full_chroma_at_high_quality(quality: int, sampling: i
     pic = decode(encoded(RGB, "PNG"), "a.png")
     assert "jpeg_subsampling" not in pic.info
     assert JpegImagePlugin.get_sampling(reopen(encode(pic, "JPEG", quality=quality))) == sampling
+
+
+# --- 16-bit gray+alpha TIFF, which Pillow cannot open -------------------------------------------
+
+
+def test_the_16bit_gray_alpha_tiff_nssr_writes_reads_back(tmp_path, capsys, monkeypatch) -> None:
+    from test_cli_upscale import nssr
+
+    arr = np.random.default_rng(5).integers(0, 65536, (12, 16, 2), dtype=np.uint16)
+    (tmp_path / "a.png").write_bytes(png16_reference(arr))
+    for out in ("b.tif", "b.png", "c.png"):
+        src = tmp_path / ("b.tif" if out == "c.png" else "a.png")
+        args = ["upscale", str(src), "-o", str(tmp_path / out), "--kernel", "bicubic"]
+        code, _, err = nssr(args, capsys, monkeypatch)
+        assert code == 0, err
+    tif = decode((tmp_path / "b.tif").read_bytes(), "b.tif")
+    png = decode((tmp_path / "b.png").read_bytes(), "b.png")
+    assert tif.mode == png.mode == "LA;16" and tif.size == (32, 24)
+    for a, b in zip(tif.frames, png.frames, strict=True):
+        assert np.array_equal(a.color, b.color) and np.array_equal(a.alpha, b.alpha)
+    assert decode((tmp_path / "c.png").read_bytes(), "c.png").size == (64, 48)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"compression": "zlib", "predictor": 2, "rowsperstrip": 5},
+        {"byteorder": ">", "resolution": (300, 100), "resolutionunit": "inch"},
+        {"photometric": "miniswhite"},
+    ],
+)
+def test_16bit_gray_alpha_tiffs_of_other_programs_decode_exactly(params: dict) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    arr = np.random.default_rng(6).integers(0, 65536, (11, 9, 2), dtype=np.uint16)
+    kw = {"photometric": "minisblack", "extrasamples": ["unassalpha"], **params}
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, **kw)
+    pic = decode(buf.getvalue(), "g.tif")
+    gray = 65535 - arr[..., 0] if kw["photometric"] == "miniswhite" else arr[..., 0]
+    assert pic.mode == "LA;16" and np.array_equal(pic.frames[0].color, gray)
+    assert np.array_equal(pic.frames[0].alpha, arr[..., 1])
+    if "resolution" in params:
+        assert pic.info["dpi"] == (300, 100)
+
+
+def test_a_sound_tiff_in_a_layout_nssr_does_not_read_is_named_not_called_damaged() -> None:
+    import struct
+
+    data = bytearray(encode_tiff16(np.zeros((4, 5, 2), np.uint16)))
+    at = (10 + 12 * i for i in range(data[8]))
+    entry = next(e for e in at if struct.unpack_from("<H", data, e)[0] == 259)
+    struct.pack_into("<H", data, entry + 8, 5)  # compression: LZW
+    with pytest.raises(InputError, match="lzw.tif: 16-bit gray.alpha TIFF with LZW compression"):
+        decode(bytes(data), "lzw.tif")
+    tifffile = pytest.importorskip("tifffile")
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.zeros((4, 5, 3), np.float32), photometric="rgb")
+    with pytest.raises(InputError, match="32-bit floating-point RGB TIFF is not supported"):
+        decode(buf.getvalue(), "f.tif")

@@ -10,14 +10,22 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
 from nssr_cli.errors import InputError, NssrError
-from nssr_cli.files.deep16 import deep_rawmode, read_deep
+from nssr_cli.files.deep16 import (
+    deep_rawmode,
+    is_gray_alpha16,
+    read_deep,
+    read_gray_alpha16,
+    tiff_tags,
+    unsupported_tiff,
+)
 from nssr_cli.files.formats import READABLE_NAMES, open_image
-from nssr_cli.files.header import pixels, read_header, too_many_pixels
+from nssr_cli.files.header import check_pixels, pixels, read_header, too_many_pixels
 from nssr_cli.files.metadata import carried, webp_lossless
 from nssr_cli.files.modes import colour_key, frame_of, keyed, split_bands
 from nssr_cli.files.picture import Frame, Header, Picture
@@ -54,6 +62,9 @@ def decode(
     if not data:
         raise InputError(f"{name}: the file is empty (0 bytes)")
     try:
+        tags = tiff_tags(data)
+        if tags is not None and is_gray_alpha16(tags):  # Pillow has no mode for these
+            return _decode_gray_alpha16(data, tags, max_pixels, check)
         return _decode(lambda: open_image(io.BytesIO(data)), max_pixels, check)
     except NssrError as exc:
         raise InputError(f"{name}: {exc}") from None
@@ -71,12 +82,15 @@ def decode(
 
 
 def _unreadable(data: bytes) -> str:
-    """Why a file was not identified: a refused interpreter format, or unknown/damaged."""
+    """Why a file was not identified: a refused interpreter format, a sound TIFF in a layout
+    nssr does not read, or unknown/damaged."""
     if data.startswith((b"%!", b"\xc5\xd0\xd3\xc6", b"%PDF")):
         return (
             "PostScript, EPS and PDF are not read (decoding them runs an interpreter, "
             "Ghostscript); convert the file to PNG or TIFF first"
         )
+    if layout := unsupported_tiff(data):
+        return f"{layout} TIFF is not supported; convert it to PNG, or to an 8- or 16-bit TIFF"
     return f"not an image nssr can read (damaged, or not one of {READABLE_NAMES})"
 
 
@@ -116,14 +130,43 @@ def _decode(
     if luma is not None:
         info["quantization"] = luma
     sampling = _jpeg_sampling(im)
-    if orientation >= 5:  # turned a quarter: the horizontal resolutions are now the vertical
-        if "dpi" in info:
-            info["dpi"] = tuple(info["dpi"][::-1])
-        # 4:2:2 turned is 4:4:0, which Pillow does not write: 4:4:4 keeps every colour sample
-        sampling = 0 if sampling == 1 else sampling
     if sampling is not None:
         info["jpeg_subsampling"] = sampling
-    return Picture(frames, header.format, icc, exif, info)
+    return Picture(frames, header.format, icc, exif, _turned(info, orientation))
+
+
+def _turned(info: dict[str, Any], orientation: int) -> dict[str, Any]:
+    """``info`` for the upright picture: a quarter turn (orientations 5–8) makes the
+    horizontal resolutions the vertical ones."""
+    if orientation >= 5:
+        if "dpi" in info:
+            info["dpi"] = tuple(info["dpi"][::-1])
+        if info.get("jpeg_subsampling") == 1:  # 4:2:2 turned is 4:4:0, which Pillow does
+            info["jpeg_subsampling"] = 0  # not write: 4:4:4 keeps every colour sample
+    return info
+
+
+def _decode_gray_alpha16(
+    data: bytes,
+    tags: TiffImagePlugin.ImageFileDirectory_v2,
+    max_pixels: int,
+    check: Callable[[Header], None] | None,
+) -> Picture:
+    """A 16-bit gray+alpha TIFF, which Pillow cannot open: header checks as for any file, then
+    the pixels (:func:`read_gray_alpha16`), then its EXIF, ICC and DPI."""
+    header = Header("TIFF", ((tags[256], tags[257]),), 2, 2)
+    check_pixels(list(header.sizes), 1, max_pixels)
+    if check is not None:
+        check(header)
+    frame = split_bands(read_gray_alpha16(data, tags))
+    exif, orientation = _exif(data)
+    unit = {2: 1.0, 3: 2.54}.get(tags.get(296, 2))  # inch, centimetre
+    res = (tags.get(282), tags.get(283))
+    info = {"dpi": tuple(float(r) * unit for r in res)} if unit and all(res) else {}
+    icc = tags.get(34675) or None
+    return Picture(
+        [_writable(_orient(frame, orientation))], "TIFF", icc, exif, _turned(info, orientation)
+    )
 
 
 def _jpeg_sampling(im: Image.Image) -> int | None:
@@ -179,11 +222,13 @@ _EXIF_IFD = 0x8769
 _PIXEL_DIMENSIONS = (0xA002, 0xA003)  # the source's size: wrong after upscaling
 
 
-def _exif(im: Image.Image) -> tuple[bytes | None, int]:
+def _exif(im: Image.Image | bytes) -> tuple[bytes | None, int]:
     """The EXIF block to carry (descriptive tags only, orientation reset to 1) and the
-    orientation to apply. ``im`` is already loaded."""
+    orientation to apply. ``im`` is already loaded, or the bytes of a TIFF (its first IFD)."""
     try:
-        exif = im.getexif()
+        exif = im.getexif() if isinstance(im, Image.Image) else Image.Exif()
+        if isinstance(im, bytes):
+            exif.load(im)
         orientation = exif.get(ORIENTATION, 1)
         orientation = orientation if orientation in range(1, 9) else 1
         for tag in [t for t in exif if t not in _DESCRIPTIVE]:

@@ -1,20 +1,26 @@
-"""16-bit colour images, which Pillow opens as 8-bit ``RGB``/``RGBA`` and cannot write.
+"""16-bit colour images, which Pillow opens as 8-bit ``RGB``/``RGBA`` and cannot write, and
+16-bit gray+alpha TIFFs, which it cannot open at all.
 
 Reading: Pillow's decoders unfilter and decompress correctly (they know the bytes per pixel);
 only the final unpacking keeps the high byte of each sample. Decoding a second time with the
 opposite byte order's unpacker yields the low bytes, and the two halves give the exact 16-bit
-samples. Writing: a small baseline TIFF encoder for ``uint16`` arrays (PNG:
-:mod:`nssr_cli.files.png`).
+samples. A 16-bit gray+alpha TIFF's strips are read here (uncompressed or Deflate, with or
+without the horizontal predictor), from the tags Pillow's own TIFF directory parser reads.
+Writing: a small baseline TIFF encoder for ``uint16`` arrays (PNG: :mod:`nssr_cli.files.png`).
 """
 
 from __future__ import annotations
 
+import io
 import struct
 import sys
+import zlib
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, TiffImagePlugin
+
+from nssr_cli.errors import InputError
 
 # The unpacker taking each sample's other byte. ";16N" (native order) comes from libtiff.
 _SWAP = {";16B": ";16L", ";16L": ";16B", ";16N": ";16B" if sys.byteorder == "little" else ";16L"}
@@ -110,3 +116,106 @@ def encode_tiff16(arr: np.ndarray, *, icc: bytes | None = None) -> bytes:
         ifd += struct.pack("<HHI", tag, typ, count) + value
     ifd += struct.pack("<I", 0)
     return b"II*\0" + struct.pack("<I", 8) + ifd + extra + pixels
+
+
+_COMPRESSION = {5: "LZW", 7: "JPEG", 32773: "PackBits", 34925: "LZMA", 50000: "Zstd"}
+# (photometric, samples per pixel) → words; photometric 0 (MinIsWhite) counts as 1 (MinIsBlack)
+_KINDS = {(1, 1): "gray", (1, 2): "gray+alpha", (2, 3): "RGB", (2, 4): "RGBA", (5, 4): "CMYK"}
+
+
+def tiff_tags(data: bytes) -> TiffImagePlugin.ImageFileDirectory_v2 | None:
+    """The first directory (IFD) of TIFF bytes as Pillow parses it, or ``None`` when the bytes
+    are not a TIFF or its header and directory cannot be read (a damaged file)."""
+    if not data.startswith((b"II*\0", b"MM\0*")):
+        return None
+    try:
+        fp = io.BytesIO(data)
+        tags = TiffImagePlugin.ImageFileDirectory_v2(fp.read(8))
+        (entries,) = struct.unpack_from("<H" if data[:2] == b"II" else ">H", data, tags.next)
+        if len(data) < tags.next + 2 + 12 * entries + 4:  # Pillow reads what there is, warns
+            return None
+        fp.seek(tags.next)
+        tags.load(fp)
+        if not (tags.get(256) and tags.get(257) and tags.get(277) and tags.get(258)):
+            return None
+    except Exception:  # Pillow's parser raises many types for damaged data
+        return None
+    return tags
+
+
+def tiff_layout(tags: TiffImagePlugin.ImageFileDirectory_v2) -> str:
+    """A TIFF's sample layout in words: ``16-bit gray+alpha``, ``32-bit floating-point RGB``."""
+    spp, bits, photometric = tags[277], set(_seq(tags[258])), tags.get(262)
+    kind = _KINDS.get((1 if photometric in (0, 1) else photometric, spp))
+    depth = f"{bits.pop()}-bit" if len(bits) == 1 else "mixed-depth"
+    floating = " floating-point" if 3 in _seq(tags.get(339, ())) else ""
+    return f"{depth}{floating} {kind or f'{spp}-sample'}"
+
+
+def _seq(value: object) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def unsupported_tiff(data: bytes) -> str | None:
+    """The layout in words (``32-bit floating-point RGB``) of a TIFF whose directory reads
+    well but whose samples Pillow has no mode for, or ``None`` for any other bytes."""
+    tags = tiff_tags(data)
+    if tags is None:
+        return None
+    try:
+        TiffImagePlugin.TiffImageFile(io.BytesIO(data))
+    except SyntaxError as exc:  # Pillow's words for a layout it does not know
+        return tiff_layout(tags) if "unknown pixel mode" in str(exc) else None
+    except Exception:  # damaged
+        return None
+    return None
+
+
+def is_gray_alpha16(tags: TiffImagePlugin.ImageFileDirectory_v2) -> bool:
+    """Whether a TIFF's first page is 16-bit gray+alpha (read by :func:`read_gray_alpha16`)."""
+    return tiff_layout(tags) == "16-bit gray+alpha"
+
+
+def read_gray_alpha16(data: bytes, tags: TiffImagePlugin.ImageFileDirectory_v2) -> np.ndarray:
+    """A 16-bit gray+alpha TIFF's pixels → ``(H, W, 2)`` uint16: one page of strips, chunky,
+    uncompressed or Deflate, predictor none or horizontal, alpha unassociated (nssr's own
+    output, and what most programs write; ``tags`` from :func:`tiff_tags`). Other layouts
+    raise :class:`InputError` naming what is not supported."""
+    w, h = tags[256], tags[257]
+    compression, predictor = tags.get(259, 1), tags.get(317, 1)
+    unsupported = [
+        (tags.next != 0, "with several pages"),
+        (322 in tags, "in tiles"),
+        (tags.get(284, 1) != 1, "in separate planes"),
+        (_seq(tags.get(338, ())) != (2,), "with premultiplied or unspecified alpha"),
+        (
+            compression not in (1, 8, 32946),
+            f"with {_COMPRESSION.get(compression, 'another')} compression",
+        ),
+        (predictor not in (1, 2), "with a floating-point predictor"),
+    ]
+    for bad, what in unsupported:
+        if bad:
+            raise InputError(f"16-bit gray+alpha TIFF {what} is not supported; convert it to PNG")
+    rows = tags.get(278, h)
+    offsets, counts = _seq(tags.get(273, ())), _seq(tags.get(279, ()))
+    strips = -(-h // max(1, min(rows, h)))
+    if len(offsets) != strips or len(counts) != strips:
+        raise InputError("the file is truncated or damaged (its strips do not cover the image)")
+    raw = bytearray()
+    for i, (at, n) in enumerate(zip(offsets, counts, strict=True)):
+        want = min(rows, h - i * rows) * w * 4
+        strip = data[at : at + n]
+        if compression != 1:
+            strip = zlib.decompressobj().decompress(strip, want)
+        if len(strip) < want or at + n > len(data):
+            raise InputError("the file is truncated or damaged")
+        raw += strip[:want]
+    order = "<u2" if data.startswith(b"II") else ">u2"
+    arr = np.frombuffer(bytes(raw), order).reshape(h, w, 2)
+    if predictor == 2:  # each sample stored as the difference from its left neighbour
+        arr = np.cumsum(arr, axis=1, dtype=np.uint16)
+    arr = arr.astype(np.uint16)
+    if tags.get(262) == 0:  # MinIsWhite: 0 is white
+        arr[..., 0] = 65535 - arr[..., 0]
+    return arr

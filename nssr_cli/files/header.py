@@ -35,9 +35,9 @@ def read_header(im: Image.Image, max_pixels: int) -> Header:
         for i in range(n):
             im.seek(i)
             sizes.append(im.size)
-            _check_pixels(sizes, n, max_pixels)
+            check_pixels(sizes, n, max_pixels)
         im.seek(0)
-    _check_pixels(sizes, n, max_pixels)
+    check_pixels(sizes, n, max_pixels)
     w, h = sizes[0]
     if min(min(s) for s in sizes) < 1:
         raise InputError(f"the image has no pixels ({w}×{h})")
@@ -60,7 +60,8 @@ def too_many_pixels(what: str, max_pixels: int) -> InputError:
     )
 
 
-def _check_pixels(sizes: list[tuple[int, int]], n: int, max_pixels: int) -> None:
+def check_pixels(sizes: list[tuple[int, int]], n: int, max_pixels: int) -> None:
+    """Refuse the ``sizes`` read so far of a file of ``n`` frames above ``max_pixels`` in all."""
     total = sum(w * h for w, h in sizes)
     if total <= max_pixels:
         return
