@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -78,7 +79,10 @@ def _png(ihdr: bytes, scanlines: bytes, *extra: tuple[bytes, bytes]) -> bytes:
     )
 
 
+@functools.lru_cache(maxsize=1)
 def srgb_profile() -> bytes:
+    """An sRGB ICC profile, the same bytes on every call (LittleCMS stamps a new profile with
+    the time: two made a second apart differ)."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
