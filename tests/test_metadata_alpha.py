@@ -263,6 +263,8 @@ def test_a_quarter_turn_swaps_the_dpi_and_chroma_subsampling(
         )
         # 4:2:2 halves the colour across; turned, that is down (4:4:0): 4:4:4 keeps it all
         assert JpegImagePlugin.get_sampling(out) == (0 if turned else 1)
+
+
 @pytest.mark.parametrize("scale", ["2", "3", "2.5"])
 def test_fully_transparent_output_pixels_have_colour_0(tmp_path, capsys, monkeypatch, scale):
     # Transparent white beside opaque noise: the sharpened weight L(α) stays above 0 in places
@@ -337,3 +339,24 @@ def test_grey_and_alpha_into_gif_keeps_its_transparency(tmp_path, capsys, monkey
     hole[10:30, 10:30] = True
     assert np.array_equal(out[..., 3] == 0, hole)
     assert (out[..., :3][out[..., 3] > 0] == 180).all()
+
+
+@pytest.mark.parametrize("gain_map", [True, False])
+def test_a_multi_picture_jpeg_keeps_its_xmp_unless_it_describes_the_images_left_out(
+    gain_map: bool,
+) -> None:
+    # An Ultra HDR photo's XMP points at its gain map, which the output no longer holds
+    about = 'hdrgm:Version="1.0" xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/"'
+    xmp = f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description dc:rights="me" {about if gain_map else ""}/></x:xmpmeta>'  # noqa: E501
+    photo = Image.fromarray(gradient(48, 64))
+    buf = io.BytesIO()
+    photo.save(buf, "MPO", save_all=True, append_images=[photo.resize((16, 12))])
+    # the XMP segment right after SOI, as cameras write it (the MPF offsets are relative to
+    # the MPF segment, so they hold)
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + xmp.encode()
+    segment = b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload
+    buf = io.BytesIO(buf.getvalue()[:2] + segment + buf.getvalue()[2:])
+    pic = decode(buf.getvalue(), "phone.jpg")
+    assert ("xmp" in pic.info) is not gain_map
+    if not gain_map:  # Pillow opens an Ultra HDR JPEG (hdrgm) as its first image alone
+        assert pic.info["left_out"] == 1

@@ -26,7 +26,7 @@ from nssr_cli.files.deep16 import (
 )
 from nssr_cli.files.formats import READABLE_NAMES, open_image
 from nssr_cli.files.header import check_pixels, pixels, read_header, too_many_pixels
-from nssr_cli.files.metadata import carried, webp_lossless
+from nssr_cli.files.metadata import carried, webp_lossless, without_further_images
 from nssr_cli.files.modes import colour_key, frame_of, keyed, split_bands
 from nssr_cli.files.picture import Frame, Header, Picture
 
@@ -126,6 +126,7 @@ def _decode(
     if header.left_out:
         info["left_out"] = header.left_out
     info.update(lossless, **carried(im))
+    without_further_images(info)
     luma = _luma_quantization(im)
     if luma is not None:
         info["quantization"] = luma

@@ -45,6 +45,20 @@ def carried(im: Image.Image) -> dict[str, Any]:
     return info
 
 
+# XMP that describes a JPEG's further images (an Ultra HDR or Apple gain map, a container
+# directory of the MPF images): wrong in an output, which holds one image.
+_FURTHER_IMAGES = re.compile(rb"hdrgm:|Container:Directory|GContainer|HDRGainMap", re.IGNORECASE)
+
+
+def without_further_images(info: dict[str, Any]) -> None:
+    """Drop from ``info`` an XMP that describes further images in the file (a phone photo's
+    gain map: Pillow opens an Ultra HDR JPEG as its first image alone, other multi-picture
+    JPEGs nssr does): the output holds the first image alone, and a viewer would look for the
+    rest."""
+    if _FURTHER_IMAGES.search(info.get("xmp") or b""):
+        del info["xmp"]
+
+
 def _png_text(im: Image.Image) -> list[tuple[str, str]]:
     """A PNG's text chunks: Pillow's text values are its only ``str`` ones besides XMP. Those
     after the pixels are there once ``im`` is loaded (a 16-bit colour PNG's ``im`` is not:
