@@ -26,7 +26,12 @@ from nssr_cli.files.deep16 import (
 )
 from nssr_cli.files.formats import READABLE_NAMES, open_image
 from nssr_cli.files.header import check_pixels, pixels, read_header, too_many_pixels
-from nssr_cli.files.metadata import carried, webp_lossless, without_further_images
+from nssr_cli.files.metadata import (
+    carried,
+    webp_lossless,
+    without_further_images,
+    xmp_orientation,
+)
 from nssr_cli.files.modes import colour_key, frame_of, keyed, split_bands
 from nssr_cli.files.picture import Frame, Header, Picture
 
@@ -230,8 +235,10 @@ def _exif(im: Image.Image | bytes) -> tuple[bytes | None, int]:
         exif = im.getexif() if isinstance(im, Image.Image) else Image.Exif()
         if isinstance(im, bytes):
             exif.load(im)
-        orientation = exif.get(ORIENTATION, 1)
-        orientation = orientation if orientation in range(1, 9) else 1
+        orientation = exif.get(ORIENTATION) or (
+            xmp_orientation(im) if isinstance(im, Image.Image) else None
+        )
+        orientation = orientation if orientation in range(1, 9) else 1  # None too
         for tag in [t for t in exif if t not in _DESCRIPTIVE]:
             del exif[tag]
         if _EXIF_IFD in exif:

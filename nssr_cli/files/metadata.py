@@ -76,6 +76,18 @@ def _png_text(im: Image.Image) -> list[tuple[str, str]]:
     return text
 
 
+_XMP_ORIENTATION = re.compile(rb"""tiff:Orientation\s*(?:=\s*["']|>)\s*([1-8])\b""")
+
+
+def xmp_orientation(im: Image.Image) -> int | None:
+    """The EXIF orientation (1–8) ``im``'s XMP states (``tiff:Orientation``), or None. Pillow
+    reads it into ``getexif()`` itself only from 11.1 on, and only where EXIF has none."""
+    xmp = im.info.get("xmp") or im.info.get(_XMP_KEY)
+    xmp = xmp.encode("utf-8", "replace") if isinstance(xmp, str) else xmp
+    match = _XMP_ORIENTATION.search(xmp) if isinstance(xmp, bytes) else None
+    return int(match[1]) if match else None
+
+
 def output_xmp(info: dict[str, Any], size: tuple[int, int], limit: int = XMP_BYTES) -> bytes | None:
     """The input's XMP for an upright, upscaled output of ``size`` (width, height): orientation
     1, and the pixel dimensions the output's; ``None`` if there is none or it is above

@@ -61,6 +61,8 @@ def colour_key(im: Image.Image) -> ColourKey:
     if isinstance(key, int) and (im.mode in ("1", "L", "I") or im.mode.startswith("I;16")):
         args = im.tile[0].args if im.tile else None
         raw = args[0] if isinstance(args, tuple) else args
+        if raw == "1":  # black or white; Pillow gives the key as 1 (before 11.1) or 255
+            return 255 if key else 0
         return key * _GRAY_STEP.get(raw, 1) if isinstance(raw, str) else key
     return tuple(key) if im.mode == "RGB" and isinstance(key, tuple) and len(key) == 3 else None
 
