@@ -156,3 +156,30 @@ def test_xmp_and_text_are_bounded() -> None:
     text = b"".join(_chunk(b"tEXt", b"K%d" % i + half) for i in range(3))
     pic = decode(_with_chunks(encoded(im), text), "t.png")
     assert list(Image.open(io.BytesIO(encode(pic, "PNG"))).text) == ["K0"]  # 1 MiB in all
+
+
+@pytest.mark.parametrize("spelling", ["tiff:Orientation='6'", 'tiff:Orientation = "6"'])
+def test_a_tiff_turned_by_exif_is_not_turned_again_by_its_xmp(spelling: str) -> None:
+    # Pillow turns a TIFF by its EXIF orientation as it loads and scrubs only the XMP
+    # spellings it knows; nssr must not find the orientation again in another spelling
+    arr = np.zeros((20, 40, 3), np.uint8)
+    arr[:3, :5] = (0, 255, 0)  # a marker at the top left
+    xmp = f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description {spelling}/></x:xmpmeta>'
+    exif = Image.Exif()
+    exif[0x0112], exif[700] = 6, xmp.encode()
+    pic = decode(encoded(Image.fromarray(arr), "TIFF", exif=exif.tobytes()), "a.tif")
+    turned = np.rot90(arr, -1)  # orientation 6: a quarter turn clockwise
+    assert np.array_equal(pic.frames[0].color, turned)
+
+
+def test_hostile_xmp_is_rewritten_in_linear_time() -> None:
+    # runs of name characters broken by dots: an unbounded prefix pattern backtracked through
+    # each (a 200 kB one took 29 s, a megabyte 14 min); bounded, this is milliseconds
+    import time
+
+    from nssr_cli.files.metadata import output_xmp
+
+    xmp = b"<x:xmpmeta>" + b"a." * 100_000 + b"</x:xmpmeta>"
+    start = time.perf_counter()
+    assert output_xmp({"xmp": xmp}, (8, 8)) == xmp
+    assert time.perf_counter() - start < 5.0

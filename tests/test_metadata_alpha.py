@@ -360,3 +360,17 @@ def test_a_multi_picture_jpeg_keeps_its_xmp_unless_it_describes_the_images_left_
     assert ("xmp" in pic.info) is not gain_map
     if not gain_map:  # Pillow opens an Ultra HDR JPEG (hdrgm) as its first image alone
         assert pic.info["left_out"] == 1
+
+
+def test_an_mpo_file_and_a_tiff_without_resolution(tmp_path, capsys, monkeypatch) -> None:
+    # a .mpo is written as one JPEG under its own name; a TIFF that states no resolution gives
+    # an output that states none (Pillow reads it as 1 dpi, which came out as 2 dpi at ×2)
+    photo = Image.fromarray(gradient(24, 32))
+    photo.save(tmp_path / "a.mpo", "MPO", save_all=True, append_images=[photo.resize((8, 6))])
+    photo.save(tmp_path / "b.tif")
+    args = ["upscale", str(tmp_path / "a.mpo"), str(tmp_path / "b.tif"), "-s", "2"]
+    code, _, err = nssr(args, capsys, monkeypatch)
+    assert code == 0, err
+    with Image.open(tmp_path / "a_x2.mpo") as a, Image.open(tmp_path / "b_x2.tif") as b:
+        assert a.format == "JPEG" and a.size == (64, 48)
+        assert 282 not in b.tag_v2  # no XResolution (Pillow reads that as 1 dpi)

@@ -128,6 +128,8 @@ def _decode(
         frames, (exif, orientation) = [frame], _exif(im)
     frames = [_writable(_orient(f, orientation)) for f in frames]
     info = {k: im.info[k] for k in ("loop", "dpi") if k in im.info}
+    if im.format == "TIFF" and 282 not in getattr(im, "tag_v2", {}):
+        info.pop("dpi", None)  # Pillow says 1 dpi for a TIFF without XResolution: none given
     if header.left_out:
         info["left_out"] = header.left_out
     info.update(lossless, **carried(im))

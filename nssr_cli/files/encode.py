@@ -22,7 +22,7 @@ from nssr_cli.files.picture import Frame, Picture
 from nssr_cli.files.png import encode_png
 
 DEFAULT_QUALITY = 95
-_ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}
+_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "MPO": "JPEG"}  # an .mpo is written as one JPEG
 _DEEP = ("PNG", "TIFF")
 _XMP_LIMIT = {"JPEG": JPEG_XMP_BYTES, "WEBP": XMP_BYTES}
 
@@ -37,7 +37,8 @@ def format_name(name: str) -> str:
 
 def format_for_path(path: Path) -> str | None:
     """The format a file name's extension asks for, or ``None`` for an unknown extension."""
-    return format_of_extension(path.suffix.lower())
+    fmt = format_of_extension(path.suffix.lower())
+    return _ALIASES.get(fmt, fmt) if fmt else None
 
 
 def extension_for(fmt: str) -> str:

@@ -76,7 +76,9 @@ def _png_text(im: Image.Image) -> list[tuple[str, str]]:
     return text
 
 
-_XMP_ORIENTATION = re.compile(rb"""tiff:Orientation\s*(?:=\s*["']|>)\s*([1-8])\b""")
+# Only the spellings Pillow itself reads (and scrubs once it has turned a TIFF as it loads): a
+# wider pattern would find an orientation Pillow already applied and turn the pixels twice.
+_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(?:="|>)([1-8])\b')
 
 
 def xmp_orientation(im: Image.Image) -> int | None:
@@ -105,8 +107,10 @@ def output_xmp(info: dict[str, Any], size: tuple[int, int], limit: int = XMP_BYT
 
 _NAMES = rb"(Orientation|PixelXDimension|PixelYDimension|ImageWidth|ImageLength)"
 # tiff:Orientation="6" (an attribute), or <tiff:Orientation>6</tiff:Orientation> (an element)
-_XMP_ATTRIBUTE = re.compile(rb"(\b[\w.-]+:" + _NAMES + rb"""\s*=\s*)(["'])[^"'<>]*\3""")
-_XMP_ELEMENT = re.compile(rb"(<([\w.-]+:)" + _NAMES + rb"(?:\s[^<>]*)?>)[^<>]*(</\2\3\s*>)")
+# Prefixes of at most 64 characters: an unbounded one backtracks through every long run of
+# name characters, which took minutes on a hostile megabyte of XMP.
+_XMP_ATTRIBUTE = re.compile(rb"(\b[\w.-]{1,64}:" + _NAMES + rb"""\s*=\s*)(["'])[^"'<>]*\3""")
+_XMP_ELEMENT = re.compile(rb"(<([\w.-]{1,64}:)" + _NAMES + rb"(?:\s[^<>]*)?>)[^<>]*(</\2\3\s*>)")
 
 
 def png_chunks(info: dict[str, Any], icc: bytes | None, size: tuple[int, int]) -> PngInfo:
