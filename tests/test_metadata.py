@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import pytest
 from helpers_images import encoded, gradient, png16_reference, srgb_profile
-from PIL import Image
+from PIL import Image, TiffImagePlugin
 from PIL.PngImagePlugin import PngInfo
 from test_cli_upscale import nssr
 
@@ -183,3 +183,54 @@ def test_hostile_xmp_is_rewritten_in_linear_time() -> None:
     start = time.perf_counter()
     assert output_xmp({"xmp": xmp}, (8, 8)) == xmp
     assert time.perf_counter() - start < 5.0
+
+
+# --- 16-bit TIFF: nssr's own writer and gray+alpha reader -------------------------------------
+
+
+@pytest.mark.parametrize("channels", [3, 4, 2])
+def test_16bit_tiff_outputs_carry_dpi_exif_and_xmp(tmp_path, capsys, monkeypatch, channels):
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F], exif[0x8298] = 6, "TestCam", "(c) Jane"
+    ppm = struct.pack(">IIB", 11811, 3937, 1)  # 300 × 100 dpi
+    itxt = b"XML:com.adobe.xmp\0\0\0\0\0" + XMP
+    chunks = _chunk(b"pHYs", ppm) + _chunk(b"eXIf", exif.tobytes()[6:]) + _chunk(b"iTXt", itxt)
+    src = _with_chunks(png16_reference(gradient(24, 32, channels, np.uint16)), chunks)
+    (tmp_path / "a.png").write_bytes(src)
+    args = ["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.tif"), "-s", "2"]
+    code, _, err = nssr([*args, "--kernel", "bicubic"], capsys, monkeypatch)
+    assert code == 0, err
+    data = (tmp_path / "b.tif").read_bytes()
+    tags = TiffImagePlugin.ImageFileDirectory_v2(data[:8])  # Pillow's own tag reader
+    tags.load(_at(data, tags.next))
+    assert (tags[256], tags[257]) == (48, 64)  # turned upright by EXIF's orientation 6
+    assert (tags[296], round(tags[282]), round(tags[283])) == (2, 200, 600)  # ×2, turned
+    assert (tags[0x0112], tags[0x010F], tags[0x8298]) == (1, "TestCam", "(c) Jane")
+    assert tags[700] == _upright(XMP, (48, 64))
+    assert tags[258] == (16,) * channels and tags[259] == 1
+    assert (np.ravel(tags[273]) + np.ravel(tags[279])).tolist() == [len(data)]  # one strip
+    if channels > 2:  # Pillow opens 16-bit colour (as 8-bit), not gray+alpha
+        with Image.open(tmp_path / "b.tif") as out:
+            assert out.size == (48, 64) and tuple(map(round, out.info["dpi"])) == (200, 600)
+            assert out.getexif()[0x010F] == "TestCam" and out.info["xmp"] == tags[700]
+
+
+def _at(data: bytes, offset: int) -> io.BytesIO:
+    fp = io.BytesIO(data)
+    fp.seek(offset)
+    return fp
+
+
+def test_a_16bit_gray_alpha_tiff_is_turned_by_its_xmp_and_carries_it() -> None:
+    from nssr_cli.files.deep16 import encode_tiff16
+
+    arr = gradient(20, 30, 2, np.uint16)
+    tags = Image.Exif()
+    tags[700] = XMP  # tiff:Orientation="6", no EXIF orientation
+    pic = decode(encode_tiff16(arr, tags=tags.tobytes()), "g.tif")
+    assert np.array_equal(pic.frames[0].color, np.rot90(arr[..., 0], -1))
+    assert np.array_equal(pic.frames[0].alpha, np.rot90(arr[..., 1], -1))
+    out = Image.open(io.BytesIO(encode(pic, "PNG")))
+    xmp = out.info["xmp"]
+    assert out.size == (20, 30)
+    assert (xmp.encode() if isinstance(xmp, str) else xmp) == _upright(XMP, (20, 30))

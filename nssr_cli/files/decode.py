@@ -28,8 +28,11 @@ from nssr_cli.files.formats import READABLE_NAMES, open_image
 from nssr_cli.files.header import check_pixels, pixels, read_header, too_many_pixels
 from nssr_cli.files.metadata import (
     carried,
+    carried_xmp,
     webp_lossless,
     without_further_images,
+    xmp_bytes,
+    xmp_of,
     xmp_orientation,
 )
 from nssr_cli.files.modes import colour_key, frame_of, keyed, split_bands
@@ -167,10 +170,13 @@ def _decode_gray_alpha16(
     if check is not None:
         check(header)
     frame = split_bands(read_gray_alpha16(data, tags))
-    exif, orientation = _exif(data)
+    xmp = xmp_bytes(tags.get(700))
+    exif, orientation = _exif(data, xmp)
     unit = {2: 1.0, 3: 2.54}.get(tags.get(296, 2))  # inch, centimetre
     res = (tags.get(282), tags.get(283))
     info = {"dpi": tuple(float(r) * unit for r in res)} if unit and all(res) else {}
+    info.update(carried_xmp(xmp))
+    without_further_images(info)
     icc = tags.get(34675) or None
     return Picture(
         [_writable(_orient(frame, orientation))], "TIFF", icc, exif, _turned(info, orientation)
@@ -230,16 +236,16 @@ _EXIF_IFD = 0x8769
 _PIXEL_DIMENSIONS = (0xA002, 0xA003)  # the source's size: wrong after upscaling
 
 
-def _exif(im: Image.Image | bytes) -> tuple[bytes | None, int]:
+def _exif(im: Image.Image | bytes, xmp: bytes | None = None) -> tuple[bytes | None, int]:
     """The EXIF block to carry (descriptive tags only, orientation reset to 1) and the
-    orientation to apply. ``im`` is already loaded, or the bytes of a TIFF (its first IFD)."""
+    orientation to apply (EXIF's, else the XMP's). ``im`` is already loaded, or the bytes of a
+    TIFF (its first IFD) and ``xmp`` its XMP."""
     try:
         exif = im.getexif() if isinstance(im, Image.Image) else Image.Exif()
         if isinstance(im, bytes):
             exif.load(im)
-        orientation = exif.get(ORIENTATION) or (
-            xmp_orientation(im) if isinstance(im, Image.Image) else None
-        )
+        xmp = xmp_of(im) if isinstance(im, Image.Image) else xmp
+        orientation = exif.get(ORIENTATION) or xmp_orientation(xmp)
         orientation = orientation if orientation in range(1, 9) else 1  # None too
         for tag in [t for t in exif if t not in _DESCRIPTIVE]:
             del exif[tag]

@@ -6,12 +6,14 @@ only the final unpacking keeps the high byte of each sample. Decoding a second t
 opposite byte order's unpacker yields the low bytes, and the two halves give the exact 16-bit
 samples. A 16-bit gray+alpha TIFF's strips are read here (uncompressed or Deflate, with or
 without the horizontal predictor), from the tags Pillow's own TIFF directory parser reads.
-Writing: a small baseline TIFF encoder for ``uint16`` arrays (PNG: :mod:`nssr_cli.files.png`).
+Writing: an uncompressed baseline TIFF of ``uint16`` arrays with the metadata an 8-bit TIFF
+output gets, its directory laid out by Pillow's TIFF tag writer (PNG: :mod:`nssr_cli.files.png`).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import struct
 import sys
 import zlib
@@ -70,52 +72,39 @@ def read_deep(opener: Callable[[], Image.Image], rawmode: str) -> tuple[np.ndarr
     return (hi << 8 | lo).astype(np.uint16), im
 
 
-def encode_tiff16(arr: np.ndarray, *, icc: bytes | None = None) -> bytes:
-    """``(H, W, C)`` uint16 → an uncompressed little-endian baseline TIFF (one strip)."""
+def encode_tiff16(
+    arr: np.ndarray,
+    *,
+    icc: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
+    tags: bytes | None = None,
+) -> bytes:
+    """``(H, W, C)`` uint16 → an uncompressed little-endian baseline TIFF (one strip), with an
+    ICC profile, a resolution (``dpi``, dots per inch) and ``tags``: more first-directory tags
+    as an EXIF block (the descriptive EXIF and XMP an 8-bit TIFF output gets), which never
+    override the layout tags. Pillow's TIFF directory writer lays the file out."""
     a = arr if arr.ndim == 3 else arr[:, :, None]
     h, w, c = a.shape
     pixels = np.ascontiguousarray(a, dtype="<u2").tobytes()
-    tags: list[tuple[int, int, int, bytes]] = []  # (tag, type, count, value bytes)
-
-    def short(tag: int, *vals: int) -> None:
-        tags.append((tag, 3, len(vals), struct.pack(f"<{len(vals)}H", *vals)))
-
-    def long(tag: int, val: int) -> None:
-        tags.append((tag, 4, 1, struct.pack("<I", val)))
-
-    long(256, w)
-    long(257, h)
-    short(258, *([16] * c))
-    short(259, 1)
-    short(262, 2 if c >= 3 else 1)
-    long(273, 0)  # strip offset, patched below
-    short(277, c)
-    long(278, h)
-    long(279, len(pixels))
-    short(284, 1)
-    if c in (2, 4):
-        short(338, 2)  # unassociated alpha
+    ifd = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
+    if tags:
+        exif = Image.Exif()
+        exif.load(tags)
+        for tag, value in exif.items():
+            ifd[tag] = value
+    if dpi and all(math.isfinite(d) and d > 0 for d in dpi):
+        ifd[296], ifd[282], ifd[283] = 2, float(dpi[0]), float(dpi[1])  # inch, x, y
     if icc:
-        tags.append((34675, 7, len(icc), icc))
-    tags.sort()
-    ifd_size = 2 + 12 * len(tags) + 4
-    extra_at = 8 + ifd_size
-    extra = b""
-    entries = []
-    for tag, typ, count, value in tags:
-        if len(value) <= 4:
-            entries.append((tag, typ, count, value.ljust(4, b"\0")))
-        else:
-            entries.append((tag, typ, count, struct.pack("<I", extra_at + len(extra))))
-            extra += value + b"\0" * (len(value) % 2)
-    pixel_at = extra_at + len(extra)
-    ifd = struct.pack("<H", len(entries))
-    for tag, typ, count, value in entries:
-        if tag == 273:
-            value = struct.pack("<I", pixel_at)
-        ifd += struct.pack("<HHI", tag, typ, count) + value
-    ifd += struct.pack("<I", 0)
-    return b"II*\0" + struct.pack("<I", 8) + ifd + extra + pixels
+        ifd[34675] = icc
+    layout = {256: (w,), 257: (h,), 258: (16,) * c, 259: (1,), 262: (2 if c >= 3 else 1,),
+              273: (0,), 277: (c,), 278: (h,), 279: (len(pixels),), 284: (1,)}  # fmt: skip
+    if c in (2, 4):
+        layout[338] = (2,)  # unassociated alpha
+    for tag, values in layout.items():
+        ifd.tagtype[tag] = 4 if tag in (256, 257, 273, 278, 279) else 3  # LONG, SHORT
+        ifd[tag] = values if len(values) > 1 else values[0]
+    # tobytes() places the strip (offset 0 above) after the directory and its data
+    return b"II*\0" + struct.pack("<I", 8) + ifd.tobytes(8) + pixels
 
 
 _COMPRESSION = {5: "LZW", 7: "JPEG", 32773: "PackBits", 34925: "LZMA", 50000: "Zstd"}

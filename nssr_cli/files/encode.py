@@ -126,8 +126,9 @@ def encode(pic: Picture, fmt: str, *, quality: int | None = None) -> bytes:
             )
         except MemoryError:
             raise OutputError("not enough memory to encode the PNG output") from None
-    if deep and fmt == "TIFF" and pic.mode != "I;16":
-        return encode_tiff16(_stack(pic.frames[0]), icc=pic.icc)
+    if deep and fmt == "TIFF" and pic.mode != "I;16":  # Pillow holds no 16-bit colour image
+        tags = _tiff_tags(pic.exif, output_xmp(pic.info, pic.size))
+        return encode_tiff16(_stack(pic.frames[0]), icc=pic.icc, dpi=pic.info.get("dpi"), tags=tags)
     one_bit = _one_bit_alpha if fmt == "GIF" else lambda f: f
     images = [_to_pil(one_bit(f), keep16=deep and fmt in _DEEP) for f in pic.frames]
     if fmt == "GIF":  # Pillow's GIF writer takes grey+alpha as grey, dropping the alpha

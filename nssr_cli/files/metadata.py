@@ -30,11 +30,7 @@ def carried(im: Image.Image) -> dict[str, Any]:
     ``xmp`` (bytes), a JPEG's ``comment`` (bytes), a PNG's ``gamma``, ``chromaticity``,
     ``srgb`` (as Pillow reads them) and ``text`` (``[(key, value)]``, Pillow's ``str`` or
     ``iTXt`` values)."""
-    info: dict[str, Any] = {}
-    xmp = im.info.get("xmp")
-    xmp = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
-    if isinstance(xmp, bytes) and 0 < len(xmp) <= XMP_BYTES:
-        info["xmp"] = xmp
+    info = carried_xmp(xmp_of(im))
     comment = im.info.get("comment")
     if im.format in ("JPEG", "MPO") and isinstance(comment, bytes) and comment:
         info["comment"] = comment
@@ -43,6 +39,23 @@ def carried(im: Image.Image) -> dict[str, Any]:
         if text := _png_text(im):
             info["text"] = text
     return info
+
+
+def xmp_of(im: Image.Image) -> bytes | None:
+    """An opened image's XMP as bytes (a PNG's iTXt, a JPEG's APP1, a TIFF's tag 700…)."""
+    return xmp_bytes(im.info.get("xmp") or im.info.get(_XMP_KEY))
+
+
+def xmp_bytes(value: object) -> bytes | None:
+    """XMP as Pillow gives it (``bytes``, or ``str`` from a PNG or an ASCII TIFF tag) → bytes."""
+    value = value.encode("utf-8", "replace") if isinstance(value, str) else value
+    return value if isinstance(value, bytes) else None
+
+
+def carried_xmp(xmp: bytes | None) -> dict[str, Any]:
+    """``{"xmp": xmp}`` for ``Picture.info``, or ``{}`` when there is none or it is above
+    :data:`XMP_BYTES`."""
+    return {"xmp": xmp} if xmp and len(xmp) <= XMP_BYTES else {}
 
 
 # XMP that describes a JPEG's further images (an Ultra HDR or Apple gain map, a container
@@ -81,12 +94,10 @@ def _png_text(im: Image.Image) -> list[tuple[str, str]]:
 _XMP_ORIENTATION = re.compile(rb'tiff:Orientation(?:="|>)([1-8])\b')
 
 
-def xmp_orientation(im: Image.Image) -> int | None:
-    """The EXIF orientation (1–8) ``im``'s XMP states (``tiff:Orientation``), or None. Pillow
-    reads it into ``getexif()`` itself only from 11.1 on, and only where EXIF has none."""
-    xmp = im.info.get("xmp") or im.info.get(_XMP_KEY)
-    xmp = xmp.encode("utf-8", "replace") if isinstance(xmp, str) else xmp
-    match = _XMP_ORIENTATION.search(xmp) if isinstance(xmp, bytes) else None
+def xmp_orientation(xmp: bytes | None) -> int | None:
+    """The EXIF orientation (1–8) an XMP states (``tiff:Orientation``), or None. Pillow reads
+    it into ``getexif()`` itself only from 11.1 on, and only where EXIF has none."""
+    match = _XMP_ORIENTATION.search(xmp) if xmp else None
     return int(match[1]) if match else None
 
 
