@@ -265,6 +265,32 @@ def test_a_quarter_turn_swaps_the_dpi_and_chroma_subsampling(
         assert JpegImagePlugin.get_sampling(out) == (0 if turned else 1)
 
 
+@pytest.mark.parametrize("kind", ["exif", "xmp", "deflate", "16-bit"])
+def test_a_tiff_turned_a_quarter_swaps_its_dpi(tmp_path, capsys, monkeypatch, kind) -> None:
+    # Pillow turns a TIFF by its orientation as it loads, and deletes the tag
+    from nssr_cli.files.deep16 import encode_tiff16
+
+    tags = Image.Exif()
+    if kind == "xmp":  # Pillow applies it from 11.1 on, nssr under older Pillows
+        tags[700] = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:Orientation="6"/>'
+    else:
+        tags[0x0112] = 6
+    src = tmp_path / "o.tif"
+    if kind == "16-bit":  # 16-bit colour, which nssr decodes from two Pillow loads
+        src.write_bytes(
+            encode_tiff16(gradient(24, 32, 3, np.uint16), dpi=(300, 100), tags=tags.tobytes())
+        )
+    else:
+        deflate = {"compression": "tiff_adobe_deflate"} if kind == "deflate" else {}
+        Image.fromarray(gradient(24, 32)).save(src, exif=tags, dpi=(300, 100), **deflate)
+    args = ["upscale", str(src), "--kernel", "bicubic", "-o", str(tmp_path / "b.tif")]
+    code, _, err = nssr(args, capsys, monkeypatch)
+    assert code == 0, err
+    with Image.open(tmp_path / "b.tif") as out:
+        assert out.size == (48, 64)
+        assert tuple(round(float(d)) for d in out.info["dpi"]) == (200, 600)
+
+
 @pytest.mark.parametrize("scale", ["2", "3", "2.5"])
 def test_fully_transparent_output_pixels_have_colour_0(tmp_path, capsys, monkeypatch, scale):
     # Transparent white beside opaque noise: the sharpened weight L(α) stays above 0 in places

@@ -1,8 +1,9 @@
 """Image file bytes → a :class:`~nssr_cli.files.picture.Picture`: frames, 16-bit, EXIF
 orientation, ICC — every frame decoded fully before any work starts.
 
-A frame's mode → its colour and alpha planes is :mod:`nssr_cli.files.modes`; encoding to
-bytes is :mod:`nssr_cli.files.encode`.
+A frame's mode → its colour and alpha planes is :mod:`nssr_cli.files.modes`; the EXIF carried
+and the orientation applied, :mod:`nssr_cli.files.exif`; encoding to bytes is
+:mod:`nssr_cli.files.encode`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
@@ -24,6 +24,7 @@ from nssr_cli.files.deep16 import (
     tiff_tags,
     unsupported_tiff,
 )
+from nssr_cli.files.exif import carried_exif, orient, pillow_orientation, turned
 from nssr_cli.files.formats import READABLE_NAMES, open_image
 from nssr_cli.files.header import check_pixels, pixels, read_header, too_many_pixels
 from nssr_cli.files.metadata import (
@@ -32,13 +33,10 @@ from nssr_cli.files.metadata import (
     webp_lossless,
     without_further_images,
     xmp_bytes,
-    xmp_of,
-    xmp_orientation,
 )
 from nssr_cli.files.modes import colour_key, frame_of, keyed, split_bands
 from nssr_cli.files.picture import Frame, Header, Picture
 
-ORIENTATION = 0x0112
 DEFAULT_MAX_PIXELS = 90_000_000  # about Pillow's own decompression-bomb threshold
 
 
@@ -115,6 +113,7 @@ def _decode(
     header = read_header(im, max_pixels)
     if check is not None:
         check(header)
+    done = pillow_orientation(im)  # before loading: Pillow turns a TIFF as it loads, and forgets
     icc = im.info.get("icc_profile") or None
     # Pixels first, strictly: reading EXIF may load the image and swallow the decoder's error,
     # and a second load() after a failed one returns the partial image without complaint.
@@ -123,13 +122,13 @@ def _decode(
     elif (raw := deep_rawmode(im)) is not None:
         arr, loaded = read_deep(opener, raw)
         frame = keyed(arr, colour_key(im)) if arr.shape[2] == 3 else split_bands(arr)
-        frames, (exif, orientation) = [frame], _exif(loaded)
+        frames, (exif, orientation) = [frame], carried_exif(loaded)
     else:
         key = colour_key(im)  # before load(), which drops the tiles that tell the bit depth
         im.load()
         frame, icc = frame_of(im, icc, key)
-        frames, (exif, orientation) = [frame], _exif(im)
-    frames = [_writable(_orient(f, orientation)) for f in frames]
+        frames, (exif, orientation) = [frame], carried_exif(im)
+    frames = [_writable(orient(f, orientation)) for f in frames]
     info = {k: im.info[k] for k in ("loop", "dpi") if k in im.info}
     if im.format == "TIFF" and 282 not in getattr(im, "tag_v2", {}):
         info.pop("dpi", None)  # Pillow says 1 dpi for a TIFF without XResolution: none given
@@ -143,18 +142,7 @@ def _decode(
     sampling = _jpeg_sampling(im)
     if sampling is not None:
         info["jpeg_subsampling"] = sampling
-    return Picture(frames, header.format, icc, exif, _turned(info, orientation))
-
-
-def _turned(info: dict[str, Any], orientation: int) -> dict[str, Any]:
-    """``info`` for the upright picture: a quarter turn (orientations 5–8) makes the
-    horizontal resolutions the vertical ones."""
-    if orientation >= 5:
-        if "dpi" in info:
-            info["dpi"] = tuple(info["dpi"][::-1])
-        if info.get("jpeg_subsampling") == 1:  # 4:2:2 turned is 4:4:0, which Pillow does
-            info["jpeg_subsampling"] = 0  # not write: 4:4:4 keeps every colour sample
-    return info
+    return Picture(frames, header.format, icc, exif, turned(info, done, orientation))
 
 
 def _decode_gray_alpha16(
@@ -171,7 +159,7 @@ def _decode_gray_alpha16(
         check(header)
     frame = split_bands(read_gray_alpha16(data, tags))
     xmp = xmp_bytes(tags.get(700))
-    exif, orientation = _exif(data, xmp)
+    exif, orientation = carried_exif(data, xmp)
     unit = {2: 1.0, 3: 2.54}.get(tags.get(296, 2))  # inch, centimetre
     res = (tags.get(282), tags.get(283))
     info = {"dpi": tuple(float(r) * unit for r in res)} if unit and all(res) else {}
@@ -179,7 +167,7 @@ def _decode_gray_alpha16(
     without_further_images(info)
     icc = tags.get(34675) or None
     return Picture(
-        [_writable(_orient(frame, orientation))], "TIFF", icc, exif, _turned(info, orientation)
+        [_writable(orient(frame, orientation))], "TIFF", icc, exif, turned(info, orientation)
     )
 
 
@@ -212,57 +200,9 @@ def _writable(frame: Frame) -> Frame:
     return frame
 
 
-# IFD0 tags that describe the picture rather than how a file stores it: the only ones carried.
-# A TIFF's getexif() is its own IFD0 (ImageWidth, StripOffsets, Compression…): carried into a
-# TIFF output those would override the output's own tags. Resolution travels as ``dpi``.
-_DESCRIPTIVE = {
-    0x010E,  # ImageDescription
-    0x010F,  # Make
-    0x0110,  # Model
-    0x0112,  # Orientation
-    0x0131,  # Software
-    0x0132,  # DateTime
-    0x013B,  # Artist
-    0x013E,  # WhitePoint
-    0x013F,  # PrimaryChromaticities
-    0x4746,  # Rating
-    0x4749,  # RatingPercent
-    0x8298,  # Copyright
-    0x8769,  # the EXIF sub-IFD (camera settings, dates)
-    0x8825,  # the GPS sub-IFD
-    *range(0x9C9B, 0x9CA0),  # Windows XPTitle, XPComment, XPAuthor, XPKeywords, XPSubject
-}
-_EXIF_IFD = 0x8769
-_PIXEL_DIMENSIONS = (0xA002, 0xA003)  # the source's size: wrong after upscaling
-
-
-def _exif(im: Image.Image | bytes, xmp: bytes | None = None) -> tuple[bytes | None, int]:
-    """The EXIF block to carry (descriptive tags only, orientation reset to 1) and the
-    orientation to apply (EXIF's, else the XMP's). ``im`` is already loaded, or the bytes of a
-    TIFF (its first IFD) and ``xmp`` its XMP."""
-    try:
-        exif = im.getexif() if isinstance(im, Image.Image) else Image.Exif()
-        if isinstance(im, bytes):
-            exif.load(im)
-        xmp = xmp_of(im) if isinstance(im, Image.Image) else xmp
-        orientation = exif.get(ORIENTATION) or xmp_orientation(xmp)
-        orientation = orientation if orientation in range(1, 9) else 1  # None too
-        for tag in [t for t in exif if t not in _DESCRIPTIVE]:
-            del exif[tag]
-        if _EXIF_IFD in exif:
-            sub = exif.get_ifd(_EXIF_IFD)  # cached: tobytes() writes this dict
-            for tag in _PIXEL_DIMENSIONS:
-                sub.pop(tag, None)
-        if ORIENTATION in exif:
-            exif[ORIENTATION] = 1
-        return (exif.tobytes() if len(exif) else None), orientation
-    except Exception:  # unreadable EXIF is dropped, not fatal (the pixels are already decoded)
-        return None, 1
-
-
 def _all_frames(im: Image.Image, n: int) -> tuple[list[Frame], tuple[bytes | None, int]]:
     """Every frame of an animation or multi-page file, made alike (gray/RGB, alpha), and the
-    first frame's EXIF as :func:`_exif` gives it (read once that frame is decoded)."""
+    first frame's EXIF as :func:`carried_exif` gives it (read once that frame is decoded)."""
     frames = []
     exif: tuple[bytes | None, int] = (None, 1)
     for i in range(n):
@@ -277,7 +217,7 @@ def _all_frames(im: Image.Image, n: int) -> tuple[list[Frame], tuple[bytes | Non
         frame.duration = im.info.get("duration")
         frames.append(frame)
         if i == 0:
-            exif = _exif(im)
+            exif = carried_exif(im)
     if len({f.color.dtype for f in frames}) > 1:
         raise InputError("the pages mix 8- and 16-bit depths; not supported (pages not processed)")
     rgb = any(f.color.ndim == 3 for f in frames)
@@ -288,21 +228,3 @@ def _all_frames(im: Image.Image, n: int) -> tuple[list[Frame], tuple[bytes | Non
         if alpha and f.alpha is None:
             f.alpha = np.full(f.color.shape[:2], np.iinfo(f.color.dtype).max, f.color.dtype)
     return frames, exif
-
-
-def _orient(frame: Frame, orientation: int) -> Frame:
-    """Apply EXIF orientation 1–8 to the pixels (as Pillow's ``ImageOps.exif_transpose``)."""
-    ops: dict[int, Callable[[np.ndarray], np.ndarray]] = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.swapaxes(0, 1),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
-        8: lambda a: np.rot90(a, 1),
-    }
-    op = ops.get(orientation)
-    if op is None:
-        return frame
-    alpha = None if frame.alpha is None else np.ascontiguousarray(op(frame.alpha))
-    return Frame(np.ascontiguousarray(op(frame.color)), alpha, frame.duration)
