@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from nssr_cli import __version__
@@ -246,6 +247,27 @@ def test_a_kernel_in_json_is_never_replaced_by_another_kernels_sidecar(
     # a sidecar of its own is still replaced as before
     assert nssr(["export-kernel", "-o", "j.npy"], capsys, monkeypatch)[0] == 0
     assert nssr(["export-kernel", "-o", "j.npy", "--overwrite"], capsys, monkeypatch)[0] == 0
+
+
+def test_kernel_file_extensions_count_in_any_letter_case(tmp_path, capsys, monkeypatch) -> None:
+    """`-o K.NPY` writes a .npy kernel (as `--plot K.PNG` writes a PNG) and `--kernel K.NPY`
+    reads it back, like `k.npy`; so for .txt and .json."""
+    from helpers_images import image_file
+    from test_cli_upscale import nssr
+
+    monkeypatch.chdir(tmp_path)
+    image_file(tmp_path / "a.png")
+    for name in ("k.npy", "K.NPY", "T.Txt", "J.JSON"):
+        code, _, err = nssr(["export-kernel", "-o", name], capsys, monkeypatch)
+        assert code == 0, err
+        args = ["upscale", "a.png", "--kernel", name, "-o", f"{name}.png"]
+        code, _, err = nssr(args, capsys, monkeypatch)
+        assert code == 0, err
+        same = np.asarray(Image.open(f"{name}.png")) == np.asarray(Image.open("k.npy.png"))
+        assert same.all(), name
+    assert np.load("K.NPY").shape == np.load("k.npy").shape and (tmp_path / "K.json").is_file()
+    code, _, err = nssr(["train", "-o", "L.NPY", "--epochs", "1"], capsys, monkeypatch)
+    assert code == 2 and "writes a checkpoint" in err, err
 
 
 @pytest.mark.parametrize("epochs", ["1", "3"])  # 1: only the last step's result diverges

@@ -218,7 +218,8 @@ def test_a_read_only_cache_folder_still_exports(unprivileged) -> None:
 
 
 def bad_checkpoints(folder: Path) -> dict[str, Path]:
-    from nssr_cli.kernels.files import load_checkpoint, shipped_checkpoint
+    from nssr_cli.kernels.checkpoints import load_checkpoint
+    from nssr_cli.kernels.files import shipped_checkpoint
 
     good = load_checkpoint(shipped_checkpoint())
     files = {"folder": folder / "ck.pt"}

@@ -9,8 +9,9 @@ from nssr_cli.dil.collapse import collapse
 from nssr_cli.dil.gallery import random_kernel_gallery
 from nssr_cli.dil.objectives import best_linear_kernel, identity_error
 from nssr_cli.dil.training import TrainConfig
+from nssr_cli.kernels.checkpoints import load_checkpoint
 from nssr_cli.kernels.export import model_from_checkpoint
-from nssr_cli.kernels.files import builtin_kernels, load_checkpoint, load_kernel, shipped_checkpoint
+from nssr_cli.kernels.files import builtin_kernels, load_kernel, shipped_checkpoint
 
 
 def test_shipped_kernel_is_the_collapsed_shipped_checkpoint() -> None:

@@ -34,7 +34,7 @@ def test_loss_decreases_and_steps_are_reported() -> None:
 
 
 def test_checkpoint_payload_is_plain_data_loadable_safely(tmp_path) -> None:
-    from nssr_cli.kernels.files import load_checkpoint, save_checkpoint
+    from nssr_cli.kernels.checkpoints import load_checkpoint, save_checkpoint
 
     result = train(TINY, seed=0)
     save_checkpoint(tmp_path / "ck.pt", checkpoint_payload(result, "test"))

@@ -86,7 +86,8 @@ def train(
     from nssr_cli.dil.training import check_config, check_seed, checkpoint_payload
     from nssr_cli.dil.training import train as run_training
     from nssr_cli.engine.device import resolve_device
-    from nssr_cli.kernels.files import kernel_outputs, save_checkpoint
+    from nssr_cli.kernels.checkpoints import save_checkpoint
+    from nssr_cli.kernels.files import KERNEL_EXTENSIONS, kernel_outputs
 
     config = TrainConfig(
         objective=objective,
@@ -107,7 +108,7 @@ def train(
     check_seed(seed)
     check_json_stdout(as_json)
     output = file_option(output, "-o", "kernel.npy" if solve else "lcnn.pt")
-    if not solve and output.suffix.lower() in (".npy", ".txt", ".json"):
+    if not solve and output.suffix.lower() in KERNEL_EXTENSIONS:
         # A checkpoint under a kernel's name would later be refused by --kernel as binary.
         raise UsageError(
             f"{output}: nssr train writes a checkpoint (.pt); make the kernel file with "

@@ -21,12 +21,11 @@ import numpy as np
 
 from nssr_cli import __version__
 from nssr_cli.errors import KernelError, NssrError, NssrWarning
+from nssr_cli.kernels.checkpoints import parse_checkpoint, read_checkpoint
 from nssr_cli.kernels.files import (
     cached_kernel_path,
     kernel_digest,
     load_kernel,
-    parse_checkpoint,
-    read_checkpoint,
     save_kernel,
     validate_kernel,
 )

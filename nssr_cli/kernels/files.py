@@ -1,5 +1,5 @@
-"""Kernel files on disk: kernels (+ JSON sidecars), L-CNN checkpoints, the cache folder, the
-shipped weights.
+"""Kernel files on disk: kernels (+ JSON sidecars), the cache folder, the shipped weights
+(L-CNN checkpoint files: :mod:`nssr_cli.kernels.checkpoints`).
 
 Kernel files are ``.npy``, float32, 2-D, odd square size, centred, holding a *true convolution*
 kernel ``h``: ``x ⊛ h == conv2d(x, flip(h))`` with PyTorch's cross-correlating ``conv2d``
@@ -25,6 +25,7 @@ from nssr_cli.files.regular import read_regular
 
 DEFAULT_CHECKPOINT = "dil.pt"
 DEFAULT_KERNEL = "dil"
+KERNEL_EXTENSIONS = (".npy", ".txt", ".json")  # a kernel file's, in any letter case
 
 
 def cache_dir() -> Path:
@@ -143,10 +144,11 @@ def load_kernel(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     """
     path = Path(path)
     data = _read_kernel_file(path, "kernel file")
+    ext = path.suffix.lower()
     try:
-        if path.suffix == ".npy":
+        if ext == ".npy":
             arr = _npy_array(data)
-        elif path.suffix == ".json":
+        elif ext == ".json":
             arr = _json_kernel(json.loads(data.decode("utf-8")), path)
         else:
             arr = np.loadtxt(io.StringIO(data.decode("utf-8")), ndmin=2)
@@ -161,7 +163,7 @@ def load_kernel(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
         raise KernelError(f"{path}: not a readable kernel file ({why})") from None
     meta: dict[str, Any] = {}
     sidecar = path.with_suffix(".json")
-    if path.suffix != ".json" and sidecar.is_file():
+    if ext != ".json" and sidecar.is_file():
         try:
             found = json.loads(_read_kernel_file(sidecar, "sidecar").decode("utf-8"))
             meta = found if isinstance(found, dict) else {}
@@ -199,12 +201,12 @@ def _read_kernel_file(path: Path, what: str) -> bytes:
 def kernel_outputs(path: Path) -> list[Path]:
     """Every file :func:`save_kernel` writes for ``path``: a ``.npy`` gets a ``.json`` sidecar."""
     path = Path(path)
-    if path.suffix not in (".npy", ".json", ".txt"):
+    if path.suffix.lower() not in KERNEL_EXTENSIONS:
         raise KernelError(
             f"{path}: a kernel is written as .npy, .txt or .json; end the name in one of them "
             "(e.g. kernel.npy)"
         )
-    if path.suffix != ".npy":
+    if path.suffix.lower() != ".npy":
         return [path]
     sidecar = path.with_suffix(".json")
     if _holds_a_kernel(sidecar):  # --overwrite is for k.npy: it must not cost the user k.json
@@ -238,12 +240,13 @@ def save_kernel(
     path = Path(path)
     files = kernel_outputs(path)
     k = validate_kernel(kernel, str(path), warn=False)  # its source warned when it was read
-    if path.suffix == ".npy":
+    ext = path.suffix.lower()
+    if ext == ".npy":
         buf = io.BytesIO()
         np.save(buf, k, allow_pickle=False)
         publish(path, buf.getvalue(), overwrite=overwrite)
         publish(files[1], (json.dumps(meta, indent=2) + "\n").encode(), overwrite=overwrite)
-    elif path.suffix == ".json":
+    elif ext == ".json":
         doc = dict(meta, kernel=k.astype(np.float64).round(9).tolist())
         publish(path, (json.dumps(doc, indent=2) + "\n").encode(), overwrite=overwrite)
     else:
@@ -276,54 +279,7 @@ def resolve_kernel(spec: str | os.PathLike[str] | np.ndarray | None) -> tuple[np
     if name in builtin:
         return load_kernel(builtin[name])[0], name
     path = Path(name).expanduser()
-    if path.suffix in (".npy", ".txt", ".json") or path.exists():
+    if path.suffix.lower() in KERNEL_EXTENSIONS or path.exists():
         return load_kernel(path)[0], str(path)
     choices = ", ".join([*IDENTITY_NAMES[:1], *sorted(builtin)])
     raise KernelError(f"{name}: no such kernel; give a .npy path or one of: {choices}")
-
-
-CHECKPOINT_FORMAT = "nssr-lcnn/1"
-
-
-def save_checkpoint(path: Path, payload: dict[str, Any], *, overwrite: bool = False) -> None:
-    """Write an L-CNN checkpoint atomically, refusing an existing file unless ``overwrite``.
-    ``payload`` holds plain data and tensors only (config, state_dict, metrics, version), so it
-    loads with ``weights_only=True``."""
-    import torch
-
-    buf = io.BytesIO()
-    torch.save({"format": CHECKPOINT_FORMAT, **payload}, buf)
-    publish(Path(path), buf.getvalue(), overwrite=overwrite)
-
-
-CHECKPOINT_BYTES = 1 << 30  # the largest L-CNN (31 layers × 512 channels) is ~270 MB
-
-
-def read_checkpoint(path: Path) -> bytes:
-    """A checkpoint file's bytes: a regular file of at most :data:`CHECKPOINT_BYTES` only."""
-    try:
-        return read_regular(Path(path), CHECKPOINT_BYTES, what="checkpoint")
-    except InputError as exc:
-        raise KernelError(str(exc)) from None
-
-
-def parse_checkpoint(data: bytes, path: Path) -> dict[str, Any]:
-    """A checkpoint's contents, loaded safely (``weights_only=True``: tensors and plain data,
-    never code). :class:`KernelError` naming ``path`` if it is not an nssr checkpoint."""
-    import torch
-
-    try:
-        with warnings.catch_warnings():  # torch's notes on the file (its pickle protocol…):
-            warnings.simplefilter("ignore")  # what matters is whether it loads, said below
-            ck = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        why = type(exc).__name__
-        raise KernelError(f"{path}: not a readable nssr checkpoint ({why})") from None
-    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-        raise KernelError(f"{path}: not an nssr L-CNN checkpoint (made by `nssr train`)")
-    return ck
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (see :func:`parse_checkpoint`)."""
-    return parse_checkpoint(read_checkpoint(path), Path(path))
