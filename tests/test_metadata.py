@@ -158,6 +158,20 @@ def test_xmp_and_text_are_bounded() -> None:
     assert list(Image.open(io.BytesIO(encode(pic, "PNG"))).text) == ["K0"]  # 1 MiB in all
 
 
+@pytest.mark.parametrize("size", [65504, 65505])
+def test_jpeg_xmp_up_to_what_one_segment_holds_is_carried(tmp_path, capsys, monkeypatch, size):
+    head, tail = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">', b"</x:xmpmeta>"
+    xmp = head + b" " * (size - len(head) - len(tail)) + tail
+    im = Image.fromarray(gradient(12, 16))
+    fmt = "JPEG" if size == 65504 else "WEBP"  # Pillow writes no larger XMP into a JPEG
+    out = _upscaled(tmp_path, capsys, monkeypatch, encoded(im, fmt, xmp=xmp), f"a.{fmt}", "b.jpg")
+    assert len(out.info.get("xmp", b"")) == (size if size <= 65504 else 0)
+    if size == 65504:  # the APP1 segment's length field: 2 + 29 + 65504 = 65535
+        data = (tmp_path / "b.jpg").read_bytes()
+        at = data.index(b"http://ns.adobe.com/xap/1.0/\0") - 2
+        assert struct.unpack(">H", data[at : at + 2])[0] == 65535
+
+
 @pytest.mark.parametrize("spelling", ["tiff:Orientation='6'", 'tiff:Orientation = "6"'])
 def test_a_tiff_turned_by_exif_is_not_turned_again_by_its_xmp(spelling: str) -> None:
     # Pillow turns a TIFF by its EXIF orientation as it loads and scrubs only the XMP

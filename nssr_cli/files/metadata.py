@@ -19,7 +19,9 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 XMP_BYTES = 1 << 20  # larger XMP is dropped (XMP of real photos is a few KiB)
-JPEG_XMP_BYTES = 65533 - 2 - 29  # what one APP1 segment holds after its namespace
+# What one APP1 segment holds: its length field (at most 65535) counts its own 2 bytes and
+# the 29-byte namespace before the XMP (Pillow writes up to exactly this).
+JPEG_XMP_BYTES = 65535 - 2 - 29
 TEXT_BYTES = 1 << 20  # PNG text chunks, keys and values together; later ones are dropped
 _XMP_KEY = "XML:com.adobe.xmp"  # the iTXt chunk that holds a PNG's XMP
 _PNG_COLOUR = ("gamma", "chromaticity", "srgb")
