@@ -384,8 +384,21 @@ def test_a_multi_picture_jpeg_keeps_its_xmp_unless_it_describes_the_images_left_
     buf = io.BytesIO(buf.getvalue()[:2] + segment + buf.getvalue()[2:])
     pic = decode(buf.getvalue(), "phone.jpg")
     assert ("xmp" in pic.info) is not gain_map
-    if not gain_map:  # Pillow opens an Ultra HDR JPEG (hdrgm) as its first image alone
-        assert pic.info["left_out"] == 1
+    # Pillow opens an Ultra HDR JPEG (hdrgm) as one plain JPEG: its MPF index counts the rest
+    assert pic.info["left_out"] == 1
+
+
+def test_an_ultra_hdr_photos_gain_map_is_reported_left_out(tmp_path, capsys, monkeypatch):
+    about = 'xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/" hdrgm:Version="1.0"'
+    xmp = f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description {about}/></x:xmpmeta>'
+    photo, src = Image.fromarray(gradient(24, 32)), tmp_path / "hdr.jpg"
+    photo.save(src, "MPO", save_all=True, append_images=[photo.resize((8, 6))], xmp=xmp.encode())
+    with Image.open(src) as im:
+        assert im.format == "JPEG" and getattr(im, "n_frames", 1) == 1  # Pillow: one image
+    args = ["upscale", str(src), "-o", str(tmp_path / "b.jpg"), "--json", "-v"]
+    code, out, err = nssr(args, capsys, monkeypatch)
+    assert code == 0, err
+    assert json.loads(out)["images_left_out"] == 1 and "left out 1 further image" in err
 
 
 def test_an_mpo_file_and_a_tiff_without_resolution(tmp_path, capsys, monkeypatch) -> None:

@@ -44,7 +44,23 @@ def read_header(im: Image.Image, max_pixels: int) -> Header:
     deep = deep_rawmode(im)
     bands = 4 if n > 1 and im.format in _CANVAS else _bands(im, deep)
     itemsize = 2 if deep or im.mode.startswith("I") else 1
-    return Header(_PRIMARY_ONLY.get(fmt, fmt), tuple(sizes), bands, itemsize, images - n)
+    left_out = images - n + _gain_maps(im)
+    return Header(_PRIMARY_ONLY.get(fmt, fmt), tuple(sizes), bands, itemsize, left_out)
+
+
+def _gain_maps(im: Image.Image) -> int:
+    """The images a JPEG's multi-picture index (MPF) lists besides the first where Pillow
+    opened the file as one plain JPEG: an Ultra HDR photo, whose gain map Pillow leaves out on
+    purpose (other multi-picture JPEGs it opens as MPO, their images counted as frames). 0
+    where the index is unreadable or its count and entries disagree."""
+    if im.format != "JPEG" or "mp" not in im.info:
+        return 0
+    try:
+        index = im._getmp()  # type: ignore[attr-defined]  # Pillow's own MPF parser
+        count, entries = index[0xB001], index[0xB002]
+    except Exception:  # damaged: the file is one JPEG, as Pillow opened it
+        return 0
+    return count - 1 if isinstance(count, int) and count > 1 and len(entries) == count else 0
 
 
 def pixels(n: int) -> str:
