@@ -129,8 +129,9 @@ def measure_memory(scale: float, megapixels: float, device: str) -> None:
 
 def measure_scale(args: argparse.Namespace, kernel: np.ndarray, s: float) -> dict:
     from nssr_cli.engine.plans import make_plan, upscale_planes
-    from nssr_cli.kernels.bank import bank_scale, needs_widths, rule_parts
+    from nssr_cli.kernels.bank import needs_widths, rule_parts
     from nssr_cli.kernels.estimate import Estimates
+    from nssr_cli.kernels.names import bank_scale
 
     img = test_image(args.megapixels, s)
     pil = Image.fromarray(img)

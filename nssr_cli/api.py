@@ -13,6 +13,7 @@ from nssr_cli.engine.plans import cached_plan, check_image, upscale_checked
 from nssr_cli.errors import UsageError
 from nssr_cli.kernels.bank import select_kernel
 from nssr_cli.kernels.files import resolve_kernel
+from nssr_cli.kernels.names import warn_other_scale
 
 
 def upscale_array(
@@ -46,4 +47,6 @@ def upscale_array(
     scale = check_scale(scale)
     device = resolve_device(device, argument=True)  # before the choice, which may take time
     h = select_kernel(image, scale, "auto").kernel if kernel is None else resolve_kernel(kernel)[0]
+    if isinstance(kernel, str):  # a bank kernel solved for another scale: the CLI's warning
+        warn_other_scale(kernel, scale)
     return upscale_checked(image, cached_plan(h, scale, device), tile=tile)

@@ -14,16 +14,14 @@ from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.files.decode import decode
 from nssr_cli.kernels import bank
 from nssr_cli.kernels.bank import (
-    BANK_PRIORS,
     BLUR_LEVELS,
-    bank_entries,
     bank_kernel,
-    bank_scale,
     select_kernel,
     steps,
 )
 from nssr_cli.kernels.estimate import Estimates
 from nssr_cli.kernels.files import builtin_kernels, load_kernel
+from nssr_cli.kernels.names import BANK_PRIORS, bank_entries, bank_scale
 from nssr_cli.quality.metrics import psnr_y
 from nssr_cli.synth.degradations import add_noise, classic_lr, div2krk_lr, recipe_kernel
 from nssr_cli.synth.scenes import _sky, content_scene, dead_leaves

@@ -10,7 +10,7 @@ from nssr_cli.engine.geometry import output_size
 from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.engine.reference import reference_upscale
 from nssr_cli.engine.tiles import upscale_tensor
-from nssr_cli.errors import UsageError
+from nssr_cli.errors import NssrWarning, UsageError
 
 
 def random_kernel(size: int = 11, seed: int = 0) -> np.ndarray:
@@ -205,6 +205,24 @@ def test_a_channels_first_array_is_warned_about() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         upscale_array(np.moveaxis(img, 0, -1), 2, kernel="bicubic", device="cpu")
+
+
+@pytest.mark.parametrize(("kernel", "warned"), [("x3-heavy", True), ("x2-heavy", False)])
+def test_a_bank_kernel_for_another_scale_is_warned_about_at_the_callers_line(kernel, warned):
+    # the command line's warning (one definition), from the library too
+    import warnings
+
+    from nssr_cli import upscale_array
+
+    img = np.zeros((8, 8), np.uint8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        upscale_array(img, 2, kernel=kernel, device="cpu")
+    said = [w for w in caught if issubclass(w.category, NssrWarning)]
+    assert len(said) == warned, [str(w.message) for w in caught]
+    if warned:
+        assert str(said[0].message).startswith("x3-heavy: a bank kernel solved for ×3, used at ×2")
+        assert said[0].filename == __file__  # the caller's line, not nssr's
 
 
 def test_a_kernel_whose_taps_do_not_sum_to_1_is_warned_about_at_the_callers_line() -> None:

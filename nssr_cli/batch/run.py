@@ -11,7 +11,6 @@ import errno
 import os
 import stat
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
@@ -24,13 +23,14 @@ from nssr_cli.engine.alpha import upscale_with_alpha
 from nssr_cli.engine.device import resolve_device
 from nssr_cli.engine.geometry import output_size
 from nssr_cli.engine.plans import make_plan, upscale_planes
-from nssr_cli.errors import InputError, NssrError, NssrWarning, OutputError
+from nssr_cli.errors import InputError, NssrError, OutputError
 from nssr_cli.files.atomic import DiskFullError, PublishCancelled, publish
 from nssr_cli.files.decode import DEFAULT_MAX_PIXELS, decode
 from nssr_cli.files.encode import check_storable, encode
 from nssr_cli.files.picture import Frame, Picture
-from nssr_cli.kernels.bank import BANK_SCALES, bank_entries, bank_scale, select_kernel
+from nssr_cli.kernels.bank import select_kernel
 from nssr_cli.kernels.files import resolve_kernel
+from nssr_cli.kernels.names import warn_other_scale
 from nssr_cli.synth.levels import LEVELS
 
 
@@ -112,7 +112,7 @@ class Upscaler:
         self.scale, self.blur, self.device, self.tile = scale, blur, device, tile
         self.fixed = resolve_kernel(kernel) if kernel else None
         if kernel:
-            _warn_other_scale(kernel, scale)
+            warn_other_scale(kernel, scale)
         self.bicubic = resolve_kernel("bicubic")[0]
         self.plans: dict[str, Any] = {}
 
@@ -151,21 +151,6 @@ class Upscaler:
         out = Picture(frames, pic.format, pic.icc, pic.exif, info)
         assert out.size[::-1] == output_size(pic.size[1], pic.size[0], self.scale)
         return out, report
-
-
-def _warn_other_scale(name: str, scale: float) -> None:
-    """A bank kernel solved for another scale than the one ``auto`` takes its kernels from at
-    ``scale`` (the nearest: ``x3-heavy`` at ×2, not at ×2.5) works, but sharpens for the blur
-    of that other scale: say so. Other kernels, files included, say nothing of their scale."""
-    near = bank_scale(scale)
-    solved = next((s for s in BANK_SCALES if name in bank_entries(s)), near)
-    if abs(solved - scale) > abs(near - scale):
-        warnings.warn(
-            f"{name}: a bank kernel solved for ×{solved}, used at ×{scale:g} (it sharpens "
-            f"for the wrong scale); x{near}{name[2:]} is the one solved for ×{near}",
-            NssrWarning,
-            stacklevel=3,
-        )
 
 
 def load(

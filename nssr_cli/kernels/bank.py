@@ -1,5 +1,5 @@
 """Choosing the kernel for an image: the shipped bank of kernels per (scale, prior), and the
-``auto`` choice that fails safe.
+``auto`` choice that fails safe (the bank's names and scales: :mod:`nssr_cli.kernels.names`).
 
 The bank holds ``weights/bank/x{s}-{prior}.npy`` for s ∈ {2, 3, 4}: 11×11 convolution kernels
 solved on procedural scenes (``nssr train --objective scenes --solve``; README) under a prior
@@ -37,15 +37,10 @@ import numpy as np
 from nssr_cli.errors import KernelError
 from nssr_cli.kernels.estimate import Estimates, blur_parts, jpeg_quality
 from nssr_cli.kernels.files import builtin_kernels, load_kernel
+from nssr_cli.kernels.names import bank_scale
 from nssr_cli.synth.levels import LEVELS
 
 BLUR_LEVELS = ("auto", *LEVELS)
-BANK_SCALES = (2, 3, 4)
-# Every prior the bank has a kernel for, at every scale.
-BANK_PRIORS = (
-    *LEVELS,
-    *(f"{lv}-{q}" for q in ("q95", "q85", "q75") for lv in ("none", "medium")),
-)
 # The blur score of a rule weighing ringing reads it for this step's kernel: the mildest that
 # sharpens (it rings on any sharp input; a blurred one takes it without overshoot).
 RINGING_STEP = "light"
@@ -61,17 +56,6 @@ class Selection:
     name: str  # what to show the user, e.g. "x2-medium" or "x2-none-q85+medium-q85"
     blur: str  # the bank prior used (never "auto"), or "a+b": the mean of two entries' kernels
     info: dict[str, Any] = field(default_factory=dict)  # the estimates behind the choice
-
-
-def bank_scale(scale: float) -> int:
-    """The bank's integer scale for ``scale``: the nearest of 2, 3, 4."""
-    return min(BANK_SCALES, key=lambda s: (abs(s - scale), s))
-
-
-def bank_entries(scale: float) -> list[str]:
-    """The names of the shipped bank kernels for ``scale``, e.g. ``"x2-none-q85"``."""
-    s = bank_scale(scale)
-    return [f"x{s}-{p}" for p in BANK_PRIORS]
 
 
 @lru_cache(maxsize=64)

@@ -45,14 +45,13 @@ from nssr_cli.files.formats import image_extensions
 from nssr_cli.files.regular import read_regular
 from nssr_cli.kernels.bank import (
     BLUR_LEVELS,
-    bank_entries,
     bank_kernel,
-    bank_scale,
     choices,
     degradation_of,
     select_kernel,
 )
 from nssr_cli.kernels.files import resolve_kernel
+from nssr_cli.kernels.names import bank_entries, bank_scale
 from nssr_cli.quality.comparison import save_comparison
 from nssr_cli.quality.metrics import psnr_y, require_scikit_image, ssim_y
 from nssr_cli.quality.protocols import (
