@@ -80,9 +80,48 @@ def test_png_colour_and_text_chunks_are_carried(tmp_path, capsys, monkeypatch, p
     assert out.info["gamma"] == 1.0
     assert out.info["chromaticity"] == CHROMATICITY
     assert out.text["Copyright"] == "(c) Jane" and "Raw profile type exif" not in out.text
-    if png[24] != 16:  # IHDR bit depth; 16-bit colour: text after the pixels is not seen
-        assert out.text["Comment"] == "late comment"
-        assert out.text["Title"] == "Grüße" and out.text["Title"].lang == "de"
+    assert out.text["Comment"] == "late comment"  # after the pixels (16-bit colour too)
+    assert out.text["Title"] == "Grüße" and out.text["Title"].lang == "de"
+
+
+def _chunks_of(png: bytes) -> list[tuple[bytes, bytes]]:
+    """Every chunk of a PNG file as ``(type, data)``, in order."""
+    out, at = [], 8
+    while at < len(png):
+        (length,) = struct.unpack_from(">I", png, at)
+        out.append((png[at + 4 : at + 8], png[at + 8 : at + 8 + length]))
+        at += 12 + length
+    return out
+
+
+def test_text_chunks_sharing_a_keyword_are_all_carried(tmp_path, capsys, monkeypatch) -> None:
+    # the PNG specification allows several; Pillow's info keeps the last one alone
+    same = b"".join(_chunk(b"tEXt", b"Comment\0v%d" % i) for i in range(3))
+    same += _chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"v3"))
+    same += _chunk(b"iTXt", "Comment\0\0\0fr\0\0v4 é".encode())
+    png = _with_chunks(encoded(Image.fromarray(gradient(12, 16))), same)
+    _upscaled(tmp_path, capsys, monkeypatch, png, "a.png", "b.png")
+    chunks = _chunks_of((tmp_path / "b.png").read_bytes())
+    texts = [d for k, d in chunks if k in (b"tEXt", b"iTXt")]
+    assert texts == [b"Comment\0v0", b"Comment\0v1", b"Comment\0v2", b"Comment\0v3",
+                     "Comment\0\0\0fr\0\0v4 é".encode()]  # fmt: skip
+
+
+def test_chunks_the_png_specification_forbids_are_not_carried(tmp_path, capsys, monkeypatch):
+    bad = _chunk(b"tEXt", b"K" * 80 + b"\0long keyword") + _chunk(b"tEXt", b" Lead\0space")
+    bad += _chunk(b"gAMA", b"\0\0\0\0") + _chunk(b"cHRM", b"\xff" * 32)
+    good = _chunk(b"sRGB", b"\1") + _chunk(b"tEXt", b"Author\0Jane")
+    png = _with_chunks(encoded(Image.fromarray(gradient(12, 16))), bad + good)
+    Image.open(io.BytesIO(png)).load()  # Pillow reads it (and would copy the values)
+    _upscaled(tmp_path, capsys, monkeypatch, png, "a.png", "b.png")
+    chunks = _chunks_of((tmp_path / "b.png").read_bytes())
+    kinds = [k for k, _ in chunks]
+    assert b"gAMA" not in kinds and b"cHRM" not in kinds and (b"sRGB", b"\1") in chunks
+    assert [d for k, d in chunks if k == b"tEXt"] == [b"Author\0Jane"]  # the rest is kept
+    # a valid gamma and chromaticity still are carried
+    png = _with_chunks(encoded(Image.fromarray(gradient(12, 16))), _colour_chunks(45455))
+    out = _upscaled(tmp_path, capsys, monkeypatch, png, "c.png", "d.png")
+    assert out.info["gamma"] == 0.45455 and out.info["chromaticity"] == CHROMATICITY
 
 
 def test_an_animated_png_carries_them_too(tmp_path, capsys, monkeypatch) -> None:

@@ -71,7 +71,7 @@ def decode(
         tags = tiff_tags(data)
         if tags is not None and is_gray_alpha16(tags):  # Pillow has no mode for these
             return _decode_gray_alpha16(data, tags, max_pixels, check)
-        return _decode(lambda: open_image(io.BytesIO(data)), max_pixels, check)
+        return _decode(data, max_pixels, check)
     except NssrError as exc:
         raise InputError(f"{name}: {exc}") from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
@@ -105,9 +105,10 @@ def _why(exc: BaseException) -> str:
     return "the file is truncated or damaged" if "truncated" in text.lower() else text
 
 
-def _decode(
-    opener: Callable[[], Image.Image], max_pixels: int, check: Callable[[Header], None] | None
-) -> Picture:
+def _decode(data: bytes, max_pixels: int, check: Callable[[Header], None] | None) -> Picture:
+    def opener() -> Image.Image:
+        return open_image(io.BytesIO(data))
+
     im = opener()
     lossless = webp_lossless(im)  # before decoding, which replaces a WebP's stream
     header = read_header(im, max_pixels)
@@ -134,7 +135,7 @@ def _decode(
         info.pop("dpi", None)  # Pillow says 1 dpi for a TIFF without XResolution: none given
     if header.left_out:
         info["left_out"] = header.left_out
-    info.update(lossless, **carried(im))
+    info.update(lossless, **carried(im, data))
     without_further_images(info)
     luma = _luma_quantization(im)
     if luma is not None:

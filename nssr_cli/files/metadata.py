@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import re
 import struct
+import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from PIL import Image
-from PIL.PngImagePlugin import PngInfo
+from PIL.PngImagePlugin import PngInfo, iTXt
 
 XMP_BYTES = 1 << 20  # larger XMP is dropped (XMP of real photos is a few KiB)
 # What one APP1 segment holds: its length field (at most 65535) counts its own 2 bytes and
@@ -27,18 +29,17 @@ _XMP_KEY = "XML:com.adobe.xmp"  # the iTXt chunk that holds a PNG's XMP
 _PNG_COLOUR = ("gamma", "chromaticity", "srgb")
 
 
-def carried(im: Image.Image) -> dict[str, Any]:
-    """What a decoded image carries besides ICC, EXIF and DPI, as ``Picture.info`` keys:
-    ``xmp`` (bytes), a JPEG's ``comment`` (bytes), a PNG's ``gamma``, ``chromaticity``,
-    ``srgb`` (as Pillow reads them) and ``text`` (``[(key, value)]``, Pillow's ``str`` or
-    ``iTXt`` values)."""
+def carried(im: Image.Image, data: bytes) -> dict[str, Any]:
+    """What a decoded image (``data``: its file's bytes) carries besides ICC, EXIF and DPI, as
+    ``Picture.info`` keys: ``xmp`` (bytes), a JPEG's ``comment`` (bytes), a PNG's ``gamma``,
+    ``chromaticity``, ``srgb`` (as Pillow reads them) and ``text`` (:func:`png_text`)."""
     info = carried_xmp(xmp_of(im))
     comment = im.info.get("comment")
     if im.format in ("JPEG", "MPO") and isinstance(comment, bytes) and comment:
         info["comment"] = comment
     if im.format == "PNG":
         info.update({k: im.info[k] for k in _PNG_COLOUR if k in im.info})
-        if text := _png_text(im):
+        if text := png_text(data):
             info["text"] = text
     return info
 
@@ -74,21 +75,76 @@ def without_further_images(info: dict[str, Any]) -> None:
         del info["xmp"]
 
 
-def _png_text(im: Image.Image) -> list[tuple[str, str]]:
-    """A PNG's text chunks: Pillow's text values are its only ``str`` ones besides XMP. Those
-    after the pixels are there once ``im`` is loaded (a 16-bit colour PNG's ``im`` is not:
-    :mod:`nssr_cli.files.deep16` decodes a copy, so only its text before the pixels is seen)."""
-    text, size = [], 0
-    for key, value in im.info.items():
-        if not isinstance(value, str) or key in ("xmp", _XMP_KEY):  # XMP is carried as XMP
+def png_text(data: bytes) -> list[tuple[str, str]]:
+    """A PNG file's text chunks in file order, each one, as ``(keyword, value)``: ``str`` for
+    tEXt and zTXt, Pillow's ``iTXt`` (with its language and translated keyword) for iTXt.
+    Read from the chunks, not Pillow's ``info``, which keeps one value per keyword (the PNG
+    specification allows several chunks to share one) and misses the text after the pixels of
+    a 16-bit colour PNG (decoded from a copy: :mod:`nssr_cli.files.deep16`). Left out: the
+    XMP (carried as XMP), ImageMagick's ``Raw profile type …`` copies of EXIF, XMP or ICC (stale
+    once the pixels are turned and resized), chunks the specification forbids (a keyword not of
+    1–79 printable Latin-1 characters, words one space apart), damaged ones, and those past
+    :data:`TEXT_BYTES` in all."""
+    text: list[tuple[str, str]] = []
+    size = 0
+    for kind, body in _png_chunks(data, (b"tEXt", b"zTXt", b"iTXt")):
+        key, _, rest = body.partition(b"\0")
+        keyword = key.decode("latin-1")
+        if len(key) > 79 or not _KEYWORD.fullmatch(key) or keyword == _XMP_KEY:
             continue
-        if key.startswith("Raw profile type "):  # ImageMagick's hex EXIF, XMP…: stale once
-            continue  # the pixels are rotated and resized, and carried as themselves
+        if keyword.startswith("Raw profile type ") or (value := _text_value(kind, rest)) is None:
+            continue
         size += len(key) + len(value)
         if size > TEXT_BYTES:
             break
-        text.append((key, value))
+        text.append((keyword, value))
     return text
+
+
+# A PNG keyword's characters: printable Latin-1, single spaces between words.
+_KEYWORD = re.compile(rb"[\x21-\x7e\xa1-\xff]+(?: [\x21-\x7e\xa1-\xff]+)*")
+
+
+def _png_chunks(data: bytes, kinds: tuple[bytes, ...]) -> Iterator[tuple[bytes, bytes]]:
+    """``(type, data)`` of each chunk of a PNG file whose type is in ``kinds`` and whose CRC
+    holds, in file order, up to IEND or the end of what is there."""
+    at = 8  # after the signature
+    while at + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, at)
+        body = data[at + 8 : at + 8 + length]
+        if kind == b"IEND" or at + 12 + length > len(data):
+            return
+        crc = struct.unpack_from(">I", data, at + 8 + length)[0]
+        if kind in kinds and zlib.crc32(body, zlib.crc32(kind)) == crc:
+            yield kind, body
+        at += 12 + length
+
+
+def _text_value(kind: bytes, rest: bytes) -> str | None:
+    """A text chunk's value (``rest``: what follows its keyword's NUL), or None when it does
+    not decode (or inflates past :data:`TEXT_BYTES`)."""
+    try:
+        if kind == b"tEXt":
+            return rest.decode("latin-1")
+        if kind == b"zTXt":
+            return _inflate(rest[1:], rest[:1]).decode("latin-1")
+        flag, method, rest = rest[:1], rest[1:2], rest[2:]
+        lang, _, rest = rest.partition(b"\0")
+        translated, _, raw = rest.partition(b"\0")
+        raw = _inflate(raw, method) if flag == b"\1" else raw
+        return iTXt(raw.decode(), lang.decode(), translated.decode())
+    except (UnicodeDecodeError, zlib.error, ValueError):
+        return None
+
+
+def _inflate(data: bytes, method: bytes) -> bytes:
+    """``data`` inflated (compression method 0, zlib); ValueError if it is another method,
+    damaged, or longer than :data:`TEXT_BYTES`."""
+    stream = zlib.decompressobj()
+    out = stream.decompress(data, TEXT_BYTES + 1) if method == b"\0" else b""
+    if method != b"\0" or len(out) > TEXT_BYTES or not stream.eof:
+        raise ValueError("not inflatable")
+    return out
 
 
 # Only the spellings Pillow itself reads (and scrubs once it has turned a TIFF as it loads): a
@@ -129,19 +185,12 @@ _XMP_ELEMENT = re.compile(rb"(<([\w.-]{1,64}:)" + _NAMES + rb"(?:\s[^<>]*)?>)[^<
 def png_chunks(info: dict[str, Any], icc: bytes | None, size: tuple[int, int]) -> PngInfo:
     """The chunks a PNG output carries besides iCCP, pHYs and eXIf, in a :class:`PngInfo`
     (``.chunks``: ``(type, data, after_idat)``): gAMA, cHRM and sRGB only without an ICC
-    profile (which overrides them, in the PNG specification), text, and XMP."""
+    profile (which overrides them, in the PNG specification) and with valid values, text
+    (:func:`png_text`), and XMP."""
     png = PngInfo()
     if not icc:
-        try:
-            if (gamma := info.get("gamma")) is not None:
-                png.add(b"gAMA", struct.pack(">I", round(gamma * 100000)))
-            if (white_and_primaries := info.get("chromaticity")) is not None:
-                data = struct.pack(">8I", *(round(v * 100000) for v in white_and_primaries))
-                png.add(b"cHRM", data)
-            if info.get("srgb") in (0, 1, 2, 3):
-                png.add(b"sRGB", bytes([info["srgb"]]))
-        except (struct.error, TypeError, ValueError, OverflowError):
-            pass  # values no PNG chunk can hold: dropped
+        for kind, data in _colour_chunks(info):
+            png.add(kind, data)
     for key, value in info.get("text", ()):
         png.add_text(key, value, zip=len(value) > 1024)
     xmp = output_xmp(info, size)
@@ -149,6 +198,25 @@ def png_chunks(info: dict[str, Any], icc: bytes | None, size: tuple[int, int]) -
         if xmp:
             png.add_itxt(_XMP_KEY, xmp.decode("utf-8"))
     return png
+
+
+def _colour_chunks(info: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+    """gAMA, cHRM and sRGB for ``info``'s values, each only where the PNG specification allows
+    its value (as libpng reads it): a gamma above 0; white and primaries inside the
+    chromaticity diagram (x, y ≥ 0, x + y ≤ 1; white's y above 0); a rendering intent 0–3.
+    Any other is dropped rather than copied into the output."""
+    chunks = []
+    with contextlib.suppress(TypeError, ValueError, OverflowError):  # not numbers, NaN, inf
+        if 0 < (gamma := round(info.get("gamma", 0) * 100000)) < 2**31:
+            chunks.append((b"gAMA", struct.pack(">I", gamma)))
+    with contextlib.suppress(TypeError, ValueError, OverflowError):
+        xy = [round(v * 100000) for v in info.get("chromaticity") or ()]
+        pairs = list(zip(xy[::2], xy[1::2], strict=True))
+        if len(pairs) == 4 and all(min(p) >= 0 and sum(p) <= 100000 for p in pairs) and xy[1]:
+            chunks.append((b"cHRM", struct.pack(">8I", *xy)))
+    if info.get("srgb") in (0, 1, 2, 3):
+        chunks.append((b"sRGB", bytes([info["srgb"]])))
+    return chunks
 
 
 def webp_lossless(im: Image.Image) -> dict[str, Any]:
