@@ -179,6 +179,10 @@ def test_a_poisoned_cache_entry_is_rebuilt_not_trusted(tmp_path, capsys, monkeyp
     assert np.load(tmp_path / "k.npy")[5, 5] == pytest.approx(first["centre_tap"])
     code, third, err = export(capsys=capsys, monkeypatch=monkeypatch)
     assert "read from cache" in err  # the rebuilt entry is good again
+    entry.with_suffix(".json").write_text('{"checkpoint_sha')  # a truncated sidecar
+    code, _, err = export(capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 0 and "read from cache" not in err and "caching is off" not in err, err
+    assert "read from cache" in export(capsys=capsys, monkeypatch=monkeypatch)[2]
 
 
 def test_a_cache_entry_anyone_may_write_is_not_trusted(capsys, monkeypatch) -> None:

@@ -74,6 +74,29 @@ def test_export_kernel_refuses_existing_kernel_sidecar_and_plot(cli, tmp_path: P
     assert not temp_files(tmp_path)
 
 
+def test_a_json_that_is_not_an_nssr_sidecar_is_never_replaced_by_one(cli, tmp_path: Path) -> None:
+    """`-o k.npy` also writes k.json: a k.json of the user's own (a `--json` report) survives
+    `--overwrite`, and both refusals say that k.json is the sidecar of k.npy."""
+    k, report = tmp_path / "k.npy", tmp_path / "k.json"
+    report.write_text('{"my": "training report"}\n')
+    for args in (
+        ("export-kernel", "-o", str(k), "--overwrite"),
+        ("train", "--objective", "scenes", "--solve", "-o", str(k), "--kernels", "4"),
+    ):
+        proc = cli(*args)
+        err = clean(proc)
+        assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err
+        assert "the sidecar nssr writes for k.npy" in err and "not one of nssr's" in err, err
+        assert report.read_text() == '{"my": "training report"}\n' and not k.exists()
+    report.unlink()
+    assert cli("export-kernel", "-o", str(k)).returncode == 0
+    proc = cli("export-kernel", "-o", str(k))
+    err = clean(proc)
+    assert proc.returncode == 2 and "the sidecar nssr writes for k.npy" in err, err
+    assert "--overwrite" in err and len(err.strip().splitlines()) == 1, err
+    assert cli("export-kernel", "-o", str(k), "--overwrite").returncode == 0
+
+
 # --- upscale: --overwrite keeps permissions, hard links are documented, races are lost safely --
 
 

@@ -115,7 +115,7 @@ def train(
             f"nssr export-kernel --checkpoint CHECKPOINT.pt -o {output.name}, "
             "or add --solve (scenes objective)"
         )
-    outputs = kernel_outputs(output) if solve else [output]
+    outputs = kernel_outputs(output, overwrite=overwrite) if solve else [output]
     _require_folders(outputs)
     check_outputs(outputs, overwrite=overwrite)
     if solve:
@@ -251,7 +251,10 @@ def export_kernel(
     plot = file_option(plot, "--plot", "kernel.png")
     if plot is not None and plot.suffix.lower() != ".png":
         raise UsageError(f"--plot {plot}: the drawing is a PNG; name it .png")
-    targets = [*(kernel_outputs(output) if output else []), *([plot] if plot else [])]
+    targets = [
+        *(kernel_outputs(output, overwrite=overwrite) if output else []),
+        *([plot] if plot else []),
+    ]
     _require_folders(targets)
     check_outputs(targets, overwrite=overwrite)
     exported = collapse_checkpoint(checkpoint or shipped_checkpoint())

@@ -106,7 +106,7 @@ def export_kernel(checkpoint: Path) -> ExportedKernel:
     }
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        save_kernel(kernel, cached, meta, overwrite=True)  # a cache entry is ours to refresh
+        save_kernel(kernel, cached, meta, overwrite=True, any_sidecar=True)  # ours to refresh
     except (OSError, NssrError) as exc:
         warnings.warn(
             f"caching is off ({_reason(exc)}); set NSSR_CACHE_DIR to a writable folder",

@@ -198,8 +198,13 @@ def _read_kernel_file(path: Path, what: str) -> bytes:
         raise KernelError(str(exc)) from None
 
 
-def kernel_outputs(path: Path) -> list[Path]:
-    """Every file :func:`save_kernel` writes for ``path``: a ``.npy`` gets a ``.json`` sidecar."""
+def kernel_outputs(path: Path, *, overwrite: bool = True) -> list[Path]:
+    """Every file :func:`save_kernel` writes for ``path``: a ``.npy`` gets a ``.json`` sidecar.
+
+    An existing sidecar is replaced only if it is one of nssr's (:func:`_is_nssr_sidecar`) and
+    ``overwrite``: ``--overwrite`` is about ``k.npy``, and must not cost the user a ``k.json``
+    they wrote themselves (a kernel, a ``--json`` report, notes).
+    """
     path = Path(path)
     if path.suffix.lower() not in KERNEL_EXTENSIONS:
         raise KernelError(
@@ -209,36 +214,66 @@ def kernel_outputs(path: Path) -> list[Path]:
     if path.suffix.lower() != ".npy":
         return [path]
     sidecar = path.with_suffix(".json")
-    if _holds_a_kernel(sidecar):  # --overwrite is for k.npy: it must not cost the user k.json
-        raise KernelError(
-            f"{sidecar}: holds a kernel, and the sidecar of {path.name} would replace it; "
-            f"name the output otherwise (e.g. {path.stem}-2.npy)"
-        )
+    if sidecar.is_file():  # a folder, device or dangling link: publish_problem names it
+        _check_sidecar_target(sidecar, path, overwrite=overwrite)
     return [path, sidecar]
 
 
-def _holds_a_kernel(path: Path) -> bool:
-    """Whether ``path`` is a regular file of at most :data:`KERNEL_FILE_BYTES` whose JSON holds
-    a kernel (``{"kernel": …}`` or a bare list of rows), as ``export-kernel -o k.json`` writes."""
+def _check_sidecar_target(sidecar: Path, path: Path, *, overwrite: bool) -> None:
+    """:class:`KernelError` unless the existing ``sidecar`` of ``path`` may be replaced."""
+    whose = f"the sidecar nssr writes for {path.name}"
+    other = f"name the output otherwise (e.g. {path.stem}-2.npy)"
+    obj = _small_json(sidecar)
+    if isinstance(_json_taps(obj), list):
+        raise KernelError(f"{sidecar}: holds a kernel, and {whose} would replace it; {other}")
+    if not _is_nssr_sidecar(obj):
+        raise KernelError(
+            f"{sidecar}: {whose} would replace this file, which is not one of nssr's "
+            f"(--overwrite does not replace it); {other}, or move {sidecar.name}"
+        )
+    if not overwrite:
+        raise KernelError(f"{sidecar}: already exists as {whose}; pass --overwrite to replace it")
+
+
+def _small_json(path: Path) -> Any:
+    """The JSON in ``path`` if it is a file of at most :data:`KERNEL_FILE_BYTES`, else ``None``."""
     try:
-        if not path.is_file() or path.stat().st_size > KERNEL_FILE_BYTES:
-            return False
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > KERNEL_FILE_BYTES:
+            return None
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError):
-        return False
-    return isinstance(_json_taps(obj), list)
+        return None
+
+
+def _is_nssr_sidecar(obj: Any) -> bool:
+    """Whether a JSON document is a kernel's sidecar as nssr writes it: an object without taps
+    that states the kernel's orientation (every nssr sidecar) or its ``kernel_sha256``."""
+    return (
+        isinstance(obj, dict)
+        and "kernel" not in obj
+        and ("orientation" in obj or "kernel_sha256" in obj)
+    )
 
 
 def save_kernel(
-    kernel: np.ndarray, path: Path, meta: dict[str, Any], *, overwrite: bool = False
+    kernel: np.ndarray,
+    path: Path,
+    meta: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    any_sidecar: bool = False,
 ) -> list[Path]:
     """Write a kernel by extension (``.npy`` + JSON sidecar, ``.txt``, or ``.json``), refusing
-    existing files unless ``overwrite`` (:func:`nssr_cli.files.atomic.publish`).
+    existing files unless ``overwrite`` (:func:`nssr_cli.files.atomic.publish`), and a sidecar
+    that is not nssr's (:func:`kernel_outputs`) unless ``any_sidecar`` (a cache entry's).
 
     Returns every file written.
     """
     path = Path(path)
-    files = kernel_outputs(path)
+    if any_sidecar and path.suffix.lower() == ".npy":
+        files = [path, path.with_suffix(".json")]
+    else:
+        files = kernel_outputs(path, overwrite=overwrite)
     k = validate_kernel(kernel, str(path), warn=False)  # its source warned when it was read
     ext = path.suffix.lower()
     if ext == ".npy":
