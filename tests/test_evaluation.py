@@ -169,6 +169,24 @@ def test_same_stems_get_distinct_scores_and_crops(tmp_path: Path) -> None:
     assert crops == ["x-2-classic-x2.png", "x-classic-x2.png"]
 
 
+def test_a_renamed_duplicate_never_takes_another_inputs_name(tmp_path: Path) -> None:
+    """`a/x.png`, `b/x.png` and `c/x-2.png`: the user's x-2 keeps its name, b/x becomes x-3,
+    and every JSON row names the file it scores."""
+    files = [_dead_leaves_png(tmp_path / d / f"{n}.png", i) for i, (d, n) in
+             enumerate([("a", "x"), ("b", "x"), ("c", "x-2")])]  # fmt: skip
+    args = ["eval", *map(str, files), "-s", "2", "--protocol", "classic", "--no-oracle"]
+    result = CliRunner().invoke(app, [*args, "--compare", str(tmp_path / "cmp"), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout.strip().splitlines()[-1])["scores"]
+    expected = {"x": str(files[0]), "x-3": str(files[1]), "x-2": str(files[2])}
+    assert {r["image"]: r["path"] for r in rows} == expected
+    alone = CliRunner().invoke(app, [args[0], str(files[2]), *args[4:], "--json"])
+    by_itself = json.loads(alone.stdout.strip().splitlines()[-1])["scores"]
+    assert [r["psnr"] for r in rows if r["image"] == "x-2"] == [r["psnr"] for r in by_itself]
+    crops = {p.name for p in (tmp_path / "cmp").iterdir()}
+    assert crops == {f"{n}-classic-x2.png" for n in ("x", "x-2", "x-3")}
+
+
 def test_json_stays_valid_for_a_perfect_score(tmp_path: Path) -> None:
     Image.fromarray(np.full((24, 24, 3), 128, np.uint8)).save(tmp_path / "flat.png")
     args = ["eval", str(tmp_path / "flat.png"), "-s", "2", "--protocol", "classic"]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,20 @@ HR_FILE_BYTES = 1 << 30  # a 90 MP 16-bit RGB TIFF, uncompressed, is 540 MB
 SSIM_WINDOW = 11
 
 
+@dataclass
+class EvalReport(Report):
+    """A :class:`Report` that knows which input each image label stands for: ``--json`` gives
+    every score row its ``path`` as given, so two files of one name are told apart."""
+
+    paths: dict[str, str] = field(default_factory=dict)  # label → the input's path
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = super().to_dict()
+        for row in doc["scores"]:
+            row["path"] = self.paths.get(row["image"])
+        return doc
+
+
 def find_images(paths: Iterable[Path]) -> list[Path]:
     """Image files among ``paths`` (folders are searched, not recursively, for regular files
     with an image extension), sorted per folder, each real file once."""
@@ -95,12 +110,14 @@ def find_images(paths: Iterable[Path]) -> list[Path]:
 
 def labels(paths: list[Path]) -> list[str]:
     """A distinct name per image for scores and crop files: its stem, or ``stem-2``, ``stem-3``
-    … for later files of the same stem (``a/x.png``, ``b/x.png``)."""
+    … for later files of the same stem (``a/x.png``, ``b/x.png``), skipping any name that is
+    another input's own stem (``b/x.png`` is ``x-3`` beside ``c/x-2.png``)."""
+    taken = {p.stem for p in paths}  # every input's own name stays its own
     used: set[str] = set()
     out = []
     for p in paths:
         label, n = p.stem, 1
-        while label in used:
+        while label in used or (n > 1 and label in taken):
             n += 1
             label = f"{p.stem}-{n}"
         used.add(label)
@@ -186,7 +203,7 @@ def evaluate(
     overwrite: bool = False,
     with_oracle: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> Report:
+) -> EvalReport:
     """Score every method on every image, scale and protocol (``base`` or ``base+variant``, as
     :func:`protocol_names` lists them); with ``with_oracle`` also the methods ``oracle`` (the
     best bank entry for each image) and ``reach`` (the best of what ``auto`` may choose).
@@ -212,7 +229,7 @@ def evaluate(
     names = labels(images)
     if compare_dir is not None:
         _check_compare(Path(compare_dir), names, protocols, scales, overwrite)
-    report = Report()
+    report = EvalReport(paths={label: str(path) for path, label in zip(images, names, strict=True)})
     for path, label in zip(images, names, strict=True):
         try:
             hr_full = load_rgb(path, scales, max_pixels)
