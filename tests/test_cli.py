@@ -125,6 +125,26 @@ def test_second_export_is_read_from_the_cache() -> None:
     assert "read from cache" not in first.output and "read from cache" in second.output
 
 
+def test_an_export_read_from_the_cache_reports_this_run(tmp_path: Path, cli) -> None:
+    """The cache holds the kernel of a checkpoint's bytes; the name in the sidecar and the
+    kernel-sum warning are this export's, and an entry from another nssr version is rebuilt."""
+    a, renamed = tmp_path / "a.pt", tmp_path / "renamed.pt"
+    proc = cli("train", "-o", str(a), "--kernels", "64", "--epochs", "1", "-q")
+    assert proc.returncode == 0, proc.stderr
+    renamed.write_bytes(a.read_bytes())
+    first = cli("export-kernel", "--checkpoint", str(a), "-o", str(tmp_path / "a.npy"), "--json")
+    second = cli("export-kernel", "--checkpoint", str(renamed), "-o", str(tmp_path / "r.npy"))
+    assert second.returncode == 0 and b"read from cache" in second.stderr, second.stderr
+    assert f"{a}: the kernel's taps sum to".encode() in first.stderr, first.stderr
+    assert f"{renamed}: the kernel's taps sum to".encode() in second.stderr, second.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["checkpoint"] == "renamed.pt"
+    entry = Path(json.loads(first.stdout)["cache"]).with_suffix(".json")
+    entry.write_text(entry.read_text().replace(__version__, "0.0.1"))
+    third = cli("export-kernel", "--checkpoint", str(a))
+    assert third.returncode == 0 and b"read from cache" not in third.stderr, third.stderr
+    assert json.loads(entry.read_text())["nssr_version"] == __version__
+
+
 def test_bad_checkpoint_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")

@@ -2,9 +2,10 @@
 
 The cache (``<cache>/kernels/<sha256 of the checkpoint>.npy`` + its JSON sidecar) is only an
 optimisation: an entry is used only if it is ours (owned by this user, not world-writable) and
-reads back as exactly the kernel its sidecar recorded (``kernel_sha256``); anything else is
-rebuilt from the checkpoint. A cache folder that cannot be written turns caching off, with a
-warning, and the export goes on.
+reads back as exactly the kernel its sidecar recorded (``kernel_sha256``) by this nssr version;
+anything else is rebuilt from the checkpoint. An entry holds the kernel; what an export reports
+(the checkpoint's name, the kernel-sum warning) is the export's own. A cache folder that cannot
+be written turns caching off, with a warning, and the export goes on.
 """
 
 from __future__ import annotations
@@ -84,8 +85,10 @@ def export_kernel(checkpoint: Path) -> ExportedKernel:
     digest = hashlib.sha256(data).hexdigest()
     cached = cached_kernel_path(digest)
     hit = _read_cache(cached, digest)
-    if hit is not None:
-        return ExportedKernel(hit[0], hit[1], cached, True)
+    if hit is not None:  # the kernel is the cache's; what is said about it is this run's
+        kernel = validate_kernel(hit[0], str(checkpoint))  # warns as the first export did
+        meta = {**hit[1], "checkpoint": Path(checkpoint).name}
+        return ExportedKernel(kernel, meta, cached, True)
     from nssr_cli.dil.collapse import collapse
 
     ck = parse_checkpoint(data, checkpoint)
@@ -118,8 +121,9 @@ def export_kernel(checkpoint: Path) -> ExportedKernel:
 
 
 def _read_cache(path: Path, digest: str) -> tuple[np.ndarray, dict[str, Any]] | None:
-    """The cached kernel and its sidecar, or ``None`` if the entry is missing, not ours, or does
-    not read back as what was stored for the checkpoint with this ``digest``."""
+    """The cached kernel and its sidecar, or ``None`` if the entry is missing, not ours, was
+    written by another nssr version, or does not read back as what was stored for the
+    checkpoint with this ``digest``."""
     if not all(_ours(p) for p in (path, path.with_suffix(".json"))):
         return None
     try:
@@ -128,8 +132,10 @@ def _read_cache(path: Path, digest: str) -> tuple[np.ndarray, dict[str, Any]] | 
             kernel, meta = load_kernel(path)
     except NssrError:
         return None
-    if meta.get("checkpoint_sha256") != digest or meta.get("kernel_sha256") != kernel_digest(
-        kernel
+    if (
+        meta.get("checkpoint_sha256") != digest
+        or meta.get("kernel_sha256") != kernel_digest(kernel)
+        or meta.get("nssr_version") != __version__  # another nssr describes it otherwise
     ):
         return None
     return kernel, meta
