@@ -171,6 +171,7 @@ BAD_TRAINING = [
     ["--lr", "nan"],
     ["--lr", "0"],
     ["--lr", "1e39"],  # beyond float32
+    ["--lr", "4e37"],  # Adam's first step, 10·lr, would be beyond float32
     ["--seed", "-1"],
     ["--seed", str(2**64)],
     ["--lambda-area", "nan"],

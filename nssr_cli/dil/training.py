@@ -23,6 +23,9 @@ MAX_GALLERY = 100_000
 MAX_SCENE_PAIRS = 10_000
 MAX_GALLERY_SIDE = 63
 SCENE_KERNEL_SIDE = 31  # the scene pairs keep context for kernels up to 31×31
+# Adam's first step is lr / (1 − β₁) = 10·lr, which PyTorch holds as a float32 (at most
+# 3.4e38): any --lr up to this stays far from overflowing, and already diverges.
+MAX_LR = 1e30
 
 
 def check_config(config: TrainConfig) -> None:
@@ -45,8 +48,8 @@ def check_config(config: TrainConfig) -> None:
             f"--sigma-min ({config.sigma_min:g}) must not exceed --sigma-max ({config.sigma_max:g})"
         )
     _positive("--lr", config.lr)
-    if config.lr > 1e38:  # PyTorch's optimiser holds it as a float32 (at most 3.4e38)
-        raise UsageError(f"--lr must be at most 1e38, got {config.lr:g}")
+    if config.lr > MAX_LR:
+        raise UsageError(f"--lr must be at most {MAX_LR:g}, got {config.lr:g}")
     for name, value in (
         ("--lambda-area", config.lambda_area),
         ("--lambda-center", config.lambda_center),
