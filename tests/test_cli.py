@@ -186,6 +186,9 @@ BAD_TRAINING = [
     ["-o", "/proc/ck.pt"],  # a folder that takes no new files (Linux), or none at all
     ["-o", "kernel.npy"],  # a checkpoint under a kernel's name
     ["--objective", "scenes", "--solve", "-o", "k.pt"],
+    ["--objective", "scenes", "--solve", "-o", "k.npy", "--lr", "0.5"],  # solved, not trained
+    ["--objective", "scenes", "--sigma-min", "3"],  # the dil objective's gallery, not scenes'
+    ["--objective", "scenes", "--lambda-area", "0"],
 ]
 
 
@@ -200,6 +203,30 @@ def test_bad_training_options_are_one_line_before_any_banner(
     lines = err.strip().splitlines()
     assert code == 2 and out == "" and len(lines) == 1 and lines[0].startswith("Error: "), err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_scenes_kernel_made_with_the_defaults_records_them(tmp_path: Path, cli) -> None:
+    """Without --scale and --blur the scenes objective makes a ×2, medium kernel: its files say
+    so (not null), also for a checkpoint written before they did."""
+    import torch
+
+    k, ck = tmp_path / "k.npy", tmp_path / "ck.pt"
+    made_for = {"scale": 2, "blur": "medium"}
+    proc = cli("train", "--objective", "scenes", "--solve", "--kernels", "4", "-o", str(k))
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads(k.with_suffix(".json").read_text())
+    assert {key: meta[key] for key in made_for} == made_for
+    proc = cli("train", "--objective", "scenes", "--kernels", "4", "--epochs", "1", "-o", str(ck))
+    assert proc.returncode == 0, proc.stderr
+    old = torch.load(ck, weights_only=True)
+    assert {key: old["config"][key] for key in made_for} == made_for
+    old["config"].update(scale=None, blur=None)  # as nssr wrote it before
+    torch.save(old, ck)
+    assert (
+        cli("export-kernel", "--checkpoint", str(ck), "-o", str(tmp_path / "e.npy")).returncode == 0
+    )
+    meta = json.loads((tmp_path / "e.json").read_text())
+    assert {key: meta[key] for key in made_for} == made_for
 
 
 @pytest.mark.parametrize("prior", ["none-q85", "medium-n2"])

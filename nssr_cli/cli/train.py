@@ -104,7 +104,8 @@ def train(
         scale=scale,
         blur=blur,
     )
-    check_config(config)
+    check_config(config, solve=solve)
+    config = config.resolved()  # what the run makes its kernel for, recorded in the files
     check_seed(seed)
     check_json_stdout(as_json)
     output = file_option(output, "-o", "kernel.npy" if solve else "lcnn.pt")
@@ -153,8 +154,6 @@ def _solve_kernel(config: Any, output: Path, seed: int, as_json: bool, overwrite
     from nssr_cli.dil.solve import solve_scenes
     from nssr_cli.kernels.files import save_kernel
 
-    if config.objective != "scenes":
-        raise UsageError("--solve needs --objective scenes (the DIL optimum is not what you want)")
     start = time.perf_counter()
     kernel, metrics = solve_scenes(config, seed)
     seconds = time.perf_counter() - start

@@ -3,10 +3,24 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from nssr_cli.dil.model import LCNNConfig
+
+# What the scenes objective makes a kernel for unless told (--scale, --blur).
+SCENES_SCALE = 2
+SCENES_BLUR = "medium"
+# Options only the dil objective uses (its Random Kernel Gallery and loss), and those only
+# training by gradient descent uses (--solve computes the optimum directly).
+GALLERY_OPTIONS = (
+    "--kernel-size",
+    "--sigma-min",
+    "--sigma-max",
+    "--lambda-area",
+    "--lambda-center",
+)
+DESCENT_OPTIONS = ("--epochs", "--lr", "--batch-size", "--width")
 
 
 @dataclass(frozen=True)
@@ -37,9 +51,32 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def resolved(self) -> TrainConfig:
+        """This config with what its objective uses unless told written in (the scenes
+        objective's :data:`SCENES_SCALE` and :data:`SCENES_BLUR`), so that a checkpoint or a
+        kernel file records what it was made for."""
+        if self.objective != "scenes":
+            return self
+        scale = SCENES_SCALE if self.scale is None else self.scale
+        return replace(self, scale=scale, blur=self.blur or SCENES_BLUR)
+
+    def changed(self) -> list[str]:
+        """The ``nssr train`` options of this run set away from their defaults for its
+        objective (``--lr``, ``--depth`` …), in the order of the fields."""
+        mine, base = _options(self), _options(TrainConfig(objective=self.objective))
+        return ["--" + name.replace("_", "-") for name in mine if mine[name] != base[name]]
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         d = dict(d)
         d["model"] = LCNNConfig(**d.get("model", {}))
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+def _options(config: TrainConfig) -> dict[str, Any]:
+    """A config's values by the ``nssr train`` option that sets each (the schedule has none)."""
+    fields = asdict(config.resolved())
+    for name in ("model", "lr_step", "lr_gamma"):
+        del fields[name]
+    return {**fields, "depth": config.model.depth, "width": config.model.width}

@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from nssr_cli.dil.config import TrainConfig
+from nssr_cli.dil.config import SCENES_BLUR, SCENES_SCALE, TrainConfig
 from nssr_cli.dil.gallery import random_kernel_gallery
 from nssr_cli.synth.pairs import scene_pairs
 
@@ -107,7 +107,7 @@ class SceneRestoration(Objective):
         self.batch_size = config.batch_size
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
         self.u, self.x = scene_pairs(
-            int(config.scale or 2), config.blur or "medium", config.kernels, seed=seed
+            int(config.scale or SCENES_SCALE), config.blur or SCENES_BLUR, config.kernels, seed=seed
         )
         self.u, self.x = self.u.to(device), self.x.to(device)
 

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from nssr_cli.dil.collapse import impulse_response
-from nssr_cli.dil.config import TrainConfig
+from nssr_cli.dil.config import DESCENT_OPTIONS, GALLERY_OPTIONS, TrainConfig
 from nssr_cli.dil.model import LCNN
 from nssr_cli.dil.objectives import OBJECTIVES
 from nssr_cli.errors import NssrError, UsageError
@@ -28,8 +28,9 @@ SCENE_KERNEL_SIDE = 31  # the scene pairs keep context for kernels up to 31×31
 MAX_LR = 1e30
 
 
-def check_config(config: TrainConfig) -> None:
-    """:class:`UsageError` naming the first option that cannot make a sensible run."""
+def check_config(config: TrainConfig, *, solve: bool = False) -> None:
+    """:class:`UsageError` naming the first option that cannot make a sensible run, or that
+    the run would not use (``solve``: the kernel is solved directly, not trained)."""
     if config.objective not in OBJECTIVES:
         raise UsageError(
             f"unknown objective {config.objective!r}; choose from {', '.join(OBJECTIVES)}"
@@ -68,12 +69,39 @@ def check_config(config: TrainConfig) -> None:
             "--blur and --scale set the scenes objective's degradation; add --objective scenes "
             f"(the {config.objective} objective trains on random blur kernels alone)"
         )
+    _check_unused(config, solve)
     side = config.model.receptive_field
     if config.objective == "scenes" and side > SCENE_KERNEL_SIDE:
         raise UsageError(
             f"--depth {config.model.depth} collapses to {side}×{side}; the scenes objective "
             f"takes kernels up to {SCENE_KERNEL_SIDE}×{SCENE_KERNEL_SIDE} (--depth ≤ 15)"
         )
+
+
+def _check_unused(config: TrainConfig, solve: bool) -> None:
+    """An option set that this run ignores is a mistake to say, as ``--scale`` without the
+    scenes objective is: the user believes it shaped the result."""
+    if solve and config.objective != "scenes":
+        raise UsageError("--solve needs --objective scenes (the DIL optimum is not what you want)")
+    changed = config.changed()
+    gallery = [o for o in changed if o in GALLERY_OPTIONS]
+    if config.objective == "scenes" and gallery:
+        raise UsageError(
+            f"{', '.join(gallery)}: only the dil objective uses {_them(gallery)} (its Random "
+            f"Kernel Gallery and loss); the scenes objective ignores {_them(gallery, 'it')}, "
+            f"so leave {_them(gallery, 'it')} out"
+        )
+    descent = [o for o in changed if o in DESCENT_OPTIONS]
+    if solve and descent:
+        raise UsageError(
+            f"{', '.join(descent)}: --solve computes the kernel directly, without training, "
+            f"and ignores {_them(descent, 'it')}; leave {_them(descent, 'it')} out, or train "
+            "without --solve"
+        )
+
+
+def _them(options: list[str], one: str = "this option") -> str:
+    return one if len(options) == 1 else {"it": "them"}.get(one, "these options")
 
 
 def check_seed(seed: int) -> None:
@@ -148,6 +176,7 @@ def train(
     the end when the loss ended far above the untrained model's.
     """
     check_config(config)
+    config = config.resolved()  # the checkpoint records the scale and blur it trained for
     device = torch.device(device)
     data_gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):

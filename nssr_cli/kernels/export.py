@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from nssr_cli import __version__
+from nssr_cli.dil.config import SCENES_BLUR, SCENES_SCALE
 from nssr_cli.errors import KernelError, NssrError, NssrWarning
 from nssr_cli.kernels.checkpoints import parse_checkpoint, read_checkpoint
 from nssr_cli.kernels.files import (
@@ -94,12 +95,13 @@ def export_kernel(checkpoint: Path) -> ExportedKernel:
     ck = parse_checkpoint(data, checkpoint)
     kernel = validate_kernel(collapse(model_from_checkpoint(ck, str(checkpoint))), str(checkpoint))
     config = ck["config"]
+    scenes = config.get("objective") == "scenes"  # made for these unless told (older files)
     meta = {
         "kind": "convolution kernel (true convolution: out = x ⊛ h = conv2d(x, flip(h)))",
         "orientation": "convolution",
         "objective": config.get("objective", "dil"),
-        "scale": config.get("scale"),
-        "blur": config.get("blur"),
+        "scale": config.get("scale") or (SCENES_SCALE if scenes else None),
+        "blur": config.get("blur") or (SCENES_BLUR if scenes else None),
         "checkpoint": Path(checkpoint).name,
         "checkpoint_sha256": digest,
         "kernel_sha256": kernel_digest(kernel),
