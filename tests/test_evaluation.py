@@ -197,7 +197,7 @@ def test_json_stays_valid_for_a_perfect_score(tmp_path: Path) -> None:
         raise AssertionError(f"{token} is not JSON")
 
     doc = json.loads(result.stdout.strip().splitlines()[-1], parse_constant=refuse)
-    assert doc["scores"][0]["psnr"] is None and doc["means"][0]["psnr"] is None
+    assert doc["scores"][0]["psnr"] == 100.0 and doc["means"][0]["psnr"] == 100.0  # the cap
     assert doc["scores"][0]["ssim"] == pytest.approx(1.0)
 
 
@@ -256,8 +256,8 @@ def test_every_size_is_either_scored_or_refused_in_one_line(tmp_path: Path, scal
 
 
 def test_an_image_every_method_reproduces_exactly_gains_nothing(hr_dir: Path) -> None:
-    """A flat image: bicubic and every kernel give it back exactly (infinite PSNR). Its gain is
-    0, and the other images' means stay numbers."""
+    """A flat image: bicubic and every kernel give it back exactly (PSNR capped at 100 dB). Its
+    gain is 0, and the other images' means stay numbers."""
     from nssr_cli.quality.evaluation import evaluate
 
     Image.fromarray(np.full((48, 48, 3), 90, np.uint8)).save(hr_dir / "flat.png")
@@ -266,7 +266,32 @@ def test_an_image_every_method_reproduces_exactly_gains_nothing(hr_dir: Path) ->
     (row,) = [r for r in report.summary() if r["method"] == "x2-medium"]
     assert row["images"] == 3 and np.isfinite(row["gain"]) and np.isfinite(row["worst"])
     flat = [s for s in report.scores if s.image == "flat"]
-    assert all(s.psnr == float("inf") for s in flat)
+    assert all(s.psnr == 100.0 for s in flat)
+
+
+def test_one_exact_image_leaves_every_mean_and_gain_a_number(hr_dir: Path, tmp_path) -> None:
+    """Bicubic gives a flat image back exactly, a kernel of sum 0.95 does not: the means and
+    the kernel's gain and worst image stay numbers (PSNR is capped at 100 dB), not inf/null."""
+    Image.fromarray(np.full((48, 48, 3), 90, np.uint8)).save(hr_dir / "flat.png")
+    np.save(tmp_path / "dim.npy", np.array([[0.95]], np.float32))
+    args = [
+        "eval",
+        str(hr_dir),
+        "-s",
+        "2",
+        "--protocol",
+        "classic",
+        "-k",
+        str(tmp_path / "dim.npy"),
+    ]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    means = {r["method"]: r["psnr"] for r in doc["means"]}
+    assert all(isinstance(v, float) for v in means.values()) and means["bicubic"] < 100, means
+    (row,) = [r for r in doc["summary"] if r["method"].endswith("dim.npy")]
+    assert isinstance(row["gain"], float) and isinstance(row["worst"], float), row
+    assert row["worst_image"] == "flat" and -100 < row["worst"] < 0, row
 
 
 def test_compare_into_a_folder_that_takes_no_files_stops_before_scoring(hr_dir: Path) -> None:

@@ -10,8 +10,8 @@ Methods: ``bicubic``, ``auto``/``none``/``light``/``medium``/``heavy`` (the bank
 HR images are read like ``nssr upscale`` reads its inputs (regular files only, the same decoder
 with its format allow-list and pixel limit). An image that cannot be read, or is too small to
 score at a requested scale, is reported and left out; the others are still scored. PSNR is
-infinite where an output equals its reference exactly: :meth:`Report.to_dict` (the ``--json``
-document) gives it as ``null``, so the document stays valid JSON.
+capped at :data:`~nssr_cli.quality.metrics.MAX_PSNR` (100 dB), which an output equal to its
+reference scores, so means and gains stay finite.
 
 Protocols: ``div2krk`` (blurred) and ``classic`` (sharp), each also followed by what real files
 carry: a JPEG round trip at quality 75, 85 or 95 (``div2krk+jpeg85``; the LR goes

@@ -5,6 +5,9 @@ Inputs are ``(H, W, 3)`` RGB or ``(H, W)`` grey arrays on the 8-bit scale (``uin
 kept in float64 (not rounded). ``border`` pixels are cropped from every side before scoring
 (the scale factor, by convention). SSIM is Wang et al. 2004: Gaussian window σ = 1.5,
 population covariances, K₁ = 0.01, K₂ = 0.03, peak 255 — scikit-image's implementation.
+PSNR is capped at :data:`MAX_PSNR` (100 dB; libvmaf caps its 8-bit PSNR likewise, at 60): an
+output equal to its reference scores that, not infinity, so one exactly reproduced image (a flat
+graphic) cannot make a whole mean infinite or a gain −∞.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 from nssr_cli.errors import UsageError
 
 PEAK = 255.0
+MAX_PSNR = 100.0  # dB: an MSE of 6.5e-6 (one pixel a level off in a megapixel scores more)
 
 
 def require_scikit_image() -> None:
@@ -50,12 +54,13 @@ def _y_pair(out: np.ndarray, ref: np.ndarray, border: int) -> tuple[np.ndarray, 
 
 
 def psnr_y(out: np.ndarray, ref: np.ndarray, border: int = 0) -> float:
-    """PSNR (dB, peak 255) between the Y channels of ``out`` and ``ref`` (same shape)."""
+    """PSNR (dB, peak 255) between the Y channels of ``out`` and ``ref`` (same shape), at most
+    :data:`MAX_PSNR` (identical images score that)."""
     from skimage.metrics import peak_signal_noise_ratio
 
     a, b = _y_pair(out, ref, border)
-    with np.errstate(divide="ignore"):  # identical images: an infinite PSNR, not a warning
-        return float(peak_signal_noise_ratio(b, a, data_range=PEAK))
+    with np.errstate(divide="ignore"):  # identical images: infinite before the cap, no warning
+        return min(float(peak_signal_noise_ratio(b, a, data_range=PEAK)), MAX_PSNR)
 
 
 def ssim_y(out: np.ndarray, ref: np.ndarray, border: int = 0) -> float:
