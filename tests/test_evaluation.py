@@ -255,6 +255,24 @@ def test_every_size_is_either_scored_or_refused_in_one_line(tmp_path: Path, scal
     assert len(report.failed) == 1 and "too small" in report.failed[0]
 
 
+def test_an_image_too_small_for_one_scale_is_left_out_of_that_scale_only(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """17×17 scores at ×2 (16 needed) but not at ×3 (18): one line names ×3, ×2 is scored, and
+    the exit code is 1 as for any image left out."""
+    from test_cli_upscale import nssr
+
+    img = np.random.default_rng(3).integers(0, 256, (17, 17, 3), dtype=np.uint8)
+    Image.fromarray(img).save(tmp_path / "s17.png")
+    args = ["eval", str(tmp_path), "-s", "2", "-s", "3", "--protocol", "classic", "--no-oracle"]
+    code, out, err = nssr([*args, "--json"], capsys, monkeypatch)
+    doc = json.loads(out)
+    assert code == 1 and {s["scale"] for s in doc["scores"]} == {2} and not doc["failed"], err
+    (line,) = [x for x in err.splitlines() if "s17.png" in x]
+    assert "at ×3 (at least 18×18 pixels); scored at ×2 only" in line, err
+    assert doc["skipped_scales"] == [line.removeprefix("Error: ")], err
+
+
 def test_an_image_every_method_reproduces_exactly_gains_nothing(hr_dir: Path) -> None:
     """A flat image: bicubic and every kernel give it back exactly (PSNR capped at 100 dB). Its
     gain is 0, and the other images' means stay numbers."""

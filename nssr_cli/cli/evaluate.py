@@ -140,9 +140,12 @@ def evaluate(
         err.print(gains)
     if as_json:
         emit_json(report.to_dict())
-    if report.failed:
+    if report.failed or report.skipped_scales:
         n = len(report.failed) + len({s.image for s in report.scores})
-        raise NssrError(f"{len(report.failed)} of {n} images could not be scored (see above)")
+        parts = [f"{len(report.failed)} of {n} images could not be scored"] * bool(report.failed)
+        if report.skipped_scales:
+            parts.append(f"{len(report.skipped_scales)} of {n} not at every scale")
+        raise NssrError(f"{', '.join(parts)} (see above)")
 
 
 def _short_names(names: Iterable[str]) -> dict[str, str]:

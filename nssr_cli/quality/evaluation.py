@@ -78,12 +78,14 @@ class EvalReport(Report):
     every score row its ``path`` as given, so two files of one name are told apart."""
 
     paths: dict[str, str] = field(default_factory=dict)  # label → the input's path
+    # one message per image left out at some of the scales only (too small for the others)
+    skipped_scales: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         doc = super().to_dict()
         for row in doc["scores"]:
             row["path"] = self.paths.get(row["image"])
-        return doc
+        return {**doc, "skipped_scales": list(self.skipped_scales)}
 
 
 def find_images(paths: Iterable[Path]) -> list[Path]:
@@ -146,14 +148,27 @@ def load_rgb(
         color = np.round(color / 257.0).astype(np.uint8)
     if color.ndim == 2:
         color = np.repeat(color[:, :, None], 3, axis=2)
-    need = max(min_side(s) for s in scales)
-    h, w = color.shape[:2]
-    if min(h, w) < need:
-        raise InputError(
-            f"{path}: {w}×{h} is too small to score at ×{max(scales)} "
-            f"(at least {need}×{need} pixels)"
-        )
+    scales = list(scales)
+    if not scorable(color, scales):
+        raise InputError(too_small(path, color, scales))
     return np.ascontiguousarray(color)
+
+
+def scorable(hr: np.ndarray, scales: list[int]) -> list[int]:
+    """The ``scales`` at which an HR image ``(H, W, …)`` is large enough to score."""
+    return [s for s in scales if min(hr.shape[:2]) >= min_side(s)]
+
+
+def too_small(path: Path, hr: np.ndarray, scales: list[int]) -> str:
+    """The message for an HR image too small to score at ``scales`` (:func:`min_side`); it
+    says at which of the requested scales it is still scored, if any."""
+    h, w = hr.shape[:2]
+    left_out = [s for s in scales if s not in scorable(hr, scales)]
+    need = min_side(min(left_out))
+    at = " or ".join(f"×{s}" for s in left_out)
+    kept = [f"×{s}" for s in scorable(hr, scales)]
+    only = f"; scored at {', '.join(kept)} only" if kept else ""
+    return f"{path}: {w}×{h} is too small to score at {at} (at least {need}×{need} pixels){only}"
 
 
 def upscale(
@@ -238,8 +253,13 @@ def evaluate(
             if on_error:
                 on_error(str(exc))
             continue
+        fits = scorable(hr_full, scales)
+        if len(fits) < len(scales):  # too small for the larger scales: left out of those only
+            report.skipped_scales.append(too_small(path, hr_full, scales))
+            if on_error:
+                on_error(report.skipped_scales[-1])
         for protocol in protocols:
-            for scale in scales:
+            for scale in fits:
                 hr = modcrop(hr_full, scale)
                 lr, info = make_lr(hr, scale, protocol, path.stem)
                 outs = []
