@@ -66,6 +66,9 @@ def hostile_kernels(folder: Path) -> dict[str, Path]:
     files["folder"].mkdir()
     files["big_text"] = folder / "big.txt"
     files["big_text"].write_text("1 " * (1 << 20))
+    for name, text in (("empty", ""), ("blank", "  \n# only a comment\n")):
+        files[name] = folder / f"{name}.txt"
+        files[name].write_text(text)
     for name, obj in (("sidecar", {"scale": 2}), ("ragged", [[1, 2], [3]]), ("words", "x")):
         files[name] = folder / f"{name}.json"
         files[name].write_text(json.dumps(obj))
@@ -115,6 +118,8 @@ def test_a_pickled_object_array_is_never_unpickled(tmp_path: Path) -> None:
         "checkpoint",
         "folder",
         "big_text",
+        "empty",
+        "blank",
         "sidecar",
         "ragged",
         "words",
@@ -129,6 +134,24 @@ def test_hostile_kernel_files_are_one_line_exit_2(tmp_path, capsys, monkeypatch,
     assert one_error_line(err, str(path)), err
     after = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     assert after == before  # no output, no temp file, every input byte-identical
+
+
+def test_a_kernel_file_with_a_byte_order_mark_is_read(tmp_path, capsys, monkeypatch) -> None:
+    """Windows Notepad starts a UTF-8 .txt or .json with a byte-order mark: it is no tap."""
+    src = image_file(tmp_path / "a.png")
+    rows = "0 0.1 0\n0.1 0.6 0.1\n0 0.1 0\n"
+    (tmp_path / "plain.txt").write_text(rows)
+    (tmp_path / "bom.txt").write_text("\ufeff" + rows, encoding="utf-8")
+    (tmp_path / "bom.json").write_text("\ufeff" + json.dumps([[0, 0.1, 0], [0.1, 0.6, 0.1],
+                                       [0, 0.1, 0]]), encoding="utf-8")  # fmt: skip
+    outputs = []
+    for name in ("plain.txt", "bom.txt", "bom.json"):
+        out = tmp_path / f"{name}.png"
+        args = ["upscale", str(src), "--kernel", str(tmp_path / name), "-o", str(out)]
+        code, _, err = nssr(args, capsys, monkeypatch)
+        assert code == 0 and err == "", err
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
 
 
 @pytest.mark.parametrize("special", ["/dev/zero", "fifo"])

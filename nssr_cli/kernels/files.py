@@ -148,10 +148,10 @@ def load_kernel(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     try:
         if ext == ".npy":
             arr = _npy_array(data)
-        elif ext == ".json":
-            arr = _json_kernel(json.loads(data.decode("utf-8")), path)
+        elif ext == ".json":  # utf-8-sig: a byte-order mark (Windows Notepad) is not a tap
+            arr = _json_kernel(json.loads(data.decode("utf-8-sig")), path)
         else:
-            arr = np.loadtxt(io.StringIO(data.decode("utf-8")), ndmin=2)
+            arr = _text_kernel(data.decode("utf-8-sig"), path)
     except UnicodeDecodeError:
         raise KernelError(
             f"{path}: not a kernel file (binary data, not text); a kernel is a .npy, "
@@ -165,11 +165,18 @@ def load_kernel(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     sidecar = path.with_suffix(".json")
     if ext != ".json" and sidecar.is_file():
         try:
-            found = json.loads(_read_kernel_file(sidecar, "sidecar").decode("utf-8"))
+            found = json.loads(_read_kernel_file(sidecar, "sidecar").decode("utf-8-sig"))
             meta = found if isinstance(found, dict) else {}
         except (KernelError, ValueError):
             meta = {}
     return validate_kernel(arr, str(path)), meta
+
+
+def _text_kernel(text: str, path: Path) -> np.ndarray:
+    """The rows of numbers of a ``.txt`` kernel (``#`` starts a comment)."""
+    if not any(line.split("#", 1)[0].strip() for line in text.splitlines()):
+        raise KernelError(f"{path}: the kernel file holds no numbers (it is empty or blank)")
+    return np.loadtxt(io.StringIO(text), ndmin=2)
 
 
 def _npy_array(data: bytes) -> np.ndarray:
