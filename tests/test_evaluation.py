@@ -157,6 +157,21 @@ def test_compare_pointing_at_a_file_is_a_usage_error(hr_dir, tmp_path, capsys, m
     assert code == 2 and err.strip().splitlines() == [err.strip()] and "crops" in err
 
 
+def test_compare_into_a_missing_folder_is_refused_not_created(
+    hr_dir, tmp_path, capsys, monkeypatch
+):
+    """`--compare nodir/sub` with no `nodir`: one line, exit 2, nothing made (a typo is not
+    created, as for `train -o`); `--compare crops` beside existing folders is made."""
+    from test_cli_upscale import nssr
+
+    args = ["eval", str(hr_dir), "-s", "2", "--protocol", "classic", "--no-oracle", "--compare"]
+    code, _, err = nssr([*args, str(tmp_path / "nodir" / "sub")], capsys, monkeypatch)
+    assert code == 2 and err.strip().splitlines() == [err.strip()], err
+    assert f"{tmp_path / 'nodir'}: no such folder" in err and not (tmp_path / "nodir").exists()
+    code, _, err = nssr([*args, str(tmp_path / "crops")], capsys, monkeypatch)
+    assert code == 0 and any((tmp_path / "crops").iterdir()), err
+
+
 def test_same_stems_get_distinct_scores_and_crops(tmp_path: Path) -> None:
     a = _dead_leaves_png(tmp_path / "one" / "x.png", 1)
     b = _dead_leaves_png(tmp_path / "two" / "x.png", 2)

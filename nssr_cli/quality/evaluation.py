@@ -299,15 +299,19 @@ def _check_compare(
     folder: Path, names: list[str], protocols: list[str], scales: list[int], overwrite: bool
 ) -> None:
     """``folder`` exists as a folder afterwards and no crop would replace a file unless
-    ``overwrite``, or :class:`UsageError` says why not."""
+    ``overwrite``, or :class:`UsageError` says why not. Only ``folder`` itself is made: a
+    missing folder above it is a usage error, as for every output (a typo is not created)."""
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder}: --compare needs a folder, and this is a file")
+    if not folder.parent.is_dir():
+        why = "is not a folder" if folder.parent.exists() else "no such folder"
+        raise UsageError(f"{folder.parent}: {why} (for --compare {folder}); create it first")
     crops = [_crop_path(folder, n, p, s) for n in names for p in protocols for s in scales]
     problem = outputs_problem(crops, overwrite=overwrite)  # before any scoring, not after
     if problem is not None:
         raise UsageError(problem)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)
     except OSError as exc:
         raise UsageError(
             f"{folder}: cannot make the --compare folder ({exc.strerror or exc})"
