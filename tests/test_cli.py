@@ -332,6 +332,18 @@ def test_a_diverging_loss_stops_training_without_a_checkpoint(
     assert "Warning" not in err and not list(tmp_path.iterdir())
 
 
+def test_a_divergence_names_the_options_set_not_the_learning_rate(tmp_path, cli) -> None:
+    """σ = 1e-300 underflows the gallery into NaN at the default --lr: the message names the
+    options set away from their defaults, and does not blame --lr."""
+    ck = tmp_path / "ck.pt"
+    proc = cli("train", "-q", "--kernels", "8", "--epochs", "1", "--sigma-min", "1e-300",
+               "--sigma-max", "1e-300", "-o", str(ck))  # fmt: skip
+    errors = [line for line in proc.stderr.decode().splitlines() if line.startswith("Error: ")]
+    assert proc.returncode == 1 and len(errors) == 1 and "diverged" in errors[0], proc.stderr
+    assert "--sigma-min 1e-300, --sigma-max 1e-300" in errors[0] and "--lr" not in errors[0]
+    assert not ck.exists()
+
+
 def test_a_loss_that_ends_far_above_its_start_fails_and_keeps_the_old_checkpoint(
     tmp_path, capsys, monkeypatch
 ):

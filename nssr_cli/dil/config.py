@@ -60,11 +60,11 @@ class TrainConfig:
         scale = SCENES_SCALE if self.scale is None else self.scale
         return replace(self, scale=scale, blur=self.blur or SCENES_BLUR)
 
-    def changed(self) -> list[str]:
+    def changed(self) -> dict[str, Any]:
         """The ``nssr train`` options of this run set away from their defaults for its
-        objective (``--lr``, ``--depth`` …), in the order of the fields."""
+        objective, with their values (``{"--lr": 0.5}``), in the order of the fields."""
         mine, base = _options(self), _options(TrainConfig(objective=self.objective))
-        return ["--" + name.replace("_", "-") for name in mine if mine[name] != base[name]]
+        return {"--" + k.replace("_", "-"): v for k, v in mine.items() if v != base[k]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

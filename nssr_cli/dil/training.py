@@ -128,10 +128,15 @@ class TrainingDiverged(NssrError):
     """The loss (or a weight) became NaN or infinite, or the loss ended far above where it
     started (:data:`DIVERGED_RATIO`): nothing worth saving was learnt."""
 
-    def __init__(self, where: str, lr: float) -> None:
-        super().__init__(
-            f"training diverged {where}; no checkpoint was written. Try a smaller --lr (now {lr:g})"
-        )
+    def __init__(self, where: str, config: TrainConfig) -> None:
+        changed = config.changed()  # any of them may be the cause (--sigma-min 1e-300: NaN)
+        if not changed:
+            hint = f"Try a smaller --lr (now {config.lr:g})"
+        else:
+            values = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                               for k, v in changed.items())  # fmt: skip
+            hint = f"Options set away from their defaults: {values}; try them nearer the defaults"
+        super().__init__(f"training diverged {where}; no checkpoint was written. {hint}")
 
 
 def _at(epoch: int, step: int, loss: float) -> str:
@@ -196,7 +201,7 @@ def train(
             h = impulse_response(model, differentiable=True)
             loss, terms = objective.loss(h, batch)
             if not torch.isfinite(loss):
-                raise TrainingDiverged(_at(epoch, step, float(loss.detach())), config.lr)
+                raise TrainingDiverged(_at(epoch, step, float(loss.detach())), config)
             if not history and step == 0:  # the untrained model's
                 initial = float(loss.detach())
             opt.zero_grad(set_to_none=True)
@@ -214,11 +219,11 @@ def train(
     if not bool(torch.isfinite(h).all()) or not all(
         bool(torch.isfinite(p).all()) for p in model.parameters()
     ):
-        raise TrainingDiverged(_at(config.epochs - 1, len(batches) - 1, float("nan")), config.lr)
+        raise TrainingDiverged(_at(config.epochs - 1, len(batches) - 1, float("nan")), config)
     final = history[-1]["loss"]
     if final > DIVERGED_RATIO * initial:
         ratio = f"{final / initial:.3g}× the untrained model's {initial:.3g}"
-        raise TrainingDiverged(f"(its final loss, {final:.3g}, is {ratio})", config.lr)
+        raise TrainingDiverged(f"(its final loss, {final:.3g}, is {ratio})", config)
     model.eval()
     return TrainResult(model.cpu(), config, seed, history, time.perf_counter() - start)
 
