@@ -193,7 +193,8 @@ def oracle(
         out = upscale_planes(lr, cached_plan(bank_kernel(name), scale, device))
         scored.append((psnr_y(out, hr, scale), name, out))
     p, name, out = max(scored, key=lambda t: t[0])
-    return name, p, ssim_y(out, hr, scale)
+    shown = "bicubic" if name.endswith("-bicubic") else name  # as --kernel takes it
+    return shown, p, ssim_y(out, hr, scale)
 
 
 def reach(lr: np.ndarray, scale: int, info: dict[str, Any] | None) -> list[str]:
