@@ -223,6 +223,15 @@ def test_a_gpu_share_that_is_not_a_number_stops_before_any_cluster(
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
 
 
+def test_gpus_per_worker_without_ray_is_a_usage_error(tmp_path, capsys, monkeypatch) -> None:
+    """--gpus-per-worker shares GPUs among a Ray cluster's tasks: alone it would do nothing."""
+    src = image_file(tmp_path / "a.png")
+    code, out, err = nssr(["upscale", str(src), "--gpus-per-worker", "1"], capsys, monkeypatch)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "--gpus-per-worker" in err and "--ray" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
 @pytest.mark.parametrize("jobs", ["-j", "--jobs=2"])
 def test_jobs_with_ray_is_a_usage_error_before_any_cluster(
     tmp_path, capsys, monkeypatch, jobs

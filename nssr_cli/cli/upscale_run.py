@@ -78,6 +78,11 @@ def run_upscale(o: UpscaleOptions) -> None:
     check_scale(o.scale)
     if o.gpus_per_worker is not None and not 0 <= o.gpus_per_worker < math.inf:  # NaN too
         raise UsageError(f"--gpus-per-worker must be a number ≥ 0, got {o.gpus_per_worker}")
+    if o.ray is None and o.gpus_per_worker is not None:
+        raise UsageError(
+            "--gpus-per-worker sets the GPUs of each file's task on a Ray cluster; it applies "
+            "with --ray only: add --ray, or leave it out"
+        )
     if o.ray is not None and o.jobs is not None:
         raise UsageError(
             "-j does not apply with --ray: each task works on one file, and the cluster runs "
