@@ -318,6 +318,14 @@ def test_kernel_file_extensions_count_in_any_letter_case(tmp_path, capsys, monke
     assert code == 2 and "writes a checkpoint" in err, err
 
 
+@pytest.mark.parametrize("bad", [["--width", "0"], ["--width", "513"], ["--depth", "0"]])
+def test_a_bad_model_shape_names_its_option(tmp_path, cli, bad) -> None:
+    proc = cli("train", "-o", str(tmp_path / "ck.pt"), *bad)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{bad[0]} {bad[1]}" in err, err
+
+
 @pytest.mark.parametrize("epochs", ["1", "3"])  # 1: only the last step's result diverges
 def test_a_diverging_loss_stops_training_without_a_checkpoint(
     tmp_path, capsys, monkeypatch, epochs

@@ -216,8 +216,8 @@ def _train_progress(epochs: int, *, enabled: bool) -> Iterator[Any]:
 def _model_config(cls: Any, depth: int, width: int) -> Any:
     try:
         return cls(depth=depth, width=width)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    except ValueError as exc:  # the model's own words name depth or width, not the options
+        raise UsageError(f"--depth {depth}, --width {width}: {exc}") from None
 
 
 def export_kernel(
