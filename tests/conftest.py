@@ -19,6 +19,11 @@ import torch
 def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     torch.manual_seed(0)
     monkeypatch.setenv("NSSR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # a command run in this process sets Pillow's pixel limit for the process (as it should for
+    # a program); the next test starts from Pillow's own
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
 
 
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
