@@ -4,11 +4,11 @@
 
 For each scale and protocol (``--protocol``, as ``nssr eval`` names them; default ``div2krk``)
 every image is degraded and upscaled as ``nssr eval`` does (same LR, same engine, Y on the 8-bit
-output, ``s`` border pixels cropped) with every bank entry and every blend ``auto`` may take
-(``light+medium``, ``none-q85+medium-q85``, …). Per image it keeps the best PSNR and, chosen
-separately, the best SSIM: two oracles that see the HR. It prints their mean gains over
-bicubic, and each kernel's mean gains when given to every image. A bar above the SSIM oracle
-cannot be met by choosing among these kernels, however well.
+output, ``s`` border pixels cropped) with every bank entry, every blend ``auto`` may take
+(``light+medium``, ``none-q85+medium-q85``, …) and every route kernel (``x2-auto-light``, …).
+Per image it keeps the best PSNR and, chosen separately, the best SSIM: two oracles that see the
+HR. It prints their mean gains over bicubic, and each kernel's mean gains when given to every
+image. A bar above the SSIM oracle cannot be met by choosing among these kernels, however well.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nssr_cli.engine.plans import upscale_planes
-from nssr_cli.kernels.bank import bank_kernel, steps
+from nssr_cli.kernels.bank import bank_kernel, routed_name, steps
 from nssr_cli.kernels.names import bank_entries, bank_scale
 from nssr_cli.quality.evaluation import cached_plan, find_images, load_rgb, modcrop, upscale
 from nssr_cli.quality.metrics import psnr_y, ssim_y
@@ -28,10 +28,12 @@ from nssr_cli.synth.levels import DEGRADATIONS
 
 
 def candidates(scale: int) -> list[str]:
-    """Every bank entry at ``scale`` and every blend of two that ``auto`` may choose."""
+    """Every bank entry at ``scale``, every blend of two that ``auto`` may choose, and the
+    clean steps' route kernels (``x2-auto-light``)."""
     s = bank_scale(scale)
     blends = [st for fam in ("clean", *DEGRADATIONS) for st in steps(fam) if "+" in st]
-    return [*bank_entries(s), *(f"x{s}-{b}" for b in dict.fromkeys(blends))]
+    routes = [routed_name(s, st) for st in steps("clean")]
+    return list(dict.fromkeys([*bank_entries(s), *(f"x{s}-{b}" for b in blends), *routes]))
 
 
 def main() -> None:

@@ -63,7 +63,7 @@ def test_auto_picks_a_mild_kernel_for_sharp_and_a_strong_one_for_blurred() -> No
     blurred = div2krk_lr(hr, recipe_kernel(2, np.random.default_rng(0), (4.0, 5.0)), 2)
     assert select_kernel(sharp, 2).blur in ("none", "none+light")
     sel = select_kernel(blurred, 2)
-    assert sel.blur in STRONG and sel.name == f"x2-{sel.blur}"
+    assert sel.blur in STRONG and sel.name == f"x2-auto-{sel.blur}"
     assert {"blur_score", "spectral", "noise", "why"} <= set(sel.info)
 
 
@@ -241,10 +241,11 @@ def test_explicit_levels_fractional_scales_and_errors() -> None:
 def test_a_blend_step_averages_two_neighbouring_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(bank.THRESHOLDS, (4, "clean"), (0.0, 9.0, 9.0, 9.0, 9.0, 9.0))
     sel = select_kernel(np.zeros((32, 32, 3), np.uint8), 4)
-    assert sel.blur == "none+light" and sel.name == "x4-none+light"
+    assert sel.blur == "none+light" and sel.name == bank.routed_name(4, "none+light")
     a, b = (load_kernel(builtin_kernels()[f"x4-{lv}"])[0] for lv in ("none", "light"))
-    np.testing.assert_allclose(sel.kernel, (a + b) / 2, rtol=1e-6)
-    assert sel.kernel.dtype == np.float32 and abs(float(sel.kernel.sum()) - 1) < 1e-4
+    step = bank_kernel("x4-none+light")  # the step's own: the mean of its two entries
+    np.testing.assert_allclose(step, (a + b) / 2, rtol=1e-6)
+    assert step.dtype == np.float32 and abs(float(step.sum()) - 1) < 1e-4
     blend = bank_kernel("x2-none-q85+medium-q85")
     np.testing.assert_allclose(
         blend, (bank_kernel("x2-none-q85") + bank_kernel("x2-medium-q85")) / 2, rtol=1e-6

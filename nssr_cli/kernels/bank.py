@@ -21,8 +21,9 @@ calibrated on synthetic scenes only (textures, text, flat graphics included;
 :data:`LOSS_WEIGHT` times — over-sharpening a sharp input costs 5–15 dB, under-sharpening a
 blurred one a fraction of the gain. Strongly periodic inputs (gratings, tiles) read blurred
 whether or not they are: past a periodic gate they keep the family's mildest step. Between
-two entries it may pick their average kernel (``"light+medium"``: still one 11×11 kernel).
-"""
+two entries it may pick their average kernel (``"light+medium"``: still one 11×11 kernel). Where
+the clean rule's score chose the step, its kernel is the one fitted to what the rule sends
+there (``x2-auto-light``: :mod:`nssr_cli.quality.routes`)."""
 
 from __future__ import annotations
 
@@ -62,10 +63,11 @@ class Selection:
 def bank_kernel(name: str) -> np.ndarray:
     """The shipped bank kernel ``name`` (e.g. ``"x2-medium"``), read once; ``"a+b"`` names
     (``"x2-light+medium"``) give the mean of two entries' kernels, ``"x2-bicubic"`` plain
-    bicubic (the 1×1 identity)."""
+    bicubic (the 1×1 identity). An entry of its own comes first: ``"x2-auto-light+medium"``
+    (:func:`routed_name`) is one fitted kernel, not a mean."""
     if name.endswith("-bicubic"):
         return np.ones((1, 1), np.float32)
-    if "+" in name:
+    if "+" in name and name not in builtin_kernels():
         first, second = name.split("+")
         other = first[: first.index("-") + 1] + second
         return ((bank_kernel(first) + bank_kernel(other)) / np.float32(2)).astype(np.float32)
@@ -205,6 +207,7 @@ def select_kernel(
         raise ValueError(f"blur must be one of {BLUR_LEVELS}")
     s = bank_scale(scale)
     why: dict[str, Any] = {"bank_scale": s}
+    routed = False  # whether the clean rule's score chose the step (not a gate, not the user)
     if blur == "auto" and scale == 1:  # the bank's kernels undo a resampling that never happens
         return Selection(
             bank_kernel("x2-bicubic"), "bicubic", "bicubic", {"why": "scale 1, nothing resampled"}
@@ -243,8 +246,20 @@ def select_kernel(
                 why.update({k: round(v, 4) for k, v in parts.items()})
                 words = _score_words(parts, weights)
                 why["why"] = f"{source} → {rule}; {words} {score:.3f} → {blur}"
-    name = "bicubic" if blur == "bicubic" else f"x{s}-{blur}"
-    return Selection(bank_kernel(f"x{s}-{blur}"), name, blur, why)
+                routed = rule == "clean"
+    if blur == "bicubic":
+        return Selection(bank_kernel(f"x{s}-bicubic"), "bicubic", blur, why)
+    name = routed_name(s, blur) if routed else f"x{s}-{blur}"
+    return Selection(bank_kernel(name), name, blur, why)
+
+
+@lru_cache(maxsize=64)
+def routed_name(scale: int, step: str) -> str:
+    """The kernel at the end of the clean rule's route to ``step``: the one fitted to the
+    inputs the rule sends there (``x2-auto-light``: :mod:`nssr_cli.quality.routes`) where the
+    bank has it, else the step's own (``x2-light``)."""
+    fitted = f"x{scale}-auto-{step}"
+    return fitted if fitted in builtin_kernels() else f"x{scale}-{step}"
 
 
 # The rule, from `python -m nssr_cli.quality.calibrate` (synthetic scenes only): JPEG quality

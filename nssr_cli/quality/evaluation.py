@@ -49,6 +49,7 @@ from nssr_cli.kernels.bank import (
     bank_kernel,
     choices,
     degradation_of,
+    routed_name,
     select_kernel,
 )
 from nssr_cli.kernels.files import resolve_kernel
@@ -200,10 +201,15 @@ def oracle(
 def reach(lr: np.ndarray, scale: int, info: dict[str, Any] | None) -> list[str]:
     """The kernels ``auto`` may choose for ``lr``: the steps of the family it reads the input as
     (:func:`~nssr_cli.kernels.bank.degradation_of`; plain bicubic for a noisy one) that its rule
-    at this scale can take (:func:`~nssr_cli.kernels.bank.choices`), as bank kernel names."""
+    at this scale can take (:func:`~nssr_cli.kernels.bank.choices`), as bank kernel names: for
+    a clean input each step's own kernel and the one fitted to its route
+    (:func:`~nssr_cli.kernels.bank.routed_name`)."""
     family, _ = degradation_of(lr, info)
     s = bank_scale(scale)
-    return [f"x{s}-{step}" for step in choices(s, family)]
+    names = [f"x{s}-{step}" for step in choices(s, family)]
+    if family == "clean":
+        names += [routed_name(s, step) for step in choices(s, family)]
+    return list(dict.fromkeys(names))
 
 
 def evaluate(
