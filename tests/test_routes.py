@@ -1,12 +1,16 @@
-"""The kernels fitted to what ``auto``'s clean rule routes to each step (``x{s}-auto-{step}``)."""
+"""The kernels fitted to what ``auto``'s rules route to each step (``x{s}-auto-{step}``)."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
+from nssr_cli.files.decode import decode
 from nssr_cli.kernels.bank import bank_kernel, routed_name, select_kernel, steps
 from nssr_cli.kernels.files import builtin_kernels, load_kernel
 from nssr_cli.quality import routes
@@ -102,3 +106,29 @@ def test_auto_uses_the_fitted_kernel_only_where_the_clean_rule_chose_the_step() 
     grating = np.round(127.5 + 100 * np.sin(x * 0.6 + y * 0.2)).astype(np.uint8)
     periodic = select_kernel(grating, 2)
     assert "clean/periodic" in periodic.info["why"] and periodic.name == "x2-none"
+
+
+def test_a_jpeg_whose_step_its_rule_chose_gets_that_routes_kernel() -> None:
+    rng = np.random.default_rng(4)
+    hr = dead_leaves(384, rng, r_min=2, discs=300)[:, :, None]
+    lr = np.round(div2krk_lr(hr, recipe_kernel(2, rng), 2)[:, :, 0] * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(lr).save(buf, "JPEG", quality=70)
+    pic = decode(buf.getvalue(), "t.jpg")
+    chosen = select_kernel(pic.frames[0].color, 2, info=pic.info)
+    assert chosen.info["degradation"] == "q75" and chosen.blur.endswith("q75")
+    assert chosen.name == f"x2-auto-{chosen.blur}", chosen.info
+    np.testing.assert_array_equal(chosen.kernel, bank_kernel(chosen.name))
+
+
+def test_every_route_kernel_in_the_bank_is_a_fitted_symmetric_kernel_of_a_known_step() -> None:
+    routed = {n: p for n, p in builtin_kernels().items() if "-auto-" in n}
+    families = ("clean", "q95", "q85", "q75")
+    known = {f"x{s}-auto-{st}" for s in (2, 3, 4) for f in families for st in steps(f)}
+    assert len(routed) >= 3 * 5 and set(routed) <= known
+    for name, path in routed.items():
+        k, meta = load_kernel(path)
+        assert k.shape == (11, 11) and abs(float(k.sum()) - 1) < 1e-3
+        np.testing.assert_allclose(k.T, k, atol=1e-6)
+        assert name == f"x{meta['scale']}-auto-{meta['step']}" and meta["objective"] == "routes"
+        assert not np.allclose(k, bank_kernel(f"x{meta['scale']}-{meta['step']}"), atol=1e-3)

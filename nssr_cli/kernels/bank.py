@@ -22,8 +22,8 @@ calibrated on synthetic scenes only (textures, text, flat graphics included;
 blurred one a fraction of the gain. Strongly periodic inputs (gratings, tiles) read blurred
 whether or not they are: past a periodic gate they keep the family's mildest step. Between
 two entries it may pick their average kernel (``"light+medium"``: still one 11×11 kernel). Where
-the clean rule's score chose the step, its kernel is the one fitted to what the rule sends
-there (``x2-auto-light``: :mod:`nssr_cli.quality.routes`)."""
+a rule's score chose the step, its kernel is the one fitted to what the rule sends there
+(``x2-auto-light``: :mod:`nssr_cli.quality.routes`)."""
 
 from __future__ import annotations
 
@@ -207,7 +207,7 @@ def select_kernel(
         raise ValueError(f"blur must be one of {BLUR_LEVELS}")
     s = bank_scale(scale)
     why: dict[str, Any] = {"bank_scale": s}
-    routed = False  # whether the clean rule's score chose the step (not a gate, not the user)
+    routed = False  # whether a family's rule's score chose the step (not a gate, not the user)
     if blur == "auto" and scale == 1:  # the bank's kernels undo a resampling that never happens
         return Selection(
             bank_kernel("x2-bicubic"), "bicubic", "bicubic", {"why": "scale 1, nothing resampled"}
@@ -246,7 +246,7 @@ def select_kernel(
                 why.update({k: round(v, 4) for k, v in parts.items()})
                 words = _score_words(parts, weights)
                 why["why"] = f"{source} → {rule}; {words} {score:.3f} → {blur}"
-                routed = rule == "clean"
+                routed = rule == degradation  # the family's own rule, not a periodic one
     if blur == "bicubic":
         return Selection(bank_kernel(f"x{s}-bicubic"), "bicubic", blur, why)
     name = routed_name(s, blur) if routed else f"x{s}-{blur}"
@@ -255,9 +255,9 @@ def select_kernel(
 
 @lru_cache(maxsize=64)
 def routed_name(scale: int, step: str) -> str:
-    """The kernel at the end of the clean rule's route to ``step``: the one fitted to the
-    inputs the rule sends there (``x2-auto-light``: :mod:`nssr_cli.quality.routes`) where the
-    bank has it, else the step's own (``x2-light``)."""
+    """The kernel at the end of a rule's route to ``step``: the one fitted to the inputs the
+    rule sends there (``x2-auto-light``, ``x2-auto-none-q85``: :mod:`nssr_cli.quality.routes`)
+    where the bank has it, else the step's own (``x2-light``)."""
     fitted = f"x{scale}-auto-{step}"
     return fitted if fitted in builtin_kernels() else f"x{scale}-{step}"
 

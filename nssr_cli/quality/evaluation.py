@@ -201,14 +201,13 @@ def oracle(
 def reach(lr: np.ndarray, scale: int, info: dict[str, Any] | None) -> list[str]:
     """The kernels ``auto`` may choose for ``lr``: the steps of the family it reads the input as
     (:func:`~nssr_cli.kernels.bank.degradation_of`; plain bicubic for a noisy one) that its rule
-    at this scale can take (:func:`~nssr_cli.kernels.bank.choices`), as bank kernel names: for
-    a clean input each step's own kernel and the one fitted to its route
+    at this scale can take (:func:`~nssr_cli.kernels.bank.choices`), as bank kernel names: each
+    step's own kernel and the one fitted to its route, where the bank has one
     (:func:`~nssr_cli.kernels.bank.routed_name`)."""
     family, _ = degradation_of(lr, info)
     s = bank_scale(scale)
     names = [f"x{s}-{step}" for step in choices(s, family)]
-    if family == "clean":
-        names += [routed_name(s, step) for step in choices(s, family)]
+    names += [routed_name(s, step) for step in choices(s, family)]
     return list(dict.fromkeys(names))
 
 

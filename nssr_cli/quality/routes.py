@@ -1,7 +1,8 @@
 """Kernels fitted to what ``auto`` sends each step: the bank's ``x{s}-auto-{step}`` entries.
 
-The calibrated clean rule (:mod:`nssr_cli.quality.calibrate`) routes an input to a step —
-``none`` … ``medium+heavy`` — and each step's kernel was solved under one blur prior. But the
+A family's calibrated rule (:mod:`nssr_cli.quality.calibrate`) routes an input to a step —
+``none`` … ``medium+heavy`` for clean inputs, ``none-q85`` … ``medium-q85`` for a JPEG — and
+each step's kernel was solved under one prior. But the
 inputs that reach a step are a mixture: sharp textures that read a little blurred, blurred
 photographs that read a little sharp. The kernel that serves that mixture best is not the
 prior's: here it is fitted, per step, on the synthetic calibration scenes the shipped rule
@@ -18,9 +19,10 @@ utility is maximised by L-BFGS from the prior's kernel. A fitted set replaces th
 if it passes the test a refitted rule must pass on two held-out streams
 (:func:`~nssr_cli.quality.rules.replaces`).
 
-``python -m nssr_cli.quality.routes [--count=N] [--held-out=M] [--write] SCALE...`` fits on
-``N`` scenes per scale (default 6400, the count the shipped rules come from), judges on two
-streams of ``M`` (800), and with ``--write`` writes the kernels into ``weights/bank``.
+``python -m nssr_cli.quality.routes [--count=N] [--held-out=M] [--family=F] [--write] SCALE...``
+fits on ``N`` scenes per scale (default 3200) in family ``F`` (``clean``, the default, or a JPEG
+quality class ``q95``/``q85``/``q75``: the scenes saved as such a JPEG), judges on two streams
+of ``M`` (800), and with ``--write`` writes the kernels into ``weights/bank``.
 """
 
 from __future__ import annotations
@@ -78,18 +80,19 @@ class Forms:
     sharp: np.ndarray
 
 
-def scene_forms(scale: int, count: int, seed: int) -> Forms:
-    """``count`` clean calibration scenes (:func:`~nssr_cli.synth.pairs.synthetic_input`, a
-    stream salted apart from the rule's) as :class:`Forms`."""
+def scene_forms(scale: int, count: int, seed: int, family: str = "clean") -> Forms:
+    """``count`` calibration scenes (:func:`~nssr_cli.synth.pairs.synthetic_input`, a stream
+    salted apart from the rule's) in ``family`` (clean, or a JPEG quality class) as
+    :class:`Forms`."""
     rng = np.random.default_rng([seed, scale, 0x7047E])
     rule, gates = shipped_rule(scale)
     cols: dict[str, list] = {k: [] for k in ("a", "b", "c", "n", "step", "routed", "sharp")}
     border = scale + SIZE // 2  # the benchmark crops `scale` pixels; the taps need the rest
     for _ in range(count):
         _, hr, lr, sharp = synthetic_input(scale, rng)
-        x8 = in_family(lr, "clean", rng)
+        x8 = in_family(lr, family, rng)
         est = Estimates(x8)
-        row = {"family": "clean", "gain": np.zeros(len(steps("clean")))}
+        row = {"family": family, "gain": np.zeros(len(steps(family)))}
         row.update(spectral=est.spectral, edge=est.edge, noise=est.noise, peak=est.peak)
         row["ringing"] = probe_ringing(est, scale)
         k = pick(row, rule, gates)
@@ -102,7 +105,7 @@ def scene_forms(scale: int, count: int, seed: int) -> Forms:
         for key, value in zip(("a", "b", "c", "n"), form, strict=True):
             cols[key].append(value)
         cols["step"].append(UNREACHED if k is None else k)
-        cols["routed"].append(rule_key(row, gates) == "clean")
+        cols["routed"].append(rule_key(row, gates) == family)
         cols["sharp"].append(sharp)
     return Forms(**{k: np.array(v) for k, v in cols.items()})
 
@@ -196,22 +199,24 @@ def fit_step(forms: Forms, sel: np.ndarray, start: np.ndarray, iters: int = 200)
     return w[::-1, ::-1].astype(np.float32).copy()  # correlation taps → convolution kernel
 
 
-def fit_routes(scale: int, forms: Forms) -> dict[str, np.ndarray]:
-    """Per clean step that at least :data:`MIN_SCENES` scenes reach, the kernel
+def fit_routes(scale: int, forms: Forms, family: str = "clean") -> dict[str, np.ndarray]:
+    """Per step of ``family``'s rule that at least :data:`MIN_SCENES` scenes reach, the kernel
     :func:`fit_step` fits on them (a step with fewer keeps its own kernel: nothing to fit on)."""
     out = {}
-    for k, step in enumerate(steps("clean")):
+    for k, step in enumerate(steps(family)):
         sel = forms.routed & (forms.step == k)
         if sel.sum() >= MIN_SCENES:
             out[step] = fit_step(forms, sel, bank_kernel(f"x{scale}-{step}"))
     return out
 
 
-def route_scores(scale: int, forms: Forms, kernels: dict[str, np.ndarray] | None) -> Scores:
-    """The clean family's scores (as :func:`~nssr_cli.quality.rules.evaluate_rule` gives
-    them) of the shipped rule with ``kernels`` at the end of its routes (None: the priors')."""
+def route_scores(
+    scale: int, forms: Forms, kernels: dict[str, np.ndarray] | None, family: str = "clean"
+) -> Scores:
+    """``family``'s scores (as :func:`~nssr_cli.quality.rules.evaluate_rule` gives them) of
+    the shipped rule with ``kernels`` at the end of its routes (None: the steps' own)."""
     gain = np.zeros(len(forms.step))
-    for k, step in enumerate(steps("clean")):
+    for k, step in enumerate(steps(family)):
         prior = bank_kernel(f"x{scale}-{step}")
         for own, kernel in ((True, (kernels or {}).get(step, prior)), (False, prior)):
             sel = (forms.step == k) & (forms.routed == own)
@@ -247,17 +252,18 @@ def write_routes(scale: int, kernels: dict[str, np.ndarray], count: int, command
 
 def main(argv: list[str]) -> int:
     opts = {a.split("=")[0]: a.split("=")[1] for a in argv if a.startswith("--") and "=" in a}
-    count, held = int(opts.get("--count", 6400)), int(opts.get("--held-out", 800))
+    count, held = int(opts.get("--count", 3200)), int(opts.get("--held-out", 800))
+    family = opts.get("--family", "clean")
     scales = [int(a) for a in argv if not a.startswith("--")] or [2, 3, 4]
     for scale in scales:
         t0 = time.time()
-        kernels = fit_routes(scale, scene_forms(scale, count, seed=0))
-        streams = [scene_forms(scale, held, seed=k) for k in (1, 2)]
-        fitted = [route_scores(scale, f, kernels) for f in streams]
-        shipped = [route_scores(scale, f, None) for f in streams]
+        kernels = fit_routes(scale, scene_forms(scale, count, 0, family), family)
+        streams = [scene_forms(scale, held, k, family) for k in (1, 2)]
+        fitted = [route_scores(scale, f, kernels, family) for f in streams]
+        shipped = [route_scores(scale, f, None, family) for f in streams]
         verdict = replaces(fitted, shipped)
         print(
-            f"x{scale}: {'replace' if verdict else 'keep'} the priors' kernels "
+            f"x{scale} {family}: {'replace' if verdict else 'keep'} the steps' own kernels "
             f"({time.time() - t0:.0f} s)"
         )
         for k, (f, sh) in enumerate(zip(fitted, shipped, strict=True), 1):
