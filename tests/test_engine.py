@@ -207,7 +207,10 @@ def test_a_channels_first_array_is_warned_about() -> None:
         upscale_array(np.moveaxis(img, 0, -1), 2, kernel="bicubic", device="cpu")
 
 
-@pytest.mark.parametrize(("kernel", "warned"), [("x3-heavy", True), ("x2-heavy", False)])
+@pytest.mark.parametrize(
+    ("kernel", "warned"),
+    [("x3-heavy", True), ("x2-heavy", False), ("x3-auto-medium", True), ("x2-auto-medium", False)],
+)
 def test_a_bank_kernel_for_another_scale_is_warned_about_at_the_callers_line(kernel, warned):
     # the command line's warning (one definition), from the library too
     import warnings
@@ -221,7 +224,9 @@ def test_a_bank_kernel_for_another_scale_is_warned_about_at_the_callers_line(ker
     said = [w for w in caught if issubclass(w.category, NssrWarning)]
     assert len(said) == warned, [str(w.message) for w in caught]
     if warned:
-        assert str(said[0].message).startswith("x3-heavy: a bank kernel solved for ×3, used at ×2")
+        message = str(said[0].message)
+        assert message.startswith(f"{kernel}: a bank kernel solved for ×3, used at ×2")
+        assert f"x2{kernel[2:]} is the one solved for ×2" in message
         assert said[0].filename == __file__  # the caller's line, not nssr's
 
 

@@ -36,12 +36,18 @@ def warn_other_scale(name: str, scale: float) -> None:
     ``scale`` (the nearest: ``x3-heavy`` at ×2, not at ×2.5) works, but sharpens for the blur
     of that other scale: say so (:class:`~nssr_cli.errors.NssrWarning`, at the caller's line).
     Other kernels, files included, say nothing of their scale."""
+    from nssr_cli.kernels.files import builtin_kernels
+
     near = bank_scale(scale)
-    solved = next((s for s in BANK_SCALES if name in bank_entries(s)), near)
+    routes = [s for s in BANK_SCALES if name.startswith(f"x{s}-auto-")]  # a route's kernel
+    solved = next((s for s in BANK_SCALES if name in bank_entries(s)), (routes or [near])[0])
     if abs(solved - scale) > abs(near - scale):
+        other = f"x{near}{name[2:]}"
+        if other not in builtin_kernels():  # that step has no route kernel at this scale
+            other = other.replace("-auto-", "-")
         warnings.warn(
             f"{name}: a bank kernel solved for ×{solved}, used at ×{scale:g} (it sharpens "
-            f"for the wrong scale); x{near}{name[2:]} is the one solved for ×{near}",
+            f"for the wrong scale); {other} is the one solved for ×{near}",
             NssrWarning,
             stacklevel=caller_stacklevel(),
         )
