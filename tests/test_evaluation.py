@@ -414,3 +414,14 @@ def test_kernel_files_stay_told_apart_in_a_narrow_table(hr_dir: Path, tmp_path: 
     names = ["sharp.npy", "soft.npy", "x/k.npy", "y/k.npy"]
     assert shown == {(p, n) for p in protocols for n in names}, gains
     assert "…" not in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_kernel_is_a_usage_error_as_for_upscale(hr_dir, capsys, monkeypatch, value):
+    """`-k "$K"` with K unset: one line naming the option, as `nssr upscale --kernel=` says;
+    it said ``.: is a folder, not a kernel file``."""
+    from test_cli_upscale import nssr
+
+    code, out, err = nssr(["eval", str(hr_dir), "-k", "auto", "-k", value], capsys, monkeypatch)
+    assert code == 2 and out == "", err
+    assert err == "Error: --kernel is empty; give a value or leave the option out\n", err
