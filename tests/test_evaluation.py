@@ -425,3 +425,19 @@ def test_an_empty_kernel_is_a_usage_error_as_for_upscale(hr_dir, capsys, monkeyp
     code, out, err = nssr(["eval", str(hr_dir), "-k", "auto", "-k", value], capsys, monkeypatch)
     assert code == 2 and out == "", err
     assert err == "Error: --kernel is empty; give a value or leave the option out\n", err
+
+
+def test_bicubic_alone_shows_its_scores_and_says_what_to_add(hr_dir, capsys, monkeypatch):
+    """Gains are over bicubic: with nothing else scored, the scores table is shown and one line
+    says what to add, not a gains table with a header and no rows."""
+    from test_cli_upscale import nssr
+
+    args = ["eval", str(hr_dir), "-s", "2", "--protocol", "classic", "-k", "bicubic"]
+    code, out, err = nssr([*args, "--no-oracle"], capsys, monkeypatch)
+    assert code == 0 and out == "", err
+    assert "Y-channel PSNR (dB) / SSIM" in err and "│ classic  │    ×2 │ bicubic │" in err, err
+    assert "Gain over bicubic (Y PSNR dB)" not in err, err
+    note = [line for line in err.splitlines() if "no gain over bicubic" in line]
+    assert len(note) == 1 and "-k auto" in note[0], err
+    code, out, err = nssr(args, capsys, monkeypatch)  # the oracles are compared with bicubic
+    assert code == 0 and "Gain over bicubic (Y PSNR dB)" in err and "no gain" not in err, err

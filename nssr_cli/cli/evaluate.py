@@ -138,8 +138,14 @@ def evaluate(
             r["worst_image"],
             *("" if r[o] is None else f"{r[o]:+.2f}" for o in ORACLES),
         )
-    if report.scores:
+    if summary:
         err.print(gains)
+    elif report.scores:  # bicubic alone (--no-oracle): a gains table would have no rows
+        err.print(
+            "no gain over bicubic to show: bicubic is the only method scored; add one to "
+            "compare with it (-k auto, -k dil, a kernel file) or leave out --no-oracle",
+            markup=False,
+        )
     if as_json:
         emit_json(report.to_dict())
     if report.failed or report.skipped_scales:
