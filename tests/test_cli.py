@@ -388,3 +388,26 @@ def test_ctrl_c_during_training_exits_130_and_writes_no_checkpoint(tmp_path: Pat
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and not ck.exists()
     assert not list(tmp_path.iterdir())  # no temp file left either
+
+
+def test_training_logged_to_a_file_gets_a_plain_line_per_epoch(tmp_path: Path) -> None:
+    """stderr not a terminal (`2> train.log`): a whole line per epoch with the loss and its
+    terms, then the final line; no progress bar frozen at its last frame and cut to 80
+    columns (`… 0:0… 0:00:…`)."""
+    ck, log = tmp_path / "ck.pt", tmp_path / "train.log"
+    args = ["train", "--kernels", "32", "--epochs", "3", "--depth", "3", "--width", "8"]
+    with log.open("w") as stderr:
+        proc = subprocess.run(
+            [sys.executable, "-m", "nssr_cli", *args, "-o", str(ck)],
+            stderr=stderr, stdout=subprocess.PIPE, timeout=300,
+            env={**os.environ, "COLUMNS": "40"},
+        )  # fmt: skip
+    text = log.read_text()
+    assert proc.returncode == 0 and ck.is_file(), text
+    lines = text.splitlines()
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in epochs] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"], text
+    terms = ("loss", "identity", "area", "center")
+    assert all(all(f" {t} " in line for t in terms) for line in epochs), text
+    assert lines[-1].startswith("done in ") and lines[-1].endswith(str(ck)), text
+    assert "…" not in text and "━" not in text, text

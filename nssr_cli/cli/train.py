@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -182,7 +182,8 @@ def _solve_kernel(config: Any, output: Path, seed: int, as_json: bool, overwrite
 
 @contextmanager
 def _train_progress(epochs: int, *, enabled: bool) -> Iterator[Any]:
-    """A rich progress bar on stderr fed by ``train``'s ``on_step`` callback."""
+    """Progress on stderr fed by ``train``'s ``on_step`` callback: a rich bar on a terminal;
+    elsewhere (``2> train.log``, a pipe) plain lines, :func:`_epoch_lines`."""
     from rich.progress import (
         BarColumn,
         Progress,
@@ -193,6 +194,9 @@ def _train_progress(epochs: int, *, enabled: bool) -> Iterator[Any]:
 
     if not enabled:
         yield None
+        return
+    if not err.is_terminal:  # a bar there is only its last frame, cut to 80 columns
+        yield _epoch_lines(epochs)
         return
     columns = (
         TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
@@ -211,6 +215,21 @@ def _train_progress(epochs: int, *, enabled: bool) -> Iterator[Any]:
             bar.update(task, total=total, completed=done, epoch=info.epoch + 1, terms=terms)
 
         yield on_step
+
+
+def _epoch_lines(epochs: int) -> Callable[[Any], None]:
+    """An ``on_step`` that logs one whole line per epoch, its mean loss and terms (for a long
+    run every ``⌈epochs/100⌉``-th epoch and the last: at most about 100 lines)."""
+    every = -(-epochs // 100)
+
+    def on_step(info: Any) -> None:
+        n = info.epoch + 1
+        if info.step + 1 < info.steps_per_epoch or (n % every and n != epochs):
+            return
+        terms = "  ".join(f"{k} {v:.5f}" for k, v in info.terms.items())
+        err.print(f"epoch {n}/{epochs}: {terms}", markup=False)
+
+    return on_step
 
 
 def _model_config(cls: Any, depth: int, width: int) -> Any:
