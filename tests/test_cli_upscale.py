@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_cli import BICUBIC
 from helpers_images import gradient, image_file, png16_reference, sharpen_kernel
 from PIL import Image
 from typer.testing import CliRunner
@@ -335,3 +336,28 @@ def test_a_folder_run_into_o_skips_what_a_run_in_place_left(tmp_path, capsys, mo
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "big").iterdir()) == ["a_x2.jpg", "b_x2.png"]
     assert "a_x2.jpg (the output of" in err
+
+
+def test_every_json_row_has_every_key(tmp_path, capsys, monkeypatch) -> None:
+    """Rows done, failed and skipped, with a named kernel or auto's choice, share one set of
+    keys; what does not apply to a row is null (a failed file has no kernel, a named kernel no
+    blur estimate), and a file with one image left none of them out."""
+    image_file(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / "b.png").write_bytes(b"junk")
+    rows = []
+    for dst, extra in (("out", BICUBIC), ("out", ["--skip-existing"]), ("auto", [])):
+        args = ["upscale", str(tmp_path / "in"), "-o", str(tmp_path / dst), "--json", *extra]
+        code, out, err = nssr(args, capsys, monkeypatch)
+        assert code == 1, err
+        rows += [json.loads(line) for line in out.splitlines()]
+    keys = ["input", "output", "status", "error", "input_size", "output_size", "mode",
+            "kernel", "blur", "blur_info", "device", "images_left_out", "seconds"]  # fmt: skip
+    assert [list(r) for r in rows] == [keys] * 6
+    named, skipped, auto = rows[0], rows[2], rows[4]
+    assert [r["status"] for r in rows] == ["done", "failed", "skipped", "failed", "done", "failed"]
+    assert named["kernel"] == "bicubic" and named["blur"] is named["blur_info"] is None
+    assert named["device"] == "cpu" and named["images_left_out"] == 0
+    assert auto["blur_info"]["why"] and auto["images_left_out"] == 0  # auto says why it chose
+    choice = ("kernel", "blur", "blur_info", "device", "images_left_out")
+    for row in (skipped, *rows[1::2]):
+        assert all(row[k] is None for k in choice), row

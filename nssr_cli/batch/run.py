@@ -41,6 +41,11 @@ class StopFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
+# What a --json row says of the kernel chosen and where it ran (Upscaler's report): every row
+# has each key, null where it does not apply (a file not upscaled, a kernel named, not chosen).
+CHOICE_KEYS = ("kernel", "blur", "blur_info", "device", "images_left_out")
+
+
 @dataclass
 class Result:
     """What happened to one job; ``status`` is done, skipped, failed or not attempted."""
@@ -65,6 +70,7 @@ class Result:
             "input_size": self.input_size,
             "output_size": self.output_size,
             "mode": self.mode,
+            **dict.fromkeys(CHOICE_KEYS),
             **_plain(self.kernel),
             "seconds": round(self.seconds, 4),
         }
@@ -134,8 +140,8 @@ class Upscaler:
         name, kernel, report = self.choose(pic)
         plan, alpha_plan = self._plan(name, kernel), self._plan("\0bicubic", self.bicubic)
         report["device"] = resolve_device(self.device)  # where it ran: `auto` resolved
-        if pic.info.get("left_out"):  # a multi-picture JPEG's gain map or preview
-            report["images_left_out"] = pic.info["left_out"]
+        # a multi-picture JPEG's gain map or preview; none for a file of one image
+        report["images_left_out"] = pic.info.get("left_out") or 0
         frames = [
             Frame(upscale_planes(f.color, plan, tile=self.tile), None, f.duration)
             if f.alpha is None
