@@ -107,16 +107,43 @@ def test_train_then_export_kernel_round_trip(tmp_path: Path) -> None:
     assert Image.open(tmp_path / "k.png").size[0] > 200
 
 
-def test_export_kernel_text_and_json_formats_read_back(tmp_path: Path) -> None:
+def test_export_kernel_text_and_json_formats_read_back_exactly(tmp_path: Path) -> None:
+    """A kernel exported as .txt or .json loads as the very taps of the .npy (small taps keep
+    their precision), so `upscale --kernel` writes the same bytes with each file; the text
+    stays rows of plain numbers."""
     from nssr_cli.kernels.files import load_kernel
 
-    ref = None
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), np.uint8)).save(photo)
+    kernels, outputs = [], []
     for ext in ("npy", "txt", "json"):  # k.npy's sidecar is k.json: another stem for each
-        res = runner.invoke(app, ["export-kernel", "-o", str(tmp_path / f"k-{ext}.{ext}")])
+        k, out = tmp_path / f"k-{ext}.{ext}", tmp_path / f"out-{ext}.png"
+        res = runner.invoke(app, ["export-kernel", "-o", str(k)])
         assert res.exit_code == 0, res.output
-        kernel, _ = load_kernel(tmp_path / f"k-{ext}.{ext}")
-        ref = kernel if ref is None else ref
-        np.testing.assert_allclose(kernel, ref, atol=1e-8)
+        kernels.append(load_kernel(k)[0])
+        res = runner.invoke(app, ["upscale", str(photo), "--kernel", str(k), "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        outputs.append(out.read_bytes())
+    assert all(np.array_equal(kernels[0], k) for k in kernels[1:])
+    assert outputs[1] == outputs[0] and outputs[2] == outputs[0]
+    rows = [line.split() for line in (tmp_path / "k-txt.txt").read_text().splitlines()]
+    taps = [row for row in rows if row[0] != "#"]
+    assert len(taps) == 11 and all(len(row) == 11 for row in taps)
+    assert all(len(tap) <= 15 for row in taps for tap in row)  # 9 significant digits
+
+
+def test_text_and_json_kernels_keep_every_float32_tap(tmp_path: Path) -> None:
+    """Taps of every magnitude, from 1e-9 to tens (and a subnormal), read back bit for bit."""
+    from nssr_cli.kernels.files import load_kernel, save_kernel
+
+    rng = np.random.default_rng(0)
+    k = rng.standard_normal((15, 15)) * 10.0 ** rng.uniform(-9, 1, (15, 15))
+    k[0, 0], k[0, 1] = 1e-40, -np.nextafter(np.float32(1), np.float32(2))
+    k[7, 7] += 1 - k.sum()
+    k = k.astype(np.float32)
+    for ext in ("txt", "json"):
+        save_kernel(k, tmp_path / f"k.{ext}", {"orientation": "convolution"})
+        np.testing.assert_array_equal(load_kernel(tmp_path / f"k.{ext}")[0], k, strict=True)
 
 
 def test_second_export_is_read_from_the_cache() -> None:

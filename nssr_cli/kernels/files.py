@@ -283,17 +283,20 @@ def save_kernel(
         files = kernel_outputs(path, overwrite=overwrite)
     k = validate_kernel(kernel, str(path), warn=False)  # its source warned when it was read
     ext = path.suffix.lower()
+    # 9 significant digits read back (through the float64 .txt and .json are parsed as) as
+    # these very float32 taps: the same kernel as the .npy, small taps too
+    taps = [[f"{tap:.9g}" for tap in row] for row in k.tolist()]
     if ext == ".npy":
         buf = io.BytesIO()
         np.save(buf, k, allow_pickle=False)
         publish(path, buf.getvalue(), overwrite=overwrite)
         publish(files[1], (json.dumps(meta, indent=2) + "\n").encode(), overwrite=overwrite)
     elif ext == ".json":
-        doc = dict(meta, kernel=k.astype(np.float64).round(9).tolist())
+        doc = dict(meta, kernel=[[float(tap) for tap in row] for row in taps])
         publish(path, (json.dumps(doc, indent=2) + "\n").encode(), overwrite=overwrite)
     else:
         header = "\n".join(f"{key}: {value}" for key, value in meta.items())
-        lines = [" ".join(f"{v: .9f}" for v in row) for row in k.astype(np.float64)]
+        lines = [" ".join(f"{tap:>15}" for tap in row) for row in taps]
         text = "\n".join(["# " + h for h in header.splitlines()] + lines) + "\n"
         publish(path, text.encode(), overwrite=overwrite)
     return files
