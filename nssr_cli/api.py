@@ -1,19 +1,23 @@
 """The library entry: :func:`upscale_array`, the one place where a kernel choice meets the engine.
 
-Rank 4: may import ``kernels``, ``dil``, ``engine``, ``synth``, ``files`` and ``errors``.
+Rank 4: may import ``kernels``, ``dil``, ``engine``, ``synth``, ``files``, ``errors`` and
+``system``.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nssr_cli.engine.device import resolve_device
-from nssr_cli.engine.geometry import check_scale
+from nssr_cli.engine.geometry import check_scale, output_size
 from nssr_cli.engine.plans import cached_plan, check_image, upscale_checked
 from nssr_cli.errors import UsageError
 from nssr_cli.kernels.bank import select_kernel
 from nssr_cli.kernels.files import resolve_kernel
 from nssr_cli.kernels.names import warn_other_scale
+from nssr_cli.system import memory_shortfall
 
 
 def upscale_array(
@@ -32,6 +36,11 @@ def upscale_array(
     built-in name (``"dil"``: the paper's), a path to an exported ``.npy``, or a 2-D odd square
     convolution kernel (an array, or a list of rows). Returns the same dtype and layout at
     ``round(s·H) × round(s·W)``.
+
+    Raises :class:`~nssr_cli.errors.UsageError` for a bad argument, and before any work for an
+    output that would not fit in the memory available (naming the size it needs);
+    :class:`~nssr_cli.errors.KernelError` for a kernel that is not a valid one: both
+    subclasses of :class:`~nssr_cli.errors.NssrError`.
     """
     image = np.asarray(image)
     if not image.dtype.isnative:  # big-endian uint16 from FITS or tifffile: the same numbers
@@ -45,8 +54,19 @@ def upscale_array(
         except (ValueError, TypeError):
             raise UsageError("a kernel given as a list must be rows of numbers") from None
     scale = check_scale(scale)
+    _check_memory(image, scale)  # before the choice or the output allocates anything
     device = resolve_device(device, argument=True)  # before the choice, which may take time
     h = select_kernel(image, scale, "auto").kernel if kernel is None else resolve_kernel(kernel)[0]
     if isinstance(kernel, str):  # a bank kernel solved for another scale: the CLI's warning
         warn_other_scale(kernel, scale)
     return upscale_checked(image, cached_plan(h, scale, device), tile=tile)
+
+
+def _check_memory(image: np.ndarray, scale: float) -> None:
+    """:class:`UsageError` naming the output's shape and size when it would not fit in the
+    memory available now, as ``nssr upscale`` refuses such a file."""
+    shape = (*output_size(*image.shape[:2], scale), *image.shape[2:])
+    need = math.prod(shape) * image.dtype.itemsize
+    problem = memory_shortfall(need, f"the output array {shape} {image.dtype}")
+    if problem is not None:
+        raise UsageError(f"{problem}; use a smaller scale or upscale a smaller image")

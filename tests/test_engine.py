@@ -324,3 +324,28 @@ def test_cuda_keeps_every_16_bit_level(scale: float) -> None:
     cpu = upscale_planes(img, make_plan(h, scale, "cpu")).astype(np.int64)
     gpu = upscale_planes(img, make_plan(h, scale, "cuda")).astype(np.int64)
     assert np.abs(cpu - gpu).max() <= 1
+
+
+def test_an_output_too_large_for_memory_is_refused_before_anything_is_allocated(monkeypatch):
+    """As the command line refuses such a file: a usage error naming the size the output needs
+    and the memory available, before the kernel choice or the output allocates anything (it
+    was NumPy's MemoryError, or the machine swapping)."""
+    import tracemalloc
+
+    from nssr_cli import system, upscale_array
+
+    monkeypatch.setattr(system, "available_memory", lambda: 2**29)
+    image = np.zeros((600, 600, 3), np.float32)
+    tracemalloc.start()
+    try:
+        with pytest.raises(UsageError) as refused:
+            upscale_array(image, 16, device="cpu")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(refused.value).startswith(
+        "the output array (9600, 9600, 3) float32 needs about 1.0 GiB of memory but only 0.5 GiB "
+        "is available; "
+    ), refused.value
+    assert peak < 2**20
+    assert upscale_array(image[:8, :8], 16, device="cpu").shape == (128, 128, 3)

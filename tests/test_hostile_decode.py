@@ -252,11 +252,11 @@ def test_more_frames_than_the_frame_limit_are_refused(monkeypatch) -> None:
 
 
 def test_a_job_too_big_for_memory_is_refused_before_decoding(tmp_path, capsys, monkeypatch):
-    from nssr_cli.batch import memory
+    from nssr_cli import system
 
     src = tmp_path / "bomb.gif"
     src.write_bytes(frame_bomb())
-    monkeypatch.setattr(memory, "available_memory", lambda: 500 * 2**20)
+    monkeypatch.setattr(system, "available_memory", lambda: 500 * 2**20)
     loads = _count_loads(monkeypatch)
     args = ["upscale", str(src), "--kernel", "bicubic", "-s", "4", "--max-pixels", "1000000000000"]
     code, _, err = nssr(args, capsys, monkeypatch)

@@ -101,9 +101,9 @@ def test_decompression_bomb_is_refused(tmp_path, run) -> None:
 
 
 def test_output_too_large_for_memory_is_refused_with_its_size(tmp_path, run, monkeypatch) -> None:
-    from nssr_cli.batch import memory
+    from nssr_cli import system
 
-    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
+    monkeypatch.setattr(system, "available_memory", lambda: 1000)
     code, _, err = run(str(image_file(tmp_path / "a.png")), *BICUBIC, "-s", "4")
     assert code == 1 and "64×48" in err and "GiB" in err
 

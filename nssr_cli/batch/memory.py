@@ -11,6 +11,7 @@ from __future__ import annotations
 from nssr_cli.engine.geometry import output_size
 from nssr_cli.errors import InputError
 from nssr_cli.files.picture import Header
+from nssr_cli.system import memory_shortfall
 
 # Extra peak memory while encoding, in multiples of the output's raw pixel bytes (the file's
 # bytes, held until written, included). Measured on this machine as the rise of peak RSS
@@ -40,27 +41,10 @@ def job_memory(header: Header, scale: float, fmt: str) -> int:
 def check_memory(header: Header, scale: float, fmt: str) -> None:
     """Refuse (with :class:`InputError` saying how much it needs) a job that would not fit in
     the memory available now."""
-    need = job_memory(header, scale, fmt)
-    avail = available_memory()
-    if avail is None or need <= avail:
-        return
     w, h = header.sizes[0]
     oh, ow = output_size(h, w, scale)
     frames = f" × {header.frames} frames" if header.frames > 1 else ""
-    raise InputError(
-        f"the output ({ow}×{oh}{frames}, written as {fmt}) needs about {need / 2**30:.1f} GiB "
-        f"of memory but only {avail / 2**30:.1f} GiB is available; use a smaller scale"
-        + (" or fewer frames" if frames else "")
-    )
-
-
-def available_memory() -> int | None:
-    """``MemAvailable`` from ``/proc/meminfo`` in bytes, or ``None`` where it is unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return None
+    what = f"the output ({ow}×{oh}{frames}, written as {fmt})"
+    problem = memory_shortfall(job_memory(header, scale, fmt), what)
+    if problem is not None:
+        raise InputError(f"{problem}; use a smaller scale" + (" or fewer frames" if frames else ""))
