@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nssr_cli.kernels.bank import NOISE_CLASSES, PERIODIC, bank_kernel, steps
+from nssr_cli.kernels.bank import NOISE_CLASSES, bank_kernel, steps
 from nssr_cli.kernels.estimate import Estimates, edge_sigma, estimate_sigma, luminance, ringing
+from nssr_cli.kernels.rule_table import PERIODIC
 from nssr_cli.quality.calibrate import fit, fit_gate, noise_cut, regate
 from nssr_cli.quality.rules import PLAIN, evaluate_rule, pick, replaces
 from nssr_cli.synth.degradations import (

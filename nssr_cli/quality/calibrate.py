@@ -48,7 +48,6 @@ import numpy as np
 
 from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.kernels.bank import (
-    NEVER,
     NOISE_CLASSES,
     PERIODIC_GATE,
     bank_kernel,
@@ -59,6 +58,7 @@ from nssr_cli.kernels.bank import (
 )
 from nssr_cli.kernels.estimate import Estimates
 from nssr_cli.kernels.files import resolve_kernel
+from nssr_cli.kernels.rule_table import NEVER
 from nssr_cli.quality.metrics import psnr_y
 from nssr_cli.quality.rules import (
     FAMILIES,
@@ -154,7 +154,8 @@ def _thresholds(score: np.ndarray, gains: np.ndarray) -> tuple[float, ...]:
     """The rising step function of ``score`` ``(N,)`` with the best total utility over the rows
     (``gains`` ``(N, C)``, steps mildest first), found exactly by dynamic programming over the
     rows in score order: one threshold per step after the first, midway between the last row
-    below it and the first at or above it (:data:`~nssr_cli.kernels.bank.NEVER`: never chosen)."""
+    below it and the first at or above it (:data:`~nssr_cli.kernels.rule_table.NEVER`: never
+    chosen)."""
     order = np.argsort(score)
     u = utility(gains[order])
     n, c = u.shape

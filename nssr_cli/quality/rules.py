@@ -16,10 +16,10 @@ from nssr_cli.kernels.bank import (
     PERIODIC_GATE,
     THRESHOLDS,
     blur_score,
-    mildest_only,
     periodic_rule,
     rule_weights,
 )
+from nssr_cli.kernels.rule_table import mildest_only
 from nssr_cli.synth.levels import DEGRADATIONS
 
 FAMILIES = ("clean", *DEGRADATIONS)
