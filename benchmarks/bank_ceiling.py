@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nssr_cli.engine.plans import upscale_planes
-from nssr_cli.kernels.bank import bank_kernel, routed_name, steps
+from nssr_cli.kernels.bank import bank_kernel, route_kernels, steps
 from nssr_cli.kernels.names import bank_entries, bank_scale
 from nssr_cli.quality.evaluation import cached_plan, find_images, load_rgb, modcrop, upscale
 from nssr_cli.quality.metrics import psnr_y, ssim_y
@@ -32,7 +32,7 @@ def candidates(scale: int) -> list[str]:
     clean steps' route kernels (``x2-auto-light``)."""
     s = bank_scale(scale)
     blends = [st for fam in ("clean", *DEGRADATIONS) for st in steps(fam) if "+" in st]
-    routes = [routed_name(s, st) for st in steps("clean")]
+    routes = [n for st in steps("clean") for n in route_kernels(s, st)]
     return list(dict.fromkeys([*bank_entries(s), *(f"x{s}-{b}" for b in blends), *routes]))
 
 

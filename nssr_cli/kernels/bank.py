@@ -23,7 +23,8 @@ blurred one a fraction of the gain. Strongly periodic inputs (gratings, tiles) r
 whether or not they are: past a periodic gate they keep the family's mildest step. Between
 two entries it may pick their average kernel (``"light+medium"``: still one 11×11 kernel). Where
 a rule's score chose the step, its kernel is the one fitted to what the rule sends there
-(``x2-auto-light``: :mod:`nssr_cli.quality.routes`)."""
+(``x2-auto-light``: :mod:`nssr_cli.quality.routes`), or to the band of the step's scores the
+input's falls in (``x3-auto-none.2``)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ from nssr_cli.kernels.rule_table import (
     NOISE_CLASSES,
     PERIODIC_GATE,
     PERIODIC_PLAIN,
+    ROUTE_BANDS,
     THRESHOLDS,
     WEIGHTS,
     periodic_rule,
@@ -193,6 +195,7 @@ def select_kernel(
     s = bank_scale(scale)
     why: dict[str, Any] = {"bank_scale": s}
     routed = False  # whether a family's rule's score chose the step (not a gate, not the user)
+    score = None
     if blur == "auto" and scale == 1:  # the bank's kernels undo a resampling that never happens
         return Selection(
             bank_kernel("x2-bicubic"), "bicubic", "bicubic", {"why": "scale 1, nothing resampled"}
@@ -234,14 +237,32 @@ def select_kernel(
                 routed = rule == degradation  # the family's own rule, not a periodic one
     if blur == "bicubic":
         return Selection(bank_kernel(f"x{s}-bicubic"), "bicubic", blur, why)
-    name = routed_name(s, blur) if routed else f"x{s}-{blur}"
+    name = routed_name(s, blur, score) if routed else f"x{s}-{blur}"
     return Selection(bank_kernel(name), name, blur, why)
 
 
-@lru_cache(maxsize=64)
-def routed_name(scale: int, step: str) -> str:
+def routed_name(scale: int, step: str, score: float | None = None) -> str:
     """The kernel at the end of a rule's route to ``step``: the one fitted to the inputs the
     rule sends there (``x2-auto-light``, ``x2-auto-none-q85``: :mod:`nssr_cli.quality.routes`)
-    where the bank has it, else the step's own (``x2-light``)."""
+    — where the step's range of scores is cut into bands (``ROUTE_BANDS``), the one fitted to
+    the band of ``score`` (``x2-auto-light.2``) — where the bank has it, else the step's own
+    (``x2-light``)."""
+    edges = ROUTE_BANDS.get((scale, step), ())
+    if edges and score is not None:
+        band = f"x{scale}-auto-{step}.{1 + sum(score >= e for e in edges)}"
+        if _shipped(band):
+            return band
     fitted = f"x{scale}-auto-{step}"
-    return fitted if fitted in builtin_kernels() else f"x{scale}-{step}"
+    return fitted if _shipped(fitted) else f"x{scale}-{step}"
+
+
+def route_kernels(scale: int, step: str) -> list[str]:
+    """Every kernel :func:`routed_name` may give for ``step`` at bank scale ``scale``."""
+    bands = len(ROUTE_BANDS.get((scale, step), ())) + 1
+    names = [f"x{scale}-auto-{step}.{j}" for j in range(1, bands + 1) if bands > 1]
+    return [n for n in names if _shipped(n)] or [routed_name(scale, step)]
+
+
+@lru_cache(maxsize=256)
+def _shipped(name: str) -> bool:
+    return name in builtin_kernels()

@@ -43,7 +43,9 @@ def warn_other_scale(name: str, scale: float) -> None:
     solved = next((s for s in BANK_SCALES if name in bank_entries(s)), (routes or [near])[0])
     if abs(solved - scale) > abs(near - scale):
         other = f"x{near}{name[2:]}"
-        if other not in builtin_kernels():  # that step has no route kernel at this scale
+        if other not in builtin_kernels():  # that step has no such band at this scale
+            other = other.partition(".")[0]
+        if other not in builtin_kernels():  # nor a route kernel
             other = other.replace("-auto-", "-")
         warnings.warn(
             f"{name}: a bank kernel solved for ×{solved}, used at ×{scale:g} (it sharpens "

@@ -97,3 +97,17 @@ THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
     (4, "q85"): (0.779, 0.818),
     (4, "q75"): (0.804, 0.833),
 }
+# Per (scale, step): the blur scores that cut the step's range into bands, each with a kernel
+# fitted to the inputs the rule sends to the step with a score in that band (bank entries
+# x{s}-auto-{step}.1, .2, … from the lowest band; from `python -m nssr_cli.quality.routes`,
+# which prints them). A step without bands has one route kernel, x{s}-auto-{step}.
+ROUTE_BANDS: dict[tuple[int, str], tuple[float, ...]] = {
+    (3, "none-q75"): (0.989, 1.1723, 1.3657, 1.5578),
+    (3, "medium-q75"): (1.945,),
+    (4, "none-q75"): (0.3801, 0.4913, 0.5763, 0.6477, 0.7321),
+    (4, "medium-q75"): (0.9027,),
+    (2, "none-q75"): (1.1664, 1.4002, 1.6204, 1.8413),
+    (2, "medium-q75"): (2.2488,),
+    (3, "none"): (0.6682, 0.8375),
+    (3, "medium+heavy"): (2.0367,),
+}

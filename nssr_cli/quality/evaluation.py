@@ -49,7 +49,7 @@ from nssr_cli.kernels.bank import (
     bank_kernel,
     choices,
     degradation_of,
-    routed_name,
+    route_kernels,
     select_kernel,
 )
 from nssr_cli.kernels.files import resolve_kernel
@@ -202,12 +202,12 @@ def reach(lr: np.ndarray, scale: int, info: dict[str, Any] | None) -> list[str]:
     """The kernels ``auto`` may choose for ``lr``: the steps of the family it reads the input as
     (:func:`~nssr_cli.kernels.bank.degradation_of`; plain bicubic for a noisy one) that its rule
     at this scale can take (:func:`~nssr_cli.kernels.bank.choices`), as bank kernel names: each
-    step's own kernel and the one fitted to its route, where the bank has one
-    (:func:`~nssr_cli.kernels.bank.routed_name`)."""
+    step's own kernel and those fitted to its route, where the bank has them
+    (:func:`~nssr_cli.kernels.bank.route_kernels`)."""
     family, _ = degradation_of(lr, info)
     s = bank_scale(scale)
     names = [f"x{s}-{step}" for step in choices(s, family)]
-    names += [routed_name(s, step) for step in choices(s, family)]
+    names += [n for step in choices(s, family) for n in route_kernels(s, step)]
     return list(dict.fromkeys(names))
 
 
