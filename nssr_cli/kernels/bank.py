@@ -195,7 +195,7 @@ def select_kernel(
     s = bank_scale(scale)
     why: dict[str, Any] = {"bank_scale": s}
     routed = False  # whether a family's rule's score chose the step (not a gate, not the user)
-    score = None
+    score: float | None = None  # the blur score that chose the step, where one did
     if blur == "auto" and scale == 1:  # the bank's kernels undo a resampling that never happens
         return Selection(
             bank_kernel("x2-bicubic"), "bicubic", "bicubic", {"why": "scale 1, nothing resampled"}
@@ -245,7 +245,7 @@ def routed_name(scale: int, step: str, score: float | None = None) -> str:
     """The kernel at the end of a rule's route to ``step``: the one fitted to the inputs the
     rule sends there (``x2-auto-light``, ``x2-auto-none-q85``: :mod:`nssr_cli.quality.routes`)
     — where the step's range of scores is cut into bands (``ROUTE_BANDS``), the one fitted to
-    the band of ``score`` (``x2-auto-light.2``) — where the bank has it, else the step's own
+    the band of ``score`` (``x3-auto-none.2``) — where the bank has it, else the step's own
     (``x2-light``)."""
     edges = ROUTE_BANDS.get((scale, step), ())
     if edges and score is not None:
