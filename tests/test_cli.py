@@ -130,6 +130,13 @@ def test_export_kernel_text_and_json_formats_read_back_exactly(tmp_path: Path) -
     taps = [row for row in rows if row[0] != "#"]
     assert len(taps) == 11 and all(len(row) == 11 for row in taps)
     assert all(len(tap) <= 15 for row in taps for tap in row)  # 9 significant digits
+    # the header's values as JSON where they are not text: `null`, not Python's `None`
+    header = dict(
+        line[2:].split(": ", 1) for line in (tmp_path / "k-txt.txt").read_text().splitlines()
+        if line.startswith("# ") and ": " in line
+    )  # fmt: skip
+    assert header["scale"] == "null" and header["objective"] == "dil"
+    assert json.loads(header["metrics"])["epoch"] >= 0
 
 
 def test_text_and_json_kernels_keep_every_float32_tap(tmp_path: Path) -> None:

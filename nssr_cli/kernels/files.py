@@ -295,9 +295,9 @@ def save_kernel(
         doc = dict(meta, kernel=[[float(tap) for tap in row] for row in taps])
         publish(path, (json.dumps(doc, indent=2) + "\n").encode(), overwrite=overwrite)
     else:
-        header = "\n".join(f"{key}: {value}" for key, value in meta.items())
+        shown = (f"{k}: {v if isinstance(v, str) else json.dumps(v)}" for k, v in meta.items())
         lines = [" ".join(f"{tap:>15}" for tap in row) for row in taps]
-        text = "\n".join(["# " + h for h in header.splitlines()] + lines) + "\n"
+        text = "\n".join(["# " + h for h in "\n".join(shown).splitlines()] + lines) + "\n"
         publish(path, text.encode(), overwrite=overwrite)
     return files
 
