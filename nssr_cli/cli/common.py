@@ -88,6 +88,12 @@ def check_json_stdout(as_json: bool) -> None:
         )
 
 
+def refuse_empty(option: str, value: str | None) -> None:
+    """A blank value (``-o "$OUT"`` with OUT unset) is a usage error naming the option."""
+    if value is not None and not value.strip():
+        raise UsageError(f"{option} is empty; give a value or leave the option out")
+
+
 def file_option(value: str | None, option: str, example: str) -> Path | None:
     """An option naming one output file, as typed: a trailing ``/`` names a folder, which such an
     option cannot take (``Path`` would drop the slash and write a file of that name)."""

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from nssr_cli.cli.common import Device, check_json_stdout, emit_json, err
+from nssr_cli.cli.common import Device, check_json_stdout, emit_json, err, refuse_empty
 from nssr_cli.cli.upscale_run import DEFAULT
 from nssr_cli.errors import NssrError, UsageError
 
@@ -83,8 +83,8 @@ def evaluate(
     scales = scale or [2, 3, 4]
     if any(s not in (2, 3, 4) for s in scales):
         raise UsageError("the benchmark protocols are defined for scales 2, 3 and 4")
-    if any(not k.strip() for k in kernel or []):  # `-k "$K"` with K unset
-        raise UsageError("--kernel is empty; give a value or leave the option out")
+    for k in kernel or []:  # `-k "$K"` with K unset
+        refuse_empty("--kernel", k)
     protocols = protocol_names(protocol.value)
     methods = ["bicubic", *(kernel or ["auto"])]
     configure_limits(max_pixels)

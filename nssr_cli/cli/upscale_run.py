@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nssr_cli.cli.common import err, quiet_broken_pipe, silence_stdout
+from nssr_cli.cli.common import err, quiet_broken_pipe, refuse_empty, silence_stdout
 from nssr_cli.cli.report import UpscaleReport, summarize
 from nssr_cli.errors import NssrError, UsageError
 from nssr_cli.synth.levels import LEVELS
@@ -89,8 +89,7 @@ def run_upscale(o: UpscaleOptions) -> None:
             "as many at once as it has CPUs (or GPU shares, --gpus-per-worker); leave out -j"
         )
     for flag, value in (("-o", o.output), ("--kernel", o.kernel), ("-f", o.fmt)):
-        if value is not None and not value.strip():  # `-o "$OUT"` with OUT unset
-            raise UsageError(f"{flag} is empty; give a value or leave the option out")
+        refuse_empty(flag, value)
     if o.kernel and o.blur != "auto":
         # Both choose the kernel; dropping one silently would give a result nobody asked for.
         raise UsageError(

@@ -48,6 +48,7 @@ from nssr_cli.kernels.rule_table import (
     ROUTE_BANDS,
     THRESHOLDS,
     WEIGHTS,
+    band_of,
     periodic_rule,
     steps,
 )
@@ -249,7 +250,7 @@ def routed_name(scale: int, step: str, score: float | None = None) -> str:
     (``x2-light``)."""
     edges = ROUTE_BANDS.get((scale, step), ())
     if edges and score is not None:
-        band = f"x{scale}-auto-{step}.{1 + sum(score >= e for e in edges)}"
+        band = f"x{scale}-auto-{step}.{band_of(score, edges)}"
         if _shipped(band):
             return band
     fitted = f"x{scale}-auto-{step}"

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from nssr_cli import __version__
 from nssr_cli.kernels.bank import LOSS_WEIGHT, bank_kernel, routed_name, steps
 from nssr_cli.kernels.files import save_kernel, weights_dir
+from nssr_cli.kernels.rule_table import band_of
 from nssr_cli.quality.forms import (
     SIZE,
     UNREACHED,
@@ -49,7 +50,7 @@ from nssr_cli.quality.forms import (
     symmetric_basis,
     taps,
 )
-from nssr_cli.quality.rules import LOSS_DB, Scores, replaces, utility
+from nssr_cli.quality.rules import Scores, gain_scores, replaces
 
 # dB of mean utility a fitted kernel pays per unit of squared distance from its prior. Bicubic
 # leaves no content at the low-resolution grid's frequencies (m/s cycles per pixel): a kernel's
@@ -123,7 +124,7 @@ def _route_kernel(scale: int, step: str, score: float, candidate: tuple | None) 
         return bank_kernel(routed_name(scale, step, score))
     kernels, edges = candidate
     cuts = edges.get(step)
-    name = f"{step}.{1 + sum(score >= e for e in cuts)}" if cuts else step
+    name = f"{step}.{band_of(score, cuts)}" if cuts else step
     return kernels.get(name, bank_kernel(f"x{scale}-{step}"))
 
 
@@ -148,15 +149,7 @@ def route_scores(
         sel = np.zeros(len(gain), bool)
         sel[idx] = True
         gain[sel] = gains(forms, sel, taps(kernel)).numpy()
-    sharp, reached = forms.sharp, forms.sharp & (forms.step != UNREACHED)
-    return {
-        "sharp_mean": round(float(gain[sharp].mean()), 3),
-        "sharp_worst": round(float(gain[sharp].min()), 3),
-        "sharp_p2": round(float(np.percentile(gain[reached], 2)), 3),
-        "sharp_share": round(float(100 * np.mean(gain[reached] < -LOSS_DB)), 2),
-        "blurred_mean": round(float(gain[~sharp].mean()), 3),
-        "utility": round(float(utility(gain).mean()), 3),
-    }
+    return gain_scores(gain, forms.sharp, forms.sharp & (forms.step != UNREACHED))
 
 
 def write_routes(scale: int, family: str, candidate: tuple, count: int, command: str) -> None:

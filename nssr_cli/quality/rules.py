@@ -120,17 +120,28 @@ def evaluate_rule(
         sharp = np.array([r["sharp"] for r in part])
         reached = sharp & np.array([k is not None for _, k in picks])
         best = np.array([r["gain"].max() for r in part])
-        out[family] = {
-            "sharp_mean": round(float(gain[sharp].mean()), 3),
-            "sharp_worst": round(float(gain[sharp].min()), 3),
-            "sharp_p2": round(float(np.percentile(gain[reached], 2)), 3) if reached.any() else 0.0,
-            "sharp_share": round(float(100 * np.mean(gain[reached] < -LOSS_DB)), 2)
-            if reached.any()
-            else 0.0,
-            "blurred_mean": round(float(gain[~sharp].mean()), 3),
-            "blurred_oracle": round(float(best[~sharp].mean()), 3),
-            "utility": round(float(utility(gain).mean()), 3),
-        }
+        out[family] = gain_scores(gain, sharp, reached, best)
+    return out
+
+
+def gain_scores(
+    gain: np.ndarray, sharp: np.ndarray, reached: np.ndarray, best: np.ndarray | None = None
+) -> dict[str, float]:
+    """The scores of one stream's gains over bicubic (``gain``, per input; ``sharp`` and
+    ``reached`` masks; ``best``: each input's best step, for the blurred inputs' oracle) that
+    :func:`evaluate_rule` reports and :func:`replaces` judges."""
+    out = {
+        "sharp_mean": round(float(gain[sharp].mean()), 3),
+        "sharp_worst": round(float(gain[sharp].min()), 3),
+        "sharp_p2": round(float(np.percentile(gain[reached], 2)), 3) if reached.any() else 0.0,
+        "sharp_share": round(float(100 * np.mean(gain[reached] < -LOSS_DB)), 2)
+        if reached.any()
+        else 0.0,
+        "blurred_mean": round(float(gain[~sharp].mean()), 3),
+    }
+    if best is not None:
+        out["blurred_oracle"] = round(float(best[~sharp].mean()), 3)
+    out["utility"] = round(float(utility(gain).mean()), 3)
     return out
 
 
