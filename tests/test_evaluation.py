@@ -441,3 +441,17 @@ def test_bicubic_alone_shows_its_scores_and_says_what_to_add(hr_dir, capsys, mon
     assert len(note) == 1 and "-k auto" in note[0], err
     code, out, err = nssr(args, capsys, monkeypatch)  # the oracles are compared with bicubic
     assert code == 0 and "Gain over bicubic (Y PSNR dB)" in err and "no gain" not in err, err
+
+
+def test_gains_table_has_oracle_columns_only_where_oracles_were_scored(hr_dir, capsys, monkeypatch):
+    """--no-oracle scores no oracle and no reach: the gains table leaves their columns out
+    instead of showing them empty."""
+    from test_cli_upscale import nssr
+
+    args = ["eval", str(hr_dir), "-s", "2", "--protocol", "classic", "-k", "light"]
+    code, _, err = nssr([*args, "--no-oracle"], capsys, monkeypatch)
+    assert code == 0 and "Gain over bicubic (Y PSNR dB): mean, worst image\n" in err, err
+    assert "oracle" not in err and "reach" not in err, err
+    code, _, err = nssr(args, capsys, monkeypatch)
+    assert code == 0 and "mean, worst image, oracles" in err, err
+    assert "oracle" in err.split("Gain over bicubic")[1] and "reach" in err, err

@@ -121,11 +121,14 @@ def evaluate(
         )
     if report.scores:
         err.print(table)
-    gains = Table(title="Gain over bicubic (Y PSNR dB): mean, worst image, oracles")
-    for col in ("protocol", "scale", "method", "mean", "SSIM", "worst", "image", *ORACLES):
+    summary = report.summary()
+    oracles = [o for o in ORACLES if any(r[o] is not None for r in summary)]  # --no-oracle: none
+    gains = Table(
+        title="Gain over bicubic (Y PSNR dB): mean, worst image" + (", oracles" if oracles else "")
+    )
+    for col in ("protocol", "scale", "method", "mean", "SSIM", "worst", "image", *oracles):
         left = col in ("protocol", "method", "image")
         gains.add_column(col, justify="left" if left else "right", overflow="fold")
-    summary = report.summary()
     methods = _short_names(r["method"] for r in summary)
     for r in summary:
         gains.add_row(
@@ -136,7 +139,7 @@ def evaluate(
             f"{r['ssim_gain']:+.4f}",
             f"{r['worst']:+.2f}",
             r["worst_image"],
-            *("" if r[o] is None else f"{r[o]:+.2f}" for o in ORACLES),
+            *("" if r[o] is None else f"{r[o]:+.2f}" for o in oracles),
         )
     if summary:
         err.print(gains)
