@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from nssr_cli.engine.plans import upscale_planes
-from nssr_cli.kernels.bank import bank_kernel, route_kernels, steps
+from nssr_cli.kernels.bank import bank_kernel, route_kernels
 from nssr_cli.kernels.names import bank_entries, bank_scale
+from nssr_cli.kernels.rule_table import steps
 from nssr_cli.quality.evaluation import cached_plan, find_images, load_rgb, modcrop, upscale
 from nssr_cli.quality.metrics import psnr_y, ssim_y
 from nssr_cli.quality.protocols import make_lr

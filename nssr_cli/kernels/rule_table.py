@@ -103,12 +103,6 @@ THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
 # fitted to the inputs the rule sends to the step with a score in that band (bank entries
 # x{s}-auto-{step}.1, .2, … from the lowest band; from `python -m nssr_cli.quality.routes`,
 # which prints them). A step without bands has one route kernel, x{s}-auto-{step}.
-def band_of(score: float, cuts: tuple[float, ...]) -> int:
-    """The band (1 for the lowest) of ``score`` among those ``cuts`` make (a cut is in the band
-    above it)."""
-    return 1 + sum(score >= c for c in cuts)
-
-
 ROUTE_BANDS: dict[tuple[int, str], tuple[float, ...]] = {
     (3, "none-q75"): (0.989, 1.1723, 1.3657, 1.5578),
     (3, "medium-q75"): (1.945,),
@@ -129,3 +123,9 @@ ROUTE_BANDS: dict[tuple[int, str], tuple[float, ...]] = {
     (3, "none"): (0.6682, 0.8375),
     (3, "medium+heavy"): (2.0367,),
 }
+
+
+def band_of(score: float, cuts: tuple[float, ...]) -> int:
+    """The band (1 for the lowest) of ``score`` among those ``cuts`` make (a cut is in the band
+    above it)."""
+    return 1 + sum(score >= c for c in cuts)

@@ -47,18 +47,10 @@ from typing import Any
 import numpy as np
 
 from nssr_cli.engine.plans import make_plan, upscale_planes
-from nssr_cli.kernels.bank import (
-    NOISE_CLASSES,
-    PERIODIC_GATE,
-    bank_kernel,
-    blur_score,
-    periodic_rule,
-    probe_ringing,
-    steps,
-)
+from nssr_cli.kernels.bank import bank_kernel, blur_score, probe_ringing
 from nssr_cli.kernels.estimate import Estimates
 from nssr_cli.kernels.files import resolve_kernel
-from nssr_cli.kernels.rule_table import NEVER
+from nssr_cli.kernels.rule_table import NEVER, NOISE_CLASSES, PERIODIC_GATE, periodic_rule, steps
 from nssr_cli.quality.metrics import psnr_y
 from nssr_cli.quality.rules import (
     FAMILIES,

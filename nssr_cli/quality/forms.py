@@ -13,8 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nssr_cli.kernels.bank import blur_score, probe_ringing, steps
+from nssr_cli.kernels.bank import blur_score, probe_ringing
 from nssr_cli.kernels.estimate import Estimates
+from nssr_cli.kernels.rule_table import steps
 from nssr_cli.quality.rules import pick, rule_key, shipped_rule
 from nssr_cli.synth.pairs import in_family, synthetic_input
 

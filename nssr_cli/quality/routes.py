@@ -37,9 +37,9 @@ import torch
 import torch.nn.functional as F
 
 from nssr_cli import __version__
-from nssr_cli.kernels.bank import LOSS_WEIGHT, bank_kernel, routed_name, steps
+from nssr_cli.kernels.bank import LOSS_WEIGHT, bank_kernel, routed_name
 from nssr_cli.kernels.files import save_kernel, weights_dir
-from nssr_cli.kernels.rule_table import band_of
+from nssr_cli.kernels.rule_table import band_of, steps
 from nssr_cli.quality.forms import (
     SIZE,
     UNREACHED,

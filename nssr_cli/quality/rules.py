@@ -10,16 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from nssr_cli.kernels.bank import (
-    LOSS_WEIGHT,
+from nssr_cli.kernels.bank import LOSS_WEIGHT, blur_score, rule_weights
+from nssr_cli.kernels.rule_table import (
     NOISE_CLASSES,
     PERIODIC_GATE,
     THRESHOLDS,
-    blur_score,
+    mildest_only,
     periodic_rule,
-    rule_weights,
 )
-from nssr_cli.kernels.rule_table import mildest_only
 from nssr_cli.synth.levels import DEGRADATIONS
 
 FAMILIES = ("clean", *DEGRADATIONS)
