@@ -283,12 +283,12 @@ def test_a_bank_kernel_solved_for_another_scale_is_used_with_a_warning(
 
 def test_a_folder_named_with_a_slash_receives_the_output(tmp_path, capsys, monkeypatch) -> None:
     src = image_file(tmp_path / "a.png")
-    dest = str(tmp_path / "new" / "deeper") + "/"
+    dest = str(tmp_path / "new") + "/"  # made; a missing folder above it would be refused
     code, _, err = nssr(
         ["upscale", str(src), "-o", dest, "--kernel", "bicubic"], capsys, monkeypatch
     )
     assert code == 0, err
-    assert Image.open(tmp_path / "new" / "deeper" / "a_x2.png").size == (32, 24)
+    assert Image.open(tmp_path / "new" / "a_x2.png").size == (32, 24)
 
 
 def test_ray_without_the_extra_is_a_usage_error_with_the_install_command(

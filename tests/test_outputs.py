@@ -262,3 +262,24 @@ def test_a_folder_that_exists_but_takes_no_files_is_refused_in_plain_words(
     err = r.stderr.decode()
     assert r.returncode == 2 and "/proc (files cannot be created there)" in err, err
     assert "No such file" not in err
+
+
+def test_upscale_makes_the_output_folder_but_not_a_missing_folder_above_it(
+    cli, tmp_path: Path
+) -> None:
+    """A typo in `-o` is refused before any work, as for every other command's output; the
+    folder `-o` names and the input tree's folders under it are made."""
+    tree = tmp_path / "in"
+    picture(tree / "a.png")
+    picture(tree / "sub" / "b.png")
+    for out in ("nodir/x.png", "nodir/big/", "nodir/big"):
+        r = cli("upscale", str(tree / "a.png"), "-o", str(tmp_path / out), "--kernel", "bicubic")
+        err = clean(r)
+        assert r.returncode == 2 and f"no such folder {tmp_path / 'nodir'}" in err, (out, err)
+    r = cli("upscale", "-", "-o", str(tmp_path / "nodir" / "x.png"), "--kernel", "bicubic")
+    assert r.returncode == 2 and "no such folder" in clean(r)
+    assert not (tmp_path / "nodir").exists()
+    r = cli("upscale", str(tree), "-r", "-o", str(tmp_path / "big") + "/", "--kernel", "bicubic")
+    assert r.returncode == 0, clean(r)
+    assert (tmp_path / "big" / "a_x2.png").is_file()
+    assert (tmp_path / "big" / "sub" / "b_x2.png").is_file()

@@ -93,6 +93,8 @@ def _destinations(
         check_file_output(
             out, fmt, several=len(sources) > 1 or any(s.root is not None for s in sources)
         )
+    if out is not None:
+        _check_above(out)
     suffix = _suffix(opts)
     for s in sources:
         if s.path is None:
@@ -110,6 +112,17 @@ def _destinations(
             yield s, inside_destination(out, rel, name)
         else:
             yield s, out
+
+
+def _check_above(out: Path) -> None:
+    """Refuse a ``-o`` whose parent folder is missing: nssr makes a folder ``-o`` names
+    (``-o big/``) and the input tree's folders under it, never the folders above (a typo is
+    not created)."""
+    if out.parent.exists():
+        return
+    nearest = next((p for p in out.parent.parents if p.exists()), None)
+    if nearest is None or nearest.is_dir():  # else a file is in the way: _check_folders says so
+        raise UsageError(f"-o {out}: no such folder {out.parent}; nothing was done")
 
 
 def _suffix(opts: Options) -> str:
