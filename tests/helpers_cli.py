@@ -3,6 +3,7 @@ full streams, terminals, races), and what those tests check after every run."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,11 @@ def clean(proc: subprocess.CompletedProcess[bytes]) -> str:
 
 def temp_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for a child that must see Ctrl-C and SIGTERM: a shell runs background jobs
+    with SIGINT ignored, and Python then leaves it ignored (as ``nohup`` wants), so a test run
+    in the background would otherwise find the signal had no effect."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

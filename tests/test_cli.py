@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_cli import default_signals
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -411,6 +412,7 @@ def test_ctrl_c_during_training_exits_130_and_writes_no_checkpoint(tmp_path: Pat
         [sys.executable, "-m", "nssr_cli", "train", "-o", str(ck)],
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,
     )
     # Interrupt only once training has started (the banner comes right before the first
     # epoch), however long the imports take on a loaded machine; the full run takes minutes.

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_cli import default_signals
 from helpers_images import gradient, image_file, png16_reference, srgb_profile
 from PIL import Image
 from test_cli_upscale import nssr
@@ -286,7 +287,11 @@ def test_ctrl_c_or_sigterm_cancels_the_job_and_exits_130_or_143(
     env = {**os.environ, "RAY_ADDRESS": cluster}
     args = [sys.executable, "-m", "nssr_cli", "upscale", str(src), "-o", str(dst), "--json"]
     proc = subprocess.Popen(
-        [*args, "--ray", "auto"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        [*args, "--ray", "auto"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=default_signals,
     )
     first = proc.stdout.readline()  # a file finished: the job is running
     proc.send_signal(signum)

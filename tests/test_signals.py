@@ -16,17 +16,13 @@ from helpers_cli import (
     BICUBIC,
     HOLD_LATER_OUTPUTS,
     clean,
+    default_signals,
     hooked_argv,
     nssr_hooked,
     picture,
     temp_files,
 )
 from PIL import Image
-
-
-def _default_signals() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def test_sigterm_mid_batch_exits_143_and_leaves_no_temp_file(tmp_path: Path) -> None:
@@ -37,7 +33,7 @@ def test_sigterm_mid_batch_exits_143_and_leaves_no_temp_file(tmp_path: Path) -> 
     argv = hooked_argv(HOLD_LATER_OUTPUTS, str(signalled), "upscale", str(tmp_path / "in"),
                        "-s", "4", "-o", str(out), "-j", "1", *BICUBIC)  # fmt: skip
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_signals
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals
     )
     deadline = time.monotonic() + 60
     while not (out.exists() and any(out.glob("*.png"))) and time.monotonic() < deadline:
@@ -62,7 +58,7 @@ def test_a_signal_during_the_write_gets_a_true_message(tmp_path: Path, sig: int)
     # the signal arrives the moment the output's bytes are in its temp file (a big PNG's
     # encode just ended); the main thread handles it while the writer sleeps
     hook = f"os.kill(os.getpid(), {int(sig)}); time.sleep(1.0)"
-    proc = nssr_hooked(hook, str(out), "upscale", str(src), *BICUBIC, preexec_fn=_default_signals)
+    proc = nssr_hooked(hook, str(out), "upscale", str(src), *BICUBIC, preexec_fn=default_signals)
     err = clean(proc)
     assert proc.returncode == 128 + sig, (proc.returncode, err)
     assert not temp_files(tmp_path)
@@ -101,7 +97,7 @@ def test_ctrl_c_while_reading_a_stdin_that_never_ends_exits_130(tmp_path: Path) 
         [sys.executable, "-m", "nssr_cli", "upscale", "-", "-o", str(tmp_path / "x.png"),
          *BICUBIC],
         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        preexec_fn=_default_signals,
+        preexec_fn=default_signals,
     )  # fmt: skip
 
     sent = [0]
