@@ -26,7 +26,7 @@ from nssr_cli.batch.names import (
     real,
 )
 from nssr_cli.errors import UsageError
-from nssr_cli.files.atomic import probe_writable, publish_problem
+from nssr_cli.files.atomic import existing_folder, probe_writable, publish_problem
 from nssr_cli.files.encode import extension_for, format_for_path, format_name
 
 __all__ = ["Inputs", "Job", "Options", "Source", "expand_inputs", "plan"]
@@ -118,10 +118,9 @@ def _check_above(out: Path) -> None:
     """Refuse a ``-o`` whose parent folder is missing: nssr makes a folder ``-o`` names
     (``-o big/``) and the input tree's folders under it, never the folders above (a typo is
     not created)."""
-    if out.parent.exists():
-        return
-    nearest = next((p for p in out.parent.parents if p.exists()), None)
-    if nearest is None or nearest.is_dir():  # else a file is in the way: _check_folders says so
+    nearest = existing_folder(out.parent)
+    if nearest != out.parent and (nearest is None or nearest.is_dir()):
+        # (a file in the way is a different mistake: _check_folders names it)
         raise UsageError(f"-o {out}: no such folder {out.parent}; nothing was done")
 
 

@@ -91,7 +91,7 @@ def publish_problem(path: Path, *, overwrite: bool) -> str | None:
     destination folder that does not exist (or is not a folder, or cannot be written).
     """
     path = Path(path)
-    folder = _existing_folder(path.parent)
+    folder = existing_folder(path.parent)
     limit = _name_max(folder) if folder is not None and folder.is_dir() else 255
     if len(os.fsencode(path.name)) > limit:
         return (
@@ -120,7 +120,7 @@ def publish_problem(path: Path, *, overwrite: bool) -> str | None:
     return None
 
 
-def _existing_folder(folder: Path) -> Path | None:
+def existing_folder(folder: Path) -> Path | None:
     """``folder`` or its nearest existing ancestor (what a ``mkdir -p`` would start from)."""
     probe = folder
     while not probe.exists():
@@ -302,7 +302,7 @@ _UMASK = _read_umask()
 
 def probe_writable(folder: Path) -> str | None:
     """``None`` if a file can be made in ``folder`` (or its nearest existing parent), else why."""
-    probe = _existing_folder(folder)
+    probe = existing_folder(folder)
     if probe is None:
         return "no such folder"
     if not probe.is_dir():
