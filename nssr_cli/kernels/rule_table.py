@@ -39,7 +39,7 @@ def mildest_only(family: str) -> tuple[float, ...]:
 # consecutive steps (a rule with fewer thresholds than its family has steps stops at the last
 # it has one for). Past a family's periodic gate an input takes the family's mildest step.
 # Which calibration run printed each rule, and the held-out verdicts (rules.replaces) behind
-# it: README, Quality ("Where each shipped rule comes from"). Every clean rule, and every JPEG
+# it: docs/quality.md ("Where each shipped rule comes from"). Every clean rule, and every JPEG
 # rule but ×4 q85 and q75 (the widths alone), weighs ringing corrected by the widths; each is
 # what the calibration shipped on 6400 scenes (sharp ones from five downscalers: synth.pairs).
 JPEG_CLASSES = (90, 80)
@@ -62,7 +62,8 @@ PERIODIC_GATE: dict[tuple[int, str], float] = {
 }
 # The (scale, family) whose inputs past the gate get plain bicubic rather than the family's
 # mildest step (a periodic rule without thresholds): at ×3 even `none` let sharp calibration
-# gratings lose up to 13 dB (rules.plain_past_gate; held-out verdicts in README, Quality).
+# gratings lose up to 13 dB (rules.plain_past_gate; held-out verdicts: docs/quality.md, "Gates
+# that bound the worst case").
 PERIODIC_PLAIN = frozenset({(3, f) for f in ("clean", "q95", "q85", "q75")})
 PERIODIC = periodic_rule("clean")  # the rule of clean inputs past the periodic gate
 WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {

@@ -57,7 +57,8 @@ def scene_pairs(
 # The widest optical blur (Gaussian σ, HR pixels) a calibration scene's HR carries. A camera's
 # lens and sensor leave a contrast of about 0.1–0.3 at the Nyquist frequency (σ ≈ 0.5–0.7 px),
 # a photo scaled down for the screen more; σ = 0.75 leaves 0.06. An HR blurrier than that has
-# nothing in the top of its band: not the sharp image an upscale aims at (README, Quality).
+# nothing in the top of its band: not the sharp image an upscale aims at (docs/quality.md,
+# "Calibration, on synthetic scenes only").
 OPTICS_MAX = 0.75
 
 
@@ -71,7 +72,7 @@ def synthetic_input(
     antialiased filters (:data:`~nssr_cli.synth.degradations.OTHER_DOWNSCALERS`): people's
     images come from every common downscaler. A triangle (bilinear) one is softer than bicubic
     and takes `light` best; calibrated on bicubic ones alone, the ×2 clean rule gave such photos
-    `medium` (Kite −1.5 dB; README, Quality)."""
+    `medium` (Kite −1.5 dB; docs/quality.md, "Sharp inputs from five downscalers")."""
     kind, hr = content_scene(int(rng.integers(48, 160)) * scale, rng, scale)
     x = hr[:, :, None]
     optics = rng.uniform(0, OPTICS_MAX)
