@@ -24,6 +24,12 @@ def periodic_rule(family: str) -> str:
     return f"{family}/periodic"
 
 
+def dense_rule(family: str) -> str:
+    """The name of the rule for inputs of ``family`` whose gradients are dense (below its
+    :data:`SPARSE_GATE`), e.g. ``"q75/dense"``."""
+    return f"{family}/dense"
+
+
 NEVER = 9.0  # a threshold no blur score reaches: the steps past it are never chosen
 
 
@@ -65,6 +71,13 @@ PERIODIC_GATE: dict[tuple[int, str], float] = {
 # gratings lose up to 13 dB (rules.plain_past_gate; held-out verdicts: docs/quality.md, "Gates
 # that bound the worst case").
 PERIODIC_PLAIN = frozenset({(3, f) for f in ("clean", "q95", "q85", "q75")})
+# Per (scale, family): inputs below the periodic gate whose gradients are denser than this
+# (Estimates.sparsity, the share of the gradient energy in the strongest tenth of the pixels:
+# 0.33 for any Gaussian field; fields, textures, skies, text 0.27–0.50; photographs mostly
+# 0.5–0.95) take the rule under (scale, dense_rule(family)): the family's weights, thresholds
+# of their own. Soft dense content (skies, smooth fields) reads as blurred as photographs do and
+# loses under sharpening; split off, it no longer holds the thresholds of sparse inputs up.
+SPARSE_GATE: dict[tuple[int, str], float] = {(3, "q85"): 0.42, (3, "q75"): 0.42}
 PERIODIC = periodic_rule("clean")  # the rule of clean inputs past the periodic gate
 WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
     (2, "clean"): (1.982, 0.235, 1.0),
