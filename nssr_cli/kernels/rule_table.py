@@ -47,7 +47,8 @@ def mildest_only(family: str) -> tuple[float, ...]:
 # Which calibration run printed each rule, and the held-out verdicts (rules.replaces) behind
 # it: docs/quality.md ("Where each shipped rule comes from"). Every clean rule, and every JPEG
 # rule but ×4 q85 and q75 (the widths alone), weighs ringing corrected by the widths; each is
-# what the calibration shipped on 6400 scenes (sharp ones from five downscalers: synth.pairs).
+# what the calibration shipped on 6400 scenes (sharp ones from five downscalers: synth.pairs;
+# the ×3 JPEG rules, with their dense parts, on the scenes with bokeh).
 JPEG_CLASSES = (90, 80)
 NOISE_CLASSES = (1.0, 2.3)
 # Per (scale, family): inputs whose spectrum is at least this periodic (Estimates.peak: log10 of
@@ -132,8 +133,8 @@ ROUTE_BANDS: dict[tuple[int, str], tuple[float, ...]] = {
     (4, "medium-q85"): (0.9014,),
     (2, "none-q95"): (0.8679, 1.0396, 1.1987, 1.3974),
     (2, "medium-q95"): (1.9132,),
-    (3, "none-q95"): (0.5955, 0.7037, 0.8024, 0.929),
-    (3, "medium-q95"): (1.3381,),
+    (3, "none-q95"): (0.9097, 1.103, 1.2585, 1.4226),
+    (3, "medium-q95"): (2.0729,),
     (4, "none-q95"): (0.6722, 0.8032, 0.9316, 1.0899),
     (4, "medium-q95"): (1.5369, 1.695),
     (3, "none"): (0.6682, 0.8375),
