@@ -221,13 +221,13 @@ def test_a_periodic_jpeg_takes_its_familys_mildest_step(scale: int) -> None:
 
 
 def test_a_dense_jpeg_takes_its_familys_dense_rule_and_a_sparse_one_does_not() -> None:
-    """At ×3 a JPEG whose gradients spread evenly (a random field, fog) is scored against the
-    thresholds of its family's dense rule; one whose detail sits in a few edges (dead leaves, as
+    """At ×3 a q85 JPEG whose gradients spread evenly (a random field, fog) is scored against
+    the thresholds of its family's dense rule; one whose detail sits in a few edges (dead leaves, as
     photographs) against the family's own; ``-v`` says which, and the blend's kernel follows
     the route either way."""
     field = power_law_field(192, np.random.default_rng(1), 2.5) * 255
     leaves = dead_leaves(192, np.random.default_rng(2), r_min=6, discs=60) * 255
-    for family, quality in (("q85", 85), ("q75", 75)):
+    for family, quality in (("q85", 85),):
         gate = bank.SPARSE_GATE[(3, family)]
         x, info = _jpeg(np.round(field).astype(np.uint8), quality)
         dense = select_kernel(x, 3, info=info)
@@ -240,6 +240,8 @@ def test_a_dense_jpeg_takes_its_familys_dense_rule_and_a_sparse_one_does_not() -
             assert sel.name == bank.routed_name(3, sel.blur, sel.info["blur_score"])
     x, info = _jpeg(np.round(leaves).astype(np.uint8), 85)
     assert "sparsity" not in select_kernel(x, 2, info=info).info  # no dense rule at ×2
+    x, info = _jpeg(np.round(field).astype(np.uint8), 75)
+    assert "sparsity" not in select_kernel(x, 3, info=info).info  # nor for ×3 q75
 
 
 def test_noisy_inputs_get_plain_bicubic_and_clean_ones_do_not() -> None:

@@ -48,7 +48,7 @@ def mildest_only(family: str) -> tuple[float, ...]:
 # it: docs/quality.md ("Where each shipped rule comes from"). Every clean rule, and every JPEG
 # rule but ×4 q85 and q75 (the widths alone), weighs ringing corrected by the widths; each is
 # what the calibration shipped on 6400 scenes (sharp ones from five downscalers: synth.pairs;
-# the ×3 JPEG rules, with their dense parts, on the scenes with bokeh).
+# the ×3 q95 and q85 rules, q85's with its dense part, on the scenes with bokeh).
 JPEG_CLASSES = (90, 80)
 NOISE_CLASSES = (1.0, 2.3)
 # Per (scale, family): inputs whose spectrum is at least this periodic (Estimates.peak: log10 of
@@ -63,7 +63,7 @@ PERIODIC_GATE: dict[tuple[int, str], float] = {
     (4, "clean"): 6.0,
     (3, "q95"): 3.6,
     (3, "q85"): 3.4,
-    (3, "q75"): 2.0,
+    (3, "q75"): 2.9,
     (4, "q95"): 4.4,
     (4, "q85"): 4.5,
 }
@@ -78,7 +78,7 @@ PERIODIC_PLAIN = frozenset({(3, f) for f in ("clean", "q95", "q85", "q75")})
 # 0.5–0.95) take the rule under (scale, dense_rule(family)): the family's weights, thresholds
 # of their own. Soft dense content (skies, smooth fields) reads as blurred as photographs do and
 # loses under sharpening; split off, it no longer holds the thresholds of sparse inputs up.
-SPARSE_GATE: dict[tuple[int, str], float] = {(3, "q85"): 0.42, (3, "q75"): 0.42}
+SPARSE_GATE: dict[tuple[int, str], float] = {(3, "q85"): 0.42}
 PERIODIC = periodic_rule("clean")  # the rule of clean inputs past the periodic gate
 WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
     (2, "clean"): (1.982, 0.235, 1.0),
@@ -88,7 +88,7 @@ WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
     (3, "clean"): (0.816, -0.29, 1.0),
     (3, "q95"): (0.979, 0.019, 1.0),
     (3, "q85"): (0.925, 0.195, 1.0),
-    (3, "q75"): (1.549, 0.938, 1.0),
+    (3, "q75"): (0.754, 0.256, 1.0),
     (4, "clean"): (0.57, -0.406, 1.0),
     (4, "q95"): (0.669, -0.042, 1.0),
     (4, "q85"): (0.582, 0.418, 0.0),
@@ -107,8 +107,7 @@ THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
     (3, "q95"): (1.66, 1.768),
     (3, "q85"): (1.667, 1.801),
     (3, "q85/dense"): (1.914, 1.978),
-    (3, "q75"): (2.754, 2.812),
-    (3, "q75/dense"): (2.964, 3.165),
+    (3, "q75"): (1.718, 1.785),
     (4, "clean"): (0.823, 0.843, 0.959, 1.072, 1.283),
     (4, "q95"): (1.317, 1.371),
     (4, "q85"): (0.779, 0.818),
@@ -121,8 +120,8 @@ THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
 # x{s}-auto-{step}.1, .2, … from the lowest band; from `python -m nssr_cli.quality.routes`,
 # which prints them). A step without bands has one route kernel, x{s}-auto-{step}.
 ROUTE_BANDS: dict[tuple[int, str], tuple[float, ...]] = {
-    (3, "none-q75"): (1.8019, 2.1421, 2.4521),
-    (3, "medium-q75"): (3.2652,),
+    (3, "none-q75"): (0.989, 1.1723, 1.3657, 1.5578),
+    (3, "medium-q75"): (1.945,),
     (4, "none-q75"): (0.3801, 0.4913, 0.5763, 0.6477, 0.7321),
     (4, "medium-q75"): (0.9027,),
     (2, "none-q75"): (1.1664, 1.4002, 1.6204, 1.8413),
