@@ -22,7 +22,7 @@ calibrated on synthetic scenes only (textures, text, flat graphics included;
 blurred one a fraction of the gain. Strongly periodic inputs (gratings, tiles) read blurred
 whether or not they are: past a periodic gate they keep the family's mildest step. JPEGs
 whose gradients are dense (:mod:`~nssr_cli.kernels.sparsity`: textures, skies, fog) take
-thresholds of their own at ×3, so that they no longer hold back those of photographs. Between
+thresholds of their own (×3 q85), so that they no longer hold back those of photographs. Between
 two entries it may pick their average kernel (``"light+medium"``: still one 11×11 kernel). Where
 a rule's score chose the step, its kernel is the one fitted to what the rule sends there
 (``x2-auto-light``: :mod:`nssr_cli.quality.routes`), or to the band of the step's scores the

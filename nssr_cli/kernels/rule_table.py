@@ -26,7 +26,7 @@ def periodic_rule(family: str) -> str:
 
 def dense_rule(family: str) -> str:
     """The name of the rule for inputs of ``family`` whose gradients are dense (below its
-    :data:`SPARSE_GATE`), e.g. ``"q75/dense"``."""
+    :data:`SPARSE_GATE`), e.g. ``"q85/dense"``."""
     return f"{family}/dense"
 
 
