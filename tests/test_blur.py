@@ -519,7 +519,7 @@ def test_the_widths_correct_the_ringing_score_where_it_misleads() -> None:
 def test_dense_inputs_get_thresholds_of_their_own_so_sparse_blurred_ones_are_sharpened() -> None:
     """Soft dense content (skies, fog: gradients spread evenly) reads as blurred as blurred
     photographs do, and loses under sharpening whether or not it is blurred. Where its family has
-    a sparse gate (×3 q75), such rows are fitted apart: the family's own thresholds then let the
+    a sparse gate (×3 q85), such rows are fitted apart: the family's own thresholds then let the
     sparse blurred rows reach the strongest step, which one rule over both could not."""
     rng = np.random.default_rng(4)
     rows = []
@@ -534,7 +534,7 @@ def test_dense_inputs_get_thresholds_of_their_own_so_sparse_blurred_ones_are_sha
         }[(sharp, dense)]
         rows.append(
             {
-                "family": "q75",
+                "family": "q85",
                 "scale": 3,
                 "sharp": sharp,
                 "sparsity": 0.33 if dense else 0.7,
@@ -544,7 +544,7 @@ def test_dense_inputs_get_thresholds_of_their_own_so_sparse_blurred_ones_are_sha
             }
         )
     rule = fit(rows)
-    (w_sparse, sparse), (w_dense, dense) = rule["q75"], rule["q75/dense"]
+    (w_sparse, sparse), (w_dense, dense) = rule["q85"], rule["q85/dense"]
     assert w_sparse == w_dense  # one weighting of the estimates, thresholds on each side
     assert sparse[-1] < 0.95 and dense[0] > 1.2  # blurred sparse rows: medium; dense: mildest
     picks = [pick(r, rule) for r in rows]
@@ -553,11 +553,11 @@ def test_dense_inputs_get_thresholds_of_their_own_so_sparse_blurred_ones_are_sha
     )
     assert all(k == 0 for r, k in zip(rows, picks, strict=True) if r["sparsity"] < 0.5)
     one_rule = fit([{**r, "scale": 2} for r in rows])  # no gate at ×2: one rule over both
-    assert "q75/dense" not in one_rule and one_rule["q75"][1][-1] > 1.2
+    assert "q85/dense" not in one_rule and one_rule["q85"][1][-1] > 1.2
     # a rule without a dense part scores dense rows as the others; resplitting it keeps its
     # weights and refits the thresholds on each side
     assert [pick(r, one_rule) for r in rows] == [pick({**r, "scale": 2}, one_rule) for r in rows]
     split, gates = resplit(rows, one_rule, {}, _thresholds)
-    assert gates == {} and split["q75"][0] == split["q75/dense"][0] == one_rule["q75"][0]
-    assert split["q75"][1][-1] < 0.95 and split["q75/dense"][1][0] > 1.2
+    assert gates == {} and split["q85"][0] == split["q85/dense"][0] == one_rule["q85"][0]
+    assert split["q85"][1][-1] < 0.95 and split["q85/dense"][1][0] > 1.2
     assert resplit([{**r, "scale": 2} for r in rows], one_rule, {}, _thresholds)[0] == one_rule
