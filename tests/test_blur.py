@@ -8,8 +8,8 @@ import pytest
 from nssr_cli.kernels.bank import NOISE_CLASSES, bank_kernel, steps
 from nssr_cli.kernels.estimate import Estimates, edge_sigma, estimate_sigma, luminance, ringing
 from nssr_cli.kernels.rule_table import PERIODIC
-from nssr_cli.quality.calibrate import fit, fit_gate, noise_cut, regate
-from nssr_cli.quality.rules import PLAIN, evaluate_rule, pick, replaces
+from nssr_cli.quality.calibrate import _thresholds, fit, fit_gate, noise_cut, regate
+from nssr_cli.quality.rules import PLAIN, evaluate_rule, pick, replaces, resplit
 from nssr_cli.synth.degradations import (
     blur_subsample,
     classic_lr,
@@ -514,3 +514,50 @@ def test_the_widths_correct_the_ringing_score_where_it_misleads() -> None:
     held_out = _soft_rows(np.random.default_rng(9))
     ours, theirs = evaluate_rule(held_out, rule)["clean"], evaluate_rule(held_out, blind)["clean"]
     assert ours["utility"] > theirs["utility"] and ours["sharp_worst"] > theirs["sharp_worst"]
+
+
+def test_dense_inputs_get_thresholds_of_their_own_so_sparse_blurred_ones_are_sharpened() -> None:
+    """Soft dense content (skies, fog: gradients spread evenly) reads as blurred as blurred
+    photographs do, and loses under sharpening whether or not it is blurred. Where its family has
+    a sparse gate (×3 q85), such rows are fitted apart: the family's own thresholds then let the
+    sparse blurred rows reach the strongest step, which one rule over both could not."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for _ in range(400):
+        sharp, dense = bool(rng.uniform() < 0.5), bool(rng.uniform() < 0.5)
+        centre = 1.0 if dense or not sharp else 0.4
+        gain = {
+            (True, False): [0.1, -0.6, -1.8],
+            (False, False): [0.05, 0.3, 0.6],
+            (True, True): [-0.1, -0.7, -1.8],
+            (False, True): [0.0, -0.1, -0.2],
+        }[(sharp, dense)]
+        rows.append(
+            {
+                "family": "q85",
+                "scale": 3,
+                "sharp": sharp,
+                "sparsity": 0.33 if dense else 0.7,
+                "spectral": centre + rng.normal(0, 0.05),
+                "edge": centre + rng.normal(0, 0.05),
+                "gain": np.array(gain),
+            }
+        )
+    rule = fit(rows)
+    (w_sparse, sparse), (w_dense, dense) = rule["q85"], rule["q85/dense"]
+    assert w_sparse == w_dense  # one weighting of the estimates, thresholds on each side
+    assert sparse[-1] < 0.95 and dense[0] > 1.2  # blurred sparse rows: medium; dense: mildest
+    picks = [pick(r, rule) for r in rows]
+    assert all(
+        k == 2 for r, k in zip(rows, picks, strict=True) if r["sparsity"] > 0.5 and not r["sharp"]
+    )
+    assert all(k == 0 for r, k in zip(rows, picks, strict=True) if r["sparsity"] < 0.5)
+    one_rule = fit([{**r, "scale": 2} for r in rows])  # no gate at ×2: one rule over both
+    assert "q85/dense" not in one_rule and one_rule["q85"][1][-1] > 1.2
+    # a rule without a dense part scores dense rows as the others; resplitting it keeps its
+    # weights and refits the thresholds on each side
+    assert [pick(r, one_rule) for r in rows] == [pick({**r, "scale": 2}, one_rule) for r in rows]
+    split, gates = resplit(rows, one_rule, {}, _thresholds)
+    assert gates == {} and split["q85"][0] == split["q85/dense"][0] == one_rule["q85"][0]
+    assert split["q85"][1][-1] < 0.95 and split["q85/dense"][1][0] > 1.2
+    assert resplit([{**r, "scale": 2} for r in rows], one_rule, {}, _thresholds)[0] == one_rule

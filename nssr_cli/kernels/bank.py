@@ -20,7 +20,9 @@ calibrated on synthetic scenes only (textures, text, flat graphics included;
 :mod:`nssr_cli.quality.calibrate`) to maximise the expected gain with losses weighed
 :data:`LOSS_WEIGHT` times — over-sharpening a sharp input costs 5–15 dB, under-sharpening a
 blurred one a fraction of the gain. Strongly periodic inputs (gratings, tiles) read blurred
-whether or not they are: past a periodic gate they keep the family's mildest step. Between
+whether or not they are: past a periodic gate they keep the family's mildest step. JPEGs
+whose gradients are dense (:mod:`~nssr_cli.kernels.sparsity`: textures, skies, fog) take
+thresholds of their own (×3 q85), so that they no longer hold back those of photographs. Between
 two entries it may pick their average kernel (``"light+medium"``: still one 11×11 kernel). Where
 a rule's score chose the step, its kernel is the one fitted to what the rule sends there
 (``x2-auto-light``: :mod:`nssr_cli.quality.routes`), or to the band of the step's scores the
@@ -46,9 +48,11 @@ from nssr_cli.kernels.rule_table import (
     PERIODIC_GATE,
     PERIODIC_PLAIN,
     ROUTE_BANDS,
+    SPARSE_GATE,
     THRESHOLDS,
     WEIGHTS,
     band_of,
+    dense_rule,
     periodic_rule,
     steps,
 )
@@ -117,9 +121,10 @@ def choices(scale: int, degradation: str) -> tuple[str, ...]:
 
 def rule_weights(scale: int, rule: str) -> tuple[float, float, float]:
     """The weights of (spectral, edge, −log10 ringing) in the blur score of ``rule`` (a family,
-    or one past its periodic gate: :func:`periodic_rule`) at bank scale ``scale``; the spectral
-    width alone if it has none."""
-    return WEIGHTS.get((scale, rule), (1.0, 0.0, 0.0))
+    one past its periodic gate: :func:`periodic_rule`, or its dense inputs': :func:`dense_rule`,
+    which shares the family's) at bank scale ``scale``; the spectral width alone if it has none."""
+    family, _, part = rule.partition("/")
+    return WEIGHTS.get((scale, family if part == "dense" else rule), (1.0, 0.0, 0.0))
 
 
 def needs_widths(scale: int, family: str) -> bool:
@@ -180,7 +185,10 @@ def choose(score: float, scale: int, degradation: str, rule: str | None = None) 
     ``rule`` (the family's own by default; ``"clean/periodic"``: a periodic clean input; a
     plain periodic rule, PERIODIC_PLAIN, has no thresholds: select_kernel gives bicubic)."""
     options = steps(degradation)
-    thresholds = THRESHOLDS.get((scale, rule or degradation), ())
+    key = (scale, rule or degradation)
+    if rule == dense_rule(degradation) and key not in THRESHOLDS:
+        key = (scale, degradation)  # no dense part: scored as the family's other inputs
+    thresholds = THRESHOLDS.get(key, ())
     return options[min(sum(score >= t for t in thresholds), len(options) - 1)]
 
 
@@ -223,7 +231,13 @@ def select_kernel(
                 if est.peak >= gate:
                     rule = periodic_rule(degradation)
                     source += f", periodic {est.peak:.2f}"
-            if rule != degradation and (s, degradation) in PERIODIC_PLAIN:
+            sparse = SPARSE_GATE.get((s, degradation))
+            if rule == degradation and sparse is not None:
+                why["sparsity"] = round(est.sparsity, 3)
+                if est.sparsity < sparse:
+                    rule = dense_rule(degradation)
+                    source += f", dense gradients {est.sparsity:.2f}"
+            if rule == periodic_rule(degradation) and (s, degradation) in PERIODIC_PLAIN:
                 blur = "bicubic"  # nothing to score: even the mildest step costs such inputs
                 why["why"] = f"{source} → {rule} → {blur}"
             else:
@@ -235,7 +249,7 @@ def select_kernel(
                 why.update({k: round(v, 4) for k, v in parts.items()})
                 words = _score_words(parts, weights)
                 why["why"] = f"{source} → {rule}; {words} {score:.3f} → {blur}"
-                routed = rule == degradation  # the family's own rule, not a periodic one
+                routed = rule in (degradation, dense_rule(degradation))  # not a periodic one
     if blur == "bicubic":
         return Selection(bank_kernel(f"x{s}-bicubic"), "bicubic", blur, why)
     name = routed_name(s, blur, score) if routed else f"x{s}-{blur}"

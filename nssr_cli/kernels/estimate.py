@@ -48,6 +48,7 @@ import cv2
 import numpy as np
 
 from nssr_cli.kernels.ringing import RINGING_OUT, overshoot_fraction
+from nssr_cli.kernels.sparsity import gradient_sparsity
 from nssr_cli.kernels.spectrum import peakiness, rings, welch_power
 from nssr_cli.system import usable_cores
 
@@ -144,8 +145,9 @@ def _top(values: np.ndarray, n: int) -> np.ndarray:
 class Estimates:
     """The run-time estimates of one image, each computed on first use from one shared
     luminance crop (≤ :data:`CROP`² pixels, float32): ``spectral`` (:func:`estimate_sigma`,
-    with ``peak``, how periodic the crop is), ``edge`` (:func:`edge_sigma`) and ``noise``
-    (:func:`noise_sigma`).
+    with ``peak``, how periodic the crop is), ``edge`` (:func:`edge_sigma`), ``noise``
+    (:func:`noise_sigma`) and ``sparsity``
+    (:func:`~nssr_cli.kernels.sparsity.gradient_sparsity`).
 
     :meth:`start_spectral` begins the costliest, the spectral one, on a second core while the
     caller goes on with the others (OpenCV and NumPy release the GIL)."""
@@ -218,6 +220,10 @@ class Estimates:
             return 0.0
         ratio = top / max(low, 1e-12)
         return EDGE_REBLUR / math.sqrt(max(ratio * ratio - 1.0, 1e-6))
+
+    @cached_property
+    def sparsity(self) -> float:
+        return gradient_sparsity(self.luma)
 
     def ringing(self, kernel: np.ndarray, scale: int) -> float:
         """:func:`ringing` of the crop for ``kernel`` at integer ``scale`` (remembered)."""

@@ -24,6 +24,12 @@ def periodic_rule(family: str) -> str:
     return f"{family}/periodic"
 
 
+def dense_rule(family: str) -> str:
+    """The name of the rule for inputs of ``family`` whose gradients are dense (below its
+    :data:`SPARSE_GATE`), e.g. ``"q85/dense"``."""
+    return f"{family}/dense"
+
+
 NEVER = 9.0  # a threshold no blur score reaches: the steps past it are never chosen
 
 
@@ -41,7 +47,8 @@ def mildest_only(family: str) -> tuple[float, ...]:
 # Which calibration run printed each rule, and the held-out verdicts (rules.replaces) behind
 # it: docs/quality.md ("Where each shipped rule comes from"). Every clean rule, and every JPEG
 # rule but ×4 q85 and q75 (the widths alone), weighs ringing corrected by the widths; each is
-# what the calibration shipped on 6400 scenes (sharp ones from five downscalers: synth.pairs).
+# what the calibration shipped on 6400 scenes (sharp ones from five downscalers: synth.pairs;
+# the ×3 q95 and q85 rules, q85's with its dense part, on the scenes with bokeh).
 JPEG_CLASSES = (90, 80)
 NOISE_CLASSES = (1.0, 2.3)
 # Per (scale, family): inputs whose spectrum is at least this periodic (Estimates.peak: log10 of
@@ -54,8 +61,8 @@ PERIODIC_GATE: dict[tuple[int, str], float] = {
     (2, "q75"): 3.5,
     (3, "clean"): 4.7,
     (4, "clean"): 6.0,
-    (3, "q95"): 4.0,
-    (3, "q85"): 3.7,
+    (3, "q95"): 3.6,
+    (3, "q85"): 3.4,
     (3, "q75"): 2.9,
     (4, "q95"): 4.4,
     (4, "q85"): 4.5,
@@ -65,6 +72,13 @@ PERIODIC_GATE: dict[tuple[int, str], float] = {
 # gratings lose up to 13 dB (rules.plain_past_gate; held-out verdicts: docs/quality.md, "Gates
 # that bound the worst case").
 PERIODIC_PLAIN = frozenset({(3, f) for f in ("clean", "q95", "q85", "q75")})
+# Per (scale, family): inputs below the periodic gate whose gradients are denser than this
+# (Estimates.sparsity, the share of the gradient energy in the strongest tenth of the pixels:
+# 0.33 for any Gaussian field; fields, textures, skies, text 0.27–0.50; photographs mostly
+# 0.5–0.95) take the rule under (scale, dense_rule(family)): the family's weights, thresholds
+# of their own. Soft dense content (skies, smooth fields) reads as blurred as photographs do and
+# loses under sharpening; split off, it no longer holds the thresholds of sparse inputs up.
+SPARSE_GATE: dict[tuple[int, str], float] = {(3, "q85"): 0.42}
 PERIODIC = periodic_rule("clean")  # the rule of clean inputs past the periodic gate
 WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
     (2, "clean"): (1.982, 0.235, 1.0),
@@ -72,8 +86,8 @@ WEIGHTS: dict[tuple[int, str], tuple[float, float, float]] = {
     (2, "q85"): (0.941, 0.202, 1.0),
     (2, "q75"): (0.981, 0.447, 1.0),
     (3, "clean"): (0.816, -0.29, 1.0),
-    (3, "q95"): (0.488, -0.259, 1.0),
-    (3, "q85"): (0.64, -0.083, 1.0),
+    (3, "q95"): (0.979, 0.019, 1.0),
+    (3, "q85"): (0.925, 0.195, 1.0),
     (3, "q75"): (0.754, 0.256, 1.0),
     (4, "clean"): (0.57, -0.406, 1.0),
     (4, "q95"): (0.669, -0.042, 1.0),
@@ -90,8 +104,9 @@ THRESHOLDS: dict[tuple[int, str], tuple[float, ...]] = {
     (2, "q85"): (1.775, 1.83),
     (2, "q75"): (2.017, 2.076),
     (3, "clean"): (1.086, 1.183, 1.277, 1.538, 1.762),
-    (3, "q95"): (1.088, 1.162),
-    (3, "q85"): (1.353, 1.41),
+    (3, "q95"): (1.66, 1.768),
+    (3, "q85"): (1.667, 1.801),
+    (3, "q85/dense"): (1.914, 1.978),
     (3, "q75"): (1.718, 1.785),
     (4, "clean"): (0.823, 0.843, 0.959, 1.072, 1.283),
     (4, "q95"): (1.317, 1.371),
@@ -111,14 +126,14 @@ ROUTE_BANDS: dict[tuple[int, str], tuple[float, ...]] = {
     (4, "medium-q75"): (0.9027,),
     (2, "none-q75"): (1.1664, 1.4002, 1.6204, 1.8413),
     (2, "medium-q75"): (2.2488,),
-    (3, "none-q85"): (0.7419, 0.8841, 1.0387, 1.1915),
-    (3, "medium-q85"): (1.5701,),
+    (3, "none-q85"): (1.0033, 1.2134, 1.385, 1.54),
+    (3, "medium-q85"): (2.1201,),
     (4, "none-q85"): (0.3603, 0.4819, 0.5724, 0.669),
     (4, "medium-q85"): (0.9014,),
     (2, "none-q95"): (0.8679, 1.0396, 1.1987, 1.3974),
     (2, "medium-q95"): (1.9132,),
-    (3, "none-q95"): (0.5955, 0.7037, 0.8024, 0.929),
-    (3, "medium-q95"): (1.3381,),
+    (3, "none-q95"): (0.9097, 1.103, 1.2585, 1.4226),
+    (3, "medium-q95"): (2.0729,),
     (4, "none-q95"): (0.6722, 0.8032, 0.9316, 1.0899),
     (4, "medium-q95"): (1.5369, 1.695),
     (3, "none"): (0.6682, 0.8375),

@@ -50,7 +50,14 @@ from nssr_cli.engine.plans import make_plan, upscale_planes
 from nssr_cli.kernels.bank import bank_kernel, blur_score, probe_ringing
 from nssr_cli.kernels.estimate import Estimates
 from nssr_cli.kernels.files import resolve_kernel
-from nssr_cli.kernels.rule_table import NEVER, NOISE_CLASSES, PERIODIC_GATE, periodic_rule, steps
+from nssr_cli.kernels.rule_table import (
+    NEVER,
+    NOISE_CLASSES,
+    PERIODIC_GATE,
+    dense_rule,
+    periodic_rule,
+    steps,
+)
 from nssr_cli.quality.metrics import psnr_y
 from nssr_cli.quality.rules import (
     FAMILIES,
@@ -66,6 +73,7 @@ from nssr_cli.quality.rules import (
     plain_past_gate,
     reaches_rule,
     replant,
+    resplit,
     rule_key,
     shipped_rule,
     utility,
@@ -100,6 +108,8 @@ def calibrate(scale: int, count: int = 200, seed: int = 0) -> list[dict[str, Any
                 "edge": est.edge,
                 "noise": est.noise,
                 "peak": est.peak,
+                "sparsity": est.sparsity,
+                "scale": scale,
                 "gain": np.array([outs[st] - outs["bicubic"] for st in steps(family)]),
             }
             if len(steps(family)) > 1:
@@ -189,9 +199,14 @@ def fit(rows: list[dict[str, Any]], gates: Gates | None = None) -> Rule:
         if key == periodic_rule(family):
             rule[key] = periodic_entry(family, plain_past_gate(part))
             continue
-        weights = _weights(part, ringing=all("ringing" in r for r in part))
-        score = np.array([blur_score(r, weights) for r in part])
-        rule[key] = (weights, _thresholds(score, np.stack([r["gain"] for r in part])))
+        dense = [r for r in rows if rule_key(r, gates) == dense_rule(key) and reaches_rule(r)]
+        both = part + dense  # one weighting of the estimates; thresholds on each side
+        weights = _weights(both, ringing=all("ringing" in r for r in both))
+        for sub, rows_of in ((key, part), (dense_rule(key), dense)):
+            if rows_of:
+                score = np.array([blur_score(r, weights) for r in rows_of])
+                gains = np.stack([r["gain"] for r in rows_of])
+                rule[sub] = (weights, _thresholds(score, gains))
     return rule
 
 
@@ -285,6 +300,7 @@ if __name__ == "__main__":
             held = [calibrate(s, streams, seed=k) for k in (1, 2)]
             shipped = shipped_rule(s)
             regated, replanted = regate(rows, shipped[0]), replant(rows, *shipped)
+            resplit_ = resplit(rows, *shipped, _thresholds)
             for family in (f for f in FAMILIES if f in rule):
                 passed = {
                     "the refit": judge(
@@ -300,6 +316,9 @@ if __name__ == "__main__":
                 if replanted[0].get(past) != shipped[0].get(past):  # only what lies past it
                     title = f"x{s} {family}: shipped rule, plain bicubic past its gate"
                     passed["the replanted rule"] = judge(title, family, held, replanted, shipped)
+                if resplit_[0].get(dense_rule(family)) != shipped[0].get(dense_rule(family)):
+                    title = f"x{s} {family}: shipped rule, thresholds refitted on each side"
+                    passed["the resplit rule"] = judge(title, family, held, resplit_, shipped)
                 ok = {k: u for k, u in passed.items() if u is not None}
                 if ok:  # of the candidates that passed, the more useful on held-out scenes
                     best = max(ok, key=ok.__getitem__)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from nssr_cli.kernels.bank import blur_score, probe_ringing
 from nssr_cli.kernels.estimate import Estimates
-from nssr_cli.kernels.rule_table import steps
+from nssr_cli.kernels.rule_table import dense_rule, steps
 from nssr_cli.quality.rules import pick, rule_key, shipped_rule
 from nssr_cli.synth.pairs import in_family, synthetic_input
 
@@ -58,6 +58,7 @@ def scene_forms(scale: int, count: int, seed: int, family: str = "clean") -> For
         est = Estimates(x8)
         row = {"family": family, "gain": np.zeros(len(steps(family)))}
         row.update(spectral=est.spectral, edge=est.edge, noise=est.noise, peak=est.peak)
+        row.update(sparsity=est.sparsity, scale=scale)
         row["ringing"] = probe_ringing(est, scale)
         k = pick(row, rule, gates)
         lr_t = torch.from_numpy(x8[:, :, 0] * 1.0)[None, None]
@@ -69,7 +70,7 @@ def scene_forms(scale: int, count: int, seed: int, family: str = "clean") -> For
         for key, value in zip(("a", "b", "c", "n"), form, strict=True):
             cols[key].append(value)
         cols["step"].append(UNREACHED if k is None else k)
-        routed = rule_key(row, gates) == family
+        routed = rule_key(row, gates) in (family, dense_rule(family))  # weights shared
         cols["routed"].append(routed)
         cols["score"].append(blur_score(row, rule[family][0]) if routed else np.nan)
         cols["sharp"].append(sharp)

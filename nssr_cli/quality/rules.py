@@ -5,7 +5,7 @@ rule (:func:`replaces`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,9 @@ from nssr_cli.kernels.bank import LOSS_WEIGHT, blur_score, rule_weights
 from nssr_cli.kernels.rule_table import (
     NOISE_CLASSES,
     PERIODIC_GATE,
+    SPARSE_GATE,
     THRESHOLDS,
+    dense_rule,
     mildest_only,
     periodic_rule,
 )
@@ -39,13 +41,20 @@ def reaches_rule(row: dict[str, Any]) -> bool:
 
 
 def rule_key(row: dict[str, Any], gates: Gates | None) -> str:
-    """The rule a calibration row is judged by: its family's, or the family's periodic rule
+    """The rule a calibration row is judged by: its family's; the family's periodic rule
     (:func:`~nssr_cli.kernels.bank.periodic_rule`) for an input whose spectrum is at least as
-    periodic (``peak``: bricks, gratings, tiles) as the family's gate in ``gates``."""
-    gate = (gates or {}).get(row["family"])
+    periodic (``peak``: bricks, gratings, tiles) as the family's gate in ``gates``; else its
+    dense rule (:func:`~nssr_cli.kernels.rule_table.dense_rule`) for one whose gradients are
+    denser (``sparsity``) than the shipped :data:`~nssr_cli.kernels.rule_table.SPARSE_GATE` of
+    its ``scale`` and family."""
+    family = row["family"]
+    gate = (gates or {}).get(family)
     if gate is not None and row.get("peak", 0.0) >= gate:
-        return periodic_rule(row["family"])
-    return row["family"]
+        return periodic_rule(family)
+    sparse = SPARSE_GATE.get((row.get("scale", 0), family))
+    if sparse is not None and row.get("sparsity", 1.0) < sparse:
+        return dense_rule(family)
+    return family
 
 
 PLAIN = -1  # pick(): a plain periodic rule gives the row plain bicubic (a gain of 0)
@@ -58,10 +67,12 @@ def pick(row: dict[str, Any], rule: Rule, gates: Gates | None = None) -> int | N
     if not reaches_rule(row):
         return None
     key = rule_key(row, gates)
+    if key == dense_rule(row["family"]) and key not in rule:
+        key = row["family"]  # a rule without a dense part scores dense inputs as the others
     if key not in rule:
         return 0
     weights, thresholds = rule[key]
-    if key != row["family"] and not thresholds:
+    if key == periodic_rule(row["family"]) and not thresholds:
         return PLAIN
     return min(sum(blur_score(row, weights) >= t for t in thresholds), len(row["gain"]) - 1)
 
@@ -77,7 +88,7 @@ def past_gate(rows: list[dict[str, Any]], family: str, gate: float | None) -> li
     gates = gate_of(family, gate)
     return [
         r for r in rows
-        if r["family"] == family and reaches_rule(r) and rule_key(r, gates) != family
+        if r["family"] == family and reaches_rule(r) and rule_key(r, gates) == periodic_rule(family)
     ]  # fmt: skip
 
 
@@ -197,10 +208,12 @@ def replaces(fitted: Sequence[Scores], shipped: Sequence[Scores]) -> bool:
 
 def shipped_rule(scale: int) -> tuple[Rule, Gates]:
     """The rule in :mod:`nssr_cli.kernels.bank` for ``scale``, as
-    :func:`~nssr_cli.quality.calibrate.fit` returns it, and its periodic gates."""
+    :func:`~nssr_cli.quality.calibrate.fit` returns it (dense rules included), and its periodic
+    gates."""
+    keys = (*FAMILIES, *(periodic_rule(f) for f in FAMILIES), *(dense_rule(f) for f in FAMILIES))
     rule = {
         f: (rule_weights(scale, f), THRESHOLDS[(scale, f)])
-        for f in (*FAMILIES, *(periodic_rule(f) for f in FAMILIES))
+        for f in keys
         if (scale, f) in THRESHOLDS
     }
     return rule, {f: g for (s, f), g in PERIODIC_GATE.items() if s == scale}
@@ -214,6 +227,28 @@ def replant(rows: list[dict[str, Any]], rule: Rule, gates: Gates) -> tuple[Rule,
     for family, gate in gates.items():
         plain = plain_past_gate(past_gate(rows, family, gate))
         new[periodic_rule(family)] = periodic_entry(family, plain)
+    return new, gates
+
+
+def resplit(
+    rows: list[dict[str, Any]],
+    rule: Rule,
+    gates: Gates,
+    thresholds_of: Callable[[np.ndarray, np.ndarray], tuple[float, ...]],
+) -> tuple[Rule, Gates]:
+    """``rule`` with only the thresholds of each family that has a sparse gate (rows reach its
+    dense rule: :func:`rule_key`) fitted again on ``rows``, on each side of the gate, by
+    ``thresholds_of(scores, gains)``; weights and periodic gates kept: a candidate judged like
+    a refit, for a shipped rule that had no dense part or whose split should move."""
+    new = dict(rule)
+    for family in [f for f in FAMILIES if f in rule]:
+        weights = rule[family][0]
+        for key in (family, dense_rule(family)):
+            part = [r for r in rows if rule_key(r, gates) == key and reaches_rule(r)]
+            if not any(rule_key(r, gates) == dense_rule(family) for r in rows) or not part:
+                break
+            scores = np.array([blur_score(r, weights) for r in part])
+            new[key] = (weights, thresholds_of(scores, np.stack([r["gain"] for r in part])))
     return new, gates
 
 

@@ -13,7 +13,10 @@
   built-in font, lines), flat graphics (polygons of flat colour on gradients, half of them
   without antialiasing) and soft content as skies, clouds and fog are (a gradient under faint
   smooth wisps, half with a dark silhouette along the bottom): sharp at its own scale yet with
-  no crisp edge, so every blur measure reads it as blurred, and sharpening costs it dB.
+  no crisp edge, so every blur measure reads it as blurred, and sharpening costs it dB; and
+  bokeh, a sharp subject on a defocused background, as portraits and close-ups are: mostly
+  smooth, so it reads blurred too, yet its few edges are sharp (sparse gradients, as
+  photographs': :mod:`nssr_cli.kernels.sparsity`).
 
 Scenes are ``(size, size)`` float64 grey images in ``[0, 1]``; randomness comes from the
 ``numpy.random.Generator`` passed in.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -196,7 +200,30 @@ def _sky(size: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img, 0.0, 1.0)
 
 
-CONTENT = ("leaves", "field", "periodic", "stochastic", "text", "graphics", "sky")
+def _photo_leaves(size: int, rng: np.random.Generator, scale: int) -> np.ndarray:
+    """Dead leaves as photographs are at every scale (:func:`content_scene`): flat regions
+    between edges, smallest discs 0.75–2.5 LR pixels."""
+    r_min = rng.uniform(1.5, 5) * scale / 2
+    return dead_leaves(size, rng, r_min=r_min, discs=int(size * 2 / scale * rng.uniform(1, 3)))
+
+
+def _bokeh(size: int, rng: np.random.Generator, scale: int) -> np.ndarray:
+    """A sharp subject (photo-like dead leaves inside an ellipse 15–40 % of the frame across,
+    its edge antialiased) on a defocused background (the same kind of scene under a Gaussian of
+    1–4 LR pixels)."""
+    back = cv2.GaussianBlur(_photo_leaves(size, rng, scale), (0, 0), rng.uniform(2, 8) * scale / 2)
+    subject = _photo_leaves(size, rng, scale)
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    cy, cx = rng.uniform(0.3, 0.7, 2) * size
+    a, b = rng.uniform(0.15, 0.4, 2) * size
+    theta = rng.uniform(0, math.pi)
+    u = ((xx - cx) * math.cos(theta) + (yy - cy) * math.sin(theta)) / a
+    v = ((yy - cy) * math.cos(theta) - (xx - cx) * math.sin(theta)) / b
+    inside = np.clip(0.5 - (np.sqrt(u * u + v * v) - 1) * min(a, b), 0, 1)  # 1-px ramp
+    return back * (1 - inside) + subject * inside
+
+
+CONTENT = ("leaves", "field", "periodic", "stochastic", "text", "graphics", "sky", "bokeh")
 
 
 def content_scene(size: int, rng: np.random.Generator, scale: int = 2) -> tuple[str, np.ndarray]:
@@ -210,9 +237,9 @@ def content_scene(size: int, rng: np.random.Generator, scale: int = 2) -> tuple[
     2.3 where photographs read about 0.5)."""
     kind = CONTENT[int(rng.integers(len(CONTENT)))]
     if kind == "leaves":  # as photographs are: flat regions between edges (tiny discs: stochastic)
-        r_min = rng.uniform(1.5, 5) * scale / 2
-        discs = int(size * 2 / scale * rng.uniform(1, 3))
-        return kind, dead_leaves(size, rng, r_min=r_min, discs=discs)
+        return kind, _photo_leaves(size, rng, scale)
+    if kind == "bokeh":
+        return kind, _bokeh(size, rng, scale)
     if kind == "field":
         return kind, power_law_field(size, rng, rng.uniform(1.6, 3.0))
     if kind == "periodic":
