@@ -1,8 +1,8 @@
 """Offline calibration of the ``auto`` kernel choice (:func:`nssr_cli.kernels.bank.select_kernel`)
 on synthetic scenes only — never on photographs, never on the benchmark.
 
-Each calibration input is a procedural scene of one of seven kinds (dead leaves, 1/f^β fields,
-periodic and stochastic textures, text and strokes, flat graphics, skies:
+Each calibration input is a procedural scene of one of eight kinds (dead leaves, 1/f^β fields,
+periodic and stochastic textures, text and strokes, flat graphics, skies, bokeh:
 :func:`~nssr_cli.synth.scenes.content_scene`), 48–160 LR pixels a side, most with a little
 optical blur of its own (:func:`~nssr_cli.synth.pairs.synthetic_input`), then either sharp
 (half the time: a plain downscale, Pillow's bicubic or, as often, its bilinear, Hamming,
@@ -25,7 +25,9 @@ family's periodic gate (spectral peakiness: gratings, bricks, tiles) get a rule 
 (:func:`~nssr_cli.kernels.bank.periodic_rule`: the family's mildest step, or plain bicubic where
 even that step costs a sharp one over a dB: :func:`~nssr_cli.quality.rules.plain_past_gate`),
 the gate being the value (or none) with the best total utility of the family's rules on either
-side of it among those that bound the worst sharp loss (:func:`fit_gate`).
+side of it among those that bound the worst sharp loss (:func:`fit_gate`). Below a family's
+sparse gate (:data:`~nssr_cli.kernels.rule_table.SPARSE_GATE`: dense gradients, as textures, fog
+and skies have) thresholds are fitted apart, on the same weights: its dense rule.
 
 ``python -m nssr_cli.quality.calibrate [--check] [--count=N] [--held-out=M] [SCALE...]`` refits
 the rule on ``N`` scenes per scale (200 by default; thresholds fitted on 200 move by up to ±0.1
@@ -35,9 +37,10 @@ scores the refit and the shipped rule on two held-out streams of ``M`` scenes an
 family whether the refit should replace the shipped rule
 (:func:`~nssr_cli.quality.rules.replaces`; how a rule is applied and judged lives in
 :mod:`nssr_cli.quality.rules`), the same of the shipped rule with only its periodic gate
-refitted (:func:`regate`) and with only its rules past the gates decided again
-(:func:`~nssr_cli.quality.rules.replant`) where that changes them, and which of the candidates
-that pass to ship: the one with the higher utility on the held-out streams.
+refitted (:func:`regate`), with only its rules past the gates decided again
+(:func:`~nssr_cli.quality.rules.replant`) and with only its thresholds refitted on each side of
+a sparse gate (:func:`~nssr_cli.quality.rules.resplit`) where that changes them, and which of
+the candidates that pass to ship: the one with the higher utility on the held-out streams.
 """
 
 from __future__ import annotations
