@@ -244,6 +244,12 @@ def test_a_dense_jpeg_takes_its_familys_dense_rule_and_a_sparse_one_does_not() -
     assert "sparsity" not in select_kernel(x, 3, info=info).info  # nor for ×3 q75
 
 
+def test_every_sparse_gate_has_a_dense_rule_to_send_inputs_to() -> None:
+    for (scale, family), gate in bank.SPARSE_GATE.items():
+        assert 0.33 < gate < 0.5 and (scale, f"{family}/dense") in bank.THRESHOLDS
+        assert len(bank.THRESHOLDS[(scale, f"{family}/dense")]) == len(steps(family)) - 1
+
+
 def test_noisy_inputs_get_plain_bicubic_and_clean_ones_do_not() -> None:
     lr = np.round(classic_lr(_scene(4), 2) * 255).astype(np.uint8)
     assert select_kernel(lr, 2).info["degradation"] == "clean"

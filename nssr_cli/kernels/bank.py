@@ -185,10 +185,7 @@ def choose(score: float, scale: int, degradation: str, rule: str | None = None) 
     ``rule`` (the family's own by default; ``"clean/periodic"``: a periodic clean input; a
     plain periodic rule, PERIODIC_PLAIN, has no thresholds: select_kernel gives bicubic)."""
     options = steps(degradation)
-    key = (scale, rule or degradation)
-    if rule == dense_rule(degradation) and key not in THRESHOLDS:
-        key = (scale, degradation)  # no dense part: scored as the family's other inputs
-    thresholds = THRESHOLDS.get(key, ())
+    thresholds = THRESHOLDS.get((scale, rule or degradation), ())
     return options[min(sum(score >= t for t in thresholds), len(options) - 1)]
 
 

@@ -243,12 +243,12 @@ def resplit(
     new = dict(rule)
     for family in [f for f in FAMILIES if f in rule]:
         weights = rule[family][0]
-        for key in (family, dense_rule(family)):
-            part = [r for r in rows if rule_key(r, gates) == key and reaches_rule(r)]
-            if not any(rule_key(r, gates) == dense_rule(family) for r in rows) or not part:
-                break
-            scores = np.array([blur_score(r, weights) for r in part])
-            new[key] = (weights, thresholds_of(scores, np.stack([r["gain"] for r in part])))
+        sides = {k: [r for r in rows if rule_key(r, gates) == k and reaches_rule(r)]
+                 for k in (family, dense_rule(family))}  # fmt: skip
+        if all(sides.values()):  # a sparse gate that splits these rows
+            for key, part in sides.items():
+                scores = np.array([blur_score(r, weights) for r in part])
+                new[key] = (weights, thresholds_of(scores, np.stack([r["gain"] for r in part])))
     return new, gates
 
 
